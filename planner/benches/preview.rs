@@ -1,0 +1,2 @@
+// placeholder until the preview benchmark lands
+fn main() {}

@@ -1,0 +1,228 @@
+//! Reading a group from AWS into a [`GroupSnapshot`] — describe calls only.
+//!
+//! This is the one snapshot function: the provider's plan and apply and the `planner` binary
+//! all read groups through it, so a preview and a release see the group the same way. It holds
+//! no mutating call, which is what lets a pull-request job run the planner with a read-only role.
+
+use aws_sdk_autoscaling::types::AutoScalingGroup;
+
+use crate::model::{GroupSnapshot, Health, InstanceSnapshot, LaunchSource, LifecycleState};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("Auto Scaling group {0:?} does not exist in this region")]
+    GroupNotFound(String),
+    #[error("{operation} ({target}) failed: {message}")]
+    Aws {
+        operation: &'static str,
+        target: String,
+        message: String,
+    },
+}
+
+fn aws_err(operation: &'static str, target: &str, e: impl std::error::Error) -> SnapshotError {
+    let mut message = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        src = s.source();
+    }
+    SnapshotError::Aws {
+        operation,
+        target: target.to_string(),
+        message,
+    }
+}
+
+/// DescribeInstances takes many ids per call; chunks keep requests well under URL/body limits.
+const INSTANCE_CHUNK: usize = 200;
+
+pub async fn snapshot(
+    asg: &aws_sdk_autoscaling::Client,
+    ec2: &aws_sdk_ec2::Client,
+    group: &str,
+) -> Result<GroupSnapshot, SnapshotError> {
+    let out = asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(group)
+        .send()
+        .await
+        .map_err(|e| aws_err("DescribeAutoScalingGroups", group, e))?;
+    let g = out
+        .auto_scaling_groups()
+        .first()
+        .cloned()
+        .ok_or_else(|| SnapshotError::GroupNotFound(group.to_string()))?;
+    let images = instance_images(ec2, &g).await?;
+    let launch = launch_source(&g);
+    let launch_image_id = launch_image(ec2, asg, &launch).await?;
+    let instances = g
+        .instances()
+        .iter()
+        .map(|i| {
+            let id = i.instance_id().unwrap_or_default().to_string();
+            InstanceSnapshot {
+                image_id: images.get(&id).cloned().unwrap_or_default(),
+                availability_zone: i.availability_zone().unwrap_or_default().to_string(),
+                lifecycle_state: LifecycleState::from_aws(
+                    i.lifecycle_state().map(|s| s.as_str()).unwrap_or(""),
+                ),
+                health: if i
+                    .health_status()
+                    .unwrap_or("Healthy")
+                    .eq_ignore_ascii_case("healthy")
+                {
+                    Health::Healthy
+                } else {
+                    Health::Unhealthy
+                },
+                protected_from_scale_in: i.protected_from_scale_in().unwrap_or(false),
+                launch_time: None,
+                id,
+            }
+        })
+        .collect();
+    Ok(GroupSnapshot {
+        name: g.auto_scaling_group_name().unwrap_or(group).to_string(),
+        desired_capacity: g.desired_capacity().unwrap_or(0).max(0) as u32,
+        min_size: g.min_size().unwrap_or(0).max(0) as u32,
+        max_size: g.max_size().unwrap_or(0).max(0) as u32,
+        instances,
+        availability_zones: g.availability_zones().to_vec(),
+        launch,
+        target_group_arns: g.target_group_arns().to_vec(),
+        load_balancer_names: g.load_balancer_names().to_vec(),
+        launch_image_id,
+    })
+}
+
+/// Each instance's EC2 image id: the only reliable way to tell old from new (the group's
+/// per-instance launch template version is not).
+async fn instance_images(
+    ec2: &aws_sdk_ec2::Client,
+    g: &AutoScalingGroup,
+) -> Result<std::collections::BTreeMap<String, String>, SnapshotError> {
+    let ids: Vec<String> = g
+        .instances()
+        .iter()
+        .filter_map(|i| i.instance_id().map(str::to_string))
+        .collect();
+    let mut images = std::collections::BTreeMap::new();
+    for chunk in ids.chunks(INSTANCE_CHUNK) {
+        let mut token = None;
+        loop {
+            let out = ec2
+                .describe_instances()
+                .set_instance_ids(Some(chunk.to_vec()))
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| {
+                    aws_err(
+                        "DescribeInstances",
+                        g.auto_scaling_group_name().unwrap_or_default(),
+                        e,
+                    )
+                })?;
+            for inst in out.reservations().iter().flat_map(|r| r.instances()) {
+                if let (Some(id), Some(img)) = (inst.instance_id(), inst.image_id()) {
+                    images.insert(id.to_string(), img.to_string());
+                }
+            }
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(images)
+}
+
+fn launch_source(g: &AutoScalingGroup) -> LaunchSource {
+    if let Some(lt) = g.launch_template() {
+        return LaunchSource::LaunchTemplate {
+            id: lt.launch_template_id().map(str::to_string),
+            name: lt.launch_template_name().map(str::to_string),
+            version: lt.version().unwrap_or("$Default").to_string(),
+        };
+    }
+    if let Some(name) = g.launch_configuration_name() {
+        return LaunchSource::LaunchConfiguration {
+            name: name.to_string(),
+        };
+    }
+    if let Some(mip) = g.mixed_instances_policy() {
+        let spec = mip
+            .launch_template()
+            .and_then(|t| t.launch_template_specification());
+        return LaunchSource::MixedInstancesPolicy {
+            launch_template_id: spec
+                .and_then(|s| s.launch_template_id())
+                .map(str::to_string),
+            launch_template_name: spec
+                .and_then(|s| s.launch_template_name())
+                .map(str::to_string),
+            version: spec
+                .and_then(|s| s.version())
+                .unwrap_or("$Default")
+                .to_string(),
+            instance_types: mip
+                .launch_template()
+                .map(|t| {
+                    t.overrides()
+                        .iter()
+                        .filter_map(|o| o.instance_type().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+    }
+    LaunchSource::None
+}
+
+async fn launch_image(
+    ec2: &aws_sdk_ec2::Client,
+    asg: &aws_sdk_autoscaling::Client,
+    launch: &LaunchSource,
+) -> Result<Option<String>, SnapshotError> {
+    match launch {
+        LaunchSource::LaunchTemplate { id, name, version }
+        | LaunchSource::MixedInstancesPolicy {
+            launch_template_id: id,
+            launch_template_name: name,
+            version,
+            ..
+        } => {
+            let target = id.clone().or_else(|| name.clone()).unwrap_or_default();
+            let out = ec2
+                .describe_launch_template_versions()
+                .set_launch_template_id(id.clone())
+                .set_launch_template_name(if id.is_some() { None } else { name.clone() })
+                .versions(version)
+                .send()
+                .await
+                .map_err(|e| aws_err("DescribeLaunchTemplateVersions", &target, e))?;
+            Ok(out
+                .launch_template_versions()
+                .first()
+                .and_then(|v| v.launch_template_data())
+                .and_then(|d| d.image_id())
+                .map(str::to_string))
+        }
+        LaunchSource::LaunchConfiguration { name } => {
+            let out = asg
+                .describe_launch_configurations()
+                .launch_configuration_names(name)
+                .send()
+                .await
+                .map_err(|e| aws_err("DescribeLaunchConfigurations", name, e))?;
+            Ok(out
+                .launch_configurations()
+                .first()
+                .and_then(|c| c.image_id())
+                .map(str::to_string))
+        }
+        LaunchSource::None => Ok(None),
+    }
+}

@@ -1,0 +1,53 @@
+//! Why no schedule could be made. Each message names the setting to change.
+
+use crate::batch_size::BatchSizeError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "target image id is empty: set the image to release (e.g. the id of an immutable_image)"
+    )]
+    EmptyTargetImage,
+
+    #[error(transparent)]
+    BatchSize(#[from] BatchSizeError),
+
+    #[error("min_healthy_percentage {0} is above 100: use a percentage from 0 to 100")]
+    MinHealthyAbove100(u32),
+
+    #[error(
+        "checkpoint {0}% is out of range: checkpoints are percentages of the release from 1 to 100"
+    )]
+    CheckpointOutOfRange(u32),
+
+    /// Replace terminates before it launches, so it cannot keep 100% healthy: the first healthy
+    /// instance it takes out breaks the promise. Refusing beats silently dipping (AWS Instance
+    /// Refresh replaces one at a time below the floor in this case) — the plan is the contract.
+    #[error(
+        "strategy replace with min_healthy_percentage 100 can never replace a healthy instance: it terminates before \
+         it launches, so capacity would drop below 100%. Use strategy surge (launch first, capacity never below \
+         desired) or a lower min_healthy_percentage, like 90"
+    )]
+    ReplaceNeedsHeadroom,
+
+    /// The floor leaves no room: every remaining old instance is healthy, and taking one out would
+    /// go below the floor.
+    #[error(
+        "strategy replace cannot take out any of the {remaining} remaining old instance{s}: the group has \
+         {healthy_in_service} healthy in service and must keep {healthy_floor} ({min_healthy_percentage}% of desired \
+         {desired_capacity}). Use strategy surge, or min_healthy_percentage {suggestion} or lower",
+        s = if *remaining == 1 { "" } else { "s" }
+    )]
+    FloorLeavesNoRoom {
+        remaining: u32,
+        healthy_in_service: u32,
+        healthy_floor: u32,
+        min_healthy_percentage: u32,
+        desired_capacity: u32,
+        /// The highest percentage that would let one healthy instance go at a time.
+        suggestion: u32,
+    },
+
+    #[error("instance {0} appears more than once in the group snapshot")]
+    DuplicateInstance(String),
+}

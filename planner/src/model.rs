@@ -1,0 +1,204 @@
+//! What the planner knows about an Auto Scaling group: one read-only snapshot.
+//!
+//! These types mirror what `DescribeAutoScalingGroups` + `DescribeInstances` return, reduced to the
+//! fields a release decision depends on, and free of AWS SDK types so the planner stays pure and a
+//! snapshot can be saved as a JSON file (a what-if input, or a test fixture).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// An Auto Scaling group as observed at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSnapshot {
+    pub name: String,
+    pub desired_capacity: u32,
+    pub min_size: u32,
+    pub max_size: u32,
+    #[serde(default)]
+    pub instances: Vec<InstanceSnapshot>,
+    #[serde(default)]
+    pub availability_zones: Vec<String>,
+    #[serde(default)]
+    pub launch: LaunchSource,
+    #[serde(default)]
+    pub target_group_arns: Vec<String>,
+    #[serde(default)]
+    pub load_balancer_names: Vec<String>,
+    /// The image the group's launch template version or launch configuration starts new
+    /// instances from, when known: the "before" of a release, and what rollback returns to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_image_id: Option<String>,
+}
+
+/// One instance of the group. Old and new are told apart by `image_id` only: launch template
+/// versions reported per instance are unreliable (moto reports the current default for all).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceSnapshot {
+    pub id: String,
+    pub availability_zone: String,
+    pub image_id: String,
+    pub lifecycle_state: LifecycleState,
+    pub health: Health,
+    #[serde(default)]
+    pub protected_from_scale_in: bool,
+    /// Launch time in seconds since the Unix epoch, when known. Informational only: ordering
+    /// never depends on it, so a schedule does not change when clocks or formats do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_time: Option<u64>,
+}
+
+/// How the group launches new instances; the release changes this to the target image.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LaunchSource {
+    LaunchTemplate {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// `$Latest`, `$Default` or a version number, as the group references it.
+        version: String,
+    },
+    LaunchConfiguration {
+        name: String,
+    },
+    MixedInstancesPolicy {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        launch_template_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        launch_template_name: Option<String>,
+        version: String,
+        /// Instance types of the overrides, in priority order.
+        #[serde(default)]
+        instance_types: Vec<String>,
+    },
+    /// Unknown or not reported (e.g. a hand-written snapshot).
+    #[default]
+    None,
+}
+
+impl fmt::Display for LaunchSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let template = |id: &Option<String>, name: &Option<String>| {
+            name.clone()
+                .or_else(|| id.clone())
+                .unwrap_or_else(|| "?".to_owned())
+        };
+        match self {
+            LaunchSource::LaunchTemplate { id, name, version } => {
+                write!(
+                    f,
+                    "launch template {} version {version}",
+                    template(id, name)
+                )
+            }
+            LaunchSource::LaunchConfiguration { name } => write!(f, "launch configuration {name}"),
+            LaunchSource::MixedInstancesPolicy {
+                launch_template_id,
+                launch_template_name,
+                version,
+                ..
+            } => write!(
+                f,
+                "mixed instances policy over launch template {} version {version}",
+                template(launch_template_id, launch_template_name)
+            ),
+            LaunchSource::None => f.write_str("unknown launch source"),
+        }
+    }
+}
+
+/// Auto Scaling lifecycle state. The `:Wait`/`:Proceed` sub-states of lifecycle hooks fold into
+/// their main state; anything else is kept verbatim in `Other` (and never touched by a release).
+/// Serialized as the AWS string (`"InService"`, `"Pending:Wait"` → `"Pending"`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum LifecycleState {
+    Pending,
+    InService,
+    EnteringStandby,
+    Standby,
+    Terminating,
+    Terminated,
+    Detaching,
+    Detached,
+    Other(String),
+}
+
+impl LifecycleState {
+    /// Parses the state string AWS reports.
+    pub fn from_aws(s: &str) -> Self {
+        match s.split(':').next().unwrap_or(s) {
+            "Pending" => Self::Pending,
+            "InService" => Self::InService,
+            "EnteringStandby" => Self::EnteringStandby,
+            "Standby" => Self::Standby,
+            "Terminating" => Self::Terminating,
+            "Terminated" => Self::Terminated,
+            "Detaching" => Self::Detaching,
+            "Detached" => Self::Detached,
+            _ => Self::Other(s.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Pending => "Pending",
+            Self::InService => "InService",
+            Self::EnteringStandby => "EnteringStandby",
+            Self::Standby => "Standby",
+            Self::Terminating => "Terminating",
+            Self::Terminated => "Terminated",
+            Self::Detaching => "Detaching",
+            Self::Detached => "Detached",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl From<String> for LifecycleState {
+    fn from(s: String) -> Self {
+        Self::from_aws(&s)
+    }
+}
+
+impl From<LifecycleState> for String {
+    fn from(s: LifecycleState) -> Self {
+        match s {
+            LifecycleState::Other(s) => s,
+            other => other.as_str().to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for LifecycleState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Health as the group sees it (EC2 status checks, or load balancer health when the group uses it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Health {
+    Healthy,
+    Unhealthy,
+}
+
+impl InstanceSnapshot {
+    /// Counts toward the group's serving capacity right now.
+    pub fn is_healthy_in_service(&self) -> bool {
+        self.lifecycle_state == LifecycleState::InService && self.health == Health::Healthy
+    }
+}
+
+impl GroupSnapshot {
+    /// Number of instances that serve right now (InService and Healthy), whatever their image.
+    pub fn healthy_in_service(&self) -> u32 {
+        count(self.instances.iter().filter(|i| i.is_healthy_in_service()))
+    }
+}
+
+/// Instance counts never exceed u32 (a group's max size is an i32 in the AWS API).
+pub(crate) fn count<I: Iterator>(iter: I) -> u32 {
+    u32::try_from(iter.count()).unwrap_or(u32::MAX)
+}

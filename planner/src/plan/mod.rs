@@ -1,0 +1,352 @@
+//! `plan_release`: one snapshot + settings → the schedule. Pure and deterministic: the same inputs
+//! give the same schedule, which is what lets `terraform plan` show what apply will do.
+
+use crate::classify::{classify, Classified};
+use crate::error::PlanError;
+use crate::model::{GroupSnapshot, LaunchSource};
+use crate::picker::Picker;
+use crate::schedule::{Batch, Capacity, Schedule};
+use crate::settings::{ReleaseSettings, Strategy};
+use crate::warning::{Warning, WarningKind};
+use std::collections::BTreeMap;
+
+/// Computes the batches that move `snapshot` onto `settings.target_image_id`.
+///
+/// Old instances are those not on the target image that are InService or Pending (protected ones
+/// included, with a warning); Standby and unknown states are left alone with a warning; leaving
+/// instances are ignored. Order: unhealthy and pending old instances first (replacing them costs
+/// no healthy capacity); each pick takes from the zone with the most old instances left (ties:
+/// zone name), and within a zone by instance id.
+pub fn plan_release(
+    snapshot: &GroupSnapshot,
+    settings: &ReleaseSettings,
+) -> Result<Schedule, PlanError> {
+    validate(settings)?;
+    let classified = classify(snapshot, &settings.target_image_id)?;
+    let facts = Facts {
+        batch_size: settings.batch_size.per_batch(snapshot.desired_capacity),
+        healthy_floor: healthy_floor(settings, snapshot.desired_capacity),
+        start_healthy: snapshot.healthy_in_service(),
+    };
+    let checkpoints = Checkpoints::new(
+        &settings.checkpoints,
+        classified.counts.to_replace + classified.counts.on_target,
+    );
+    let per_batch_secs = settings
+        .launch_estimate_secs
+        .saturating_add(settings.instance_warmup_secs);
+
+    let mut picker = Picker::new(&classified.to_replace);
+    let mut batches: Vec<Batch> = Vec::new();
+    let mut healthy = facts.start_healthy;
+    let mut done = classified.counts.on_target;
+    let mut clock = 0u64;
+    let mut smallest_capped: Option<u32> = None;
+    while picker.left() > 0 {
+        let may_take = match settings.strategy {
+            Strategy::Surge => u32::MAX,
+            Strategy::Replace => healthy.saturating_sub(facts.healthy_floor),
+        };
+        let taken = take_batch(&mut picker, facts.batch_size, may_take);
+        let n = taken.instance_ids.len() as u32;
+        if n == 0 {
+            return Err(no_room(
+                settings,
+                snapshot,
+                picker.left(),
+                healthy,
+                facts.healthy_floor,
+            ));
+        }
+        if n < facts.batch_size && picker.left() > 0 {
+            smallest_capped = Some(smallest_capped.map_or(n, |s| s.min(n)));
+        }
+        let (before, during, after) =
+            capacities(settings.strategy, snapshot, healthy, n, taken.healthy);
+        healthy = after.healthy_in_service;
+        let ends_at = clock.saturating_add(per_batch_secs);
+        batches.push(Batch {
+            index: batches.len() as u32,
+            instance_ids: taken.instance_ids,
+            by_az: taken.by_az,
+            capacity_before: before,
+            capacity_during: during,
+            capacity_after: after,
+            checkpoint_after: picker.left() > 0 && checkpoints.falls_within(done, done + n),
+            starts_at_secs: clock,
+            ends_at_secs: ends_at,
+        });
+        done += n;
+        clock = ends_at.saturating_add(settings.pause_between_batches_secs);
+    }
+
+    let warnings = warnings(
+        snapshot,
+        settings,
+        &classified,
+        &batches,
+        &facts,
+        smallest_capped,
+    );
+    Ok(Schedule {
+        group_name: snapshot.name.clone(),
+        target_image_id: settings.target_image_id.clone(),
+        strategy: settings.strategy,
+        batch_size: facts.batch_size,
+        healthy_floor: facts.healthy_floor,
+        counts: classified.counts,
+        estimated_duration_secs: batches.last().map_or(0, |b| b.ends_at_secs),
+        batches,
+        warnings,
+    })
+}
+
+/// Numbers fixed for the whole release.
+#[derive(Clone, Copy)]
+struct Facts {
+    batch_size: u32,
+    healthy_floor: u32,
+    start_healthy: u32,
+}
+
+/// Surge keeps everything that serves (floor = desired); replace keeps
+/// ceil(min_healthy_percentage% × desired).
+fn healthy_floor(settings: &ReleaseSettings, desired: u32) -> u32 {
+    match settings.strategy {
+        Strategy::Surge => desired,
+        Strategy::Replace => {
+            let pct = u64::from(settings.effective_min_healthy_percentage());
+            (pct * u64::from(desired)).div_ceil(100) as u32
+        }
+    }
+}
+
+struct Taken {
+    instance_ids: Vec<String>,
+    by_az: BTreeMap<String, u32>,
+    /// How many were healthy and in service.
+    healthy: u32,
+}
+
+/// Up to `batch_size` instances, of which at most `may_take` healthy ones.
+fn take_batch(picker: &mut Picker<'_>, batch_size: u32, may_take: u32) -> Taken {
+    let mut taken = Taken {
+        instance_ids: Vec::with_capacity(batch_size.min(picker.left()) as usize),
+        by_az: BTreeMap::new(),
+        healthy: 0,
+    };
+    while (taken.instance_ids.len() as u32) < batch_size {
+        let Some(pick) = picker.next(taken.healthy < may_take) else {
+            break;
+        };
+        taken.healthy += u32::from(pick.costs_capacity);
+        taken.instance_ids.push(pick.instance.id.clone());
+        match taken.by_az.get_mut(pick.zone) {
+            Some(n) => *n += 1,
+            None => {
+                taken.by_az.insert(pick.zone.to_owned(), 1);
+            }
+        }
+    }
+    taken
+}
+
+/// The group before, during and after a step replacing `n` instances, `costly` of them healthy
+/// in service. Surge: desired (and max if needed) rise by `n` while healthy holds. Replace:
+/// desired holds (terminations do not decrement it, so the group launches the replacements)
+/// while healthy dips by `costly`. Either way the max is restored after the step, so an
+/// interrupted apply leaves the group at its own settings. Afterwards every new instance is
+/// assumed healthy.
+fn capacities(
+    strategy: Strategy,
+    snapshot: &GroupSnapshot,
+    healthy: u32,
+    n: u32,
+    costly: u32,
+) -> (Capacity, Capacity, Capacity) {
+    let before = Capacity {
+        desired: snapshot.desired_capacity,
+        min: snapshot.min_size,
+        max: snapshot.max_size,
+        healthy_in_service: healthy,
+    };
+    let during = match strategy {
+        Strategy::Surge => {
+            let desired = before.desired.saturating_add(n);
+            Capacity {
+                desired,
+                max: before.max.max(desired),
+                ..before
+            }
+        }
+        Strategy::Replace => Capacity {
+            healthy_in_service: healthy - costly,
+            ..before
+        },
+    };
+    let after = Capacity {
+        healthy_in_service: healthy - costly + n,
+        ..before
+    };
+    (before, during, after)
+}
+
+/// The schedule still to run. Progress lives in the cloud — an instance is done when it runs the
+/// target image — so this is [`plan_release`] on a fresh snapshot: a killed apply is resumed by
+/// the next one, and (the picker's order depending only on what is left) when the group behaved
+/// as planned it equals `planned.after_batches(done)`.
+pub fn remaining(
+    snapshot: &GroupSnapshot,
+    settings: &ReleaseSettings,
+) -> Result<Schedule, PlanError> {
+    plan_release(snapshot, settings)
+}
+
+fn validate(settings: &ReleaseSettings) -> Result<(), PlanError> {
+    if settings.target_image_id.trim().is_empty() {
+        return Err(PlanError::EmptyTargetImage);
+    }
+    settings.batch_size.validate()?;
+    if let Some(pct) = settings.min_healthy_percentage {
+        if pct > 100 {
+            return Err(PlanError::MinHealthyAbove100(pct));
+        }
+    }
+    if settings.strategy == Strategy::Replace && settings.effective_min_healthy_percentage() == 100
+    {
+        return Err(PlanError::ReplaceNeedsHeadroom);
+    }
+    if let Some(&bad) = settings.checkpoints.iter().find(|&&p| p == 0 || p > 100) {
+        return Err(PlanError::CheckpointOutOfRange(bad));
+    }
+    Ok(())
+}
+
+fn no_room(
+    settings: &ReleaseSettings,
+    snapshot: &GroupSnapshot,
+    left: u32,
+    healthy: u32,
+    floor: u32,
+) -> PlanError {
+    let desired = snapshot.desired_capacity.max(1);
+    PlanError::FloorLeavesNoRoom {
+        remaining: left,
+        healthy_in_service: healthy,
+        healthy_floor: floor,
+        min_healthy_percentage: settings.effective_min_healthy_percentage(),
+        desired_capacity: snapshot.desired_capacity,
+        suggestion: (100 * u64::from(healthy.saturating_sub(1)) / u64::from(desired)).min(100)
+            as u32,
+    }
+}
+
+/// Checkpoints as instance counts: percentage p of the release is reached once
+/// ceil(p% × (to replace + already on target)) instances run the target image.
+struct Checkpoints(Vec<u32>);
+
+impl Checkpoints {
+    fn new(percentages: &[u32], total: u32) -> Self {
+        let mut thresholds: Vec<u32> = percentages
+            .iter()
+            .map(|&p| (u64::from(p) * u64::from(total)).div_ceil(100) as u32)
+            .collect();
+        thresholds.sort_unstable();
+        thresholds.dedup();
+        Self(thresholds)
+    }
+
+    /// Some checkpoint is reached by a batch that takes progress from `before` to `after`.
+    fn falls_within(&self, before: u32, after: u32) -> bool {
+        self.0.iter().any(|&t| before < t && t <= after)
+    }
+}
+
+fn warnings(
+    snapshot: &GroupSnapshot,
+    settings: &ReleaseSettings,
+    classified: &Classified<'_>,
+    batches: &[Batch],
+    facts: &Facts,
+    smallest_capped: Option<u32>,
+) -> Vec<Warning> {
+    let mut out: Vec<WarningKind> = Vec::new();
+    let counts = &classified.counts;
+    if counts.to_replace == 0 {
+        out.push(WarningKind::NothingToDo {
+            target_image_id: settings.target_image_id.clone(),
+            on_target: counts.on_target,
+        });
+    }
+    if snapshot.desired_capacity == 0 {
+        out.push(WarningKind::DesiredZero {
+            to_replace: counts.to_replace,
+        });
+    }
+    let Facts {
+        batch_size,
+        healthy_floor,
+        start_healthy,
+    } = *facts;
+    if counts.to_replace > 0 && start_healthy < healthy_floor {
+        out.push(WarningKind::BelowFloorAtStart {
+            strategy: settings.strategy,
+            healthy_in_service: start_healthy,
+            healthy_floor,
+        });
+    }
+    let peak = batches
+        .iter()
+        .map(|b| b.capacity_during.desired)
+        .max()
+        .unwrap_or(0);
+    if settings.strategy == Strategy::Surge && peak > snapshot.max_size {
+        out.push(WarningKind::MaxSizeRaised {
+            max_size: snapshot.max_size,
+            peak_desired: peak,
+        });
+    }
+    if let Some(smallest_batch) = smallest_capped {
+        out.push(WarningKind::BatchCappedByFloor {
+            batch_size,
+            smallest_batch,
+            healthy_floor,
+        });
+    }
+    if !classified.protected.is_empty() {
+        out.push(WarningKind::ProtectedReplaced {
+            instance_ids: classified.protected.clone(),
+        });
+    }
+    if !classified.standby.is_empty() {
+        out.push(WarningKind::StandbySkipped {
+            instance_ids: classified.standby.clone(),
+        });
+    }
+    if !classified.other.is_empty() {
+        let mut states: Vec<String> = classified
+            .other
+            .iter()
+            .map(|i| i.lifecycle_state.to_string())
+            .collect();
+        states.sort_unstable();
+        states.dedup();
+        out.push(WarningKind::UnknownStateSkipped {
+            instance_ids: classified.other.iter().map(|i| i.id.clone()).collect(),
+            states,
+        });
+    }
+    if !classified.unhealthy_on_target.is_empty() {
+        out.push(WarningKind::UnhealthyOnTarget {
+            target_image_id: settings.target_image_id.clone(),
+            instance_ids: classified.unhealthy_on_target.clone(),
+        });
+    }
+    if matches!(snapshot.launch, LaunchSource::MixedInstancesPolicy { .. }) {
+        out.push(WarningKind::MixedInstancesPolicy);
+    }
+    out.into_iter().map(Warning::from).collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,683 @@
+use crate::*;
+use std::collections::BTreeMap;
+
+const OLD: &str = "ami-old";
+const NEW: &str = "ami-new";
+
+fn inst(id: &str, az: &str, image: &str) -> InstanceSnapshot {
+    InstanceSnapshot {
+        id: id.into(),
+        availability_zone: az.into(),
+        image_id: image.into(),
+        lifecycle_state: LifecycleState::InService,
+        health: Health::Healthy,
+        protected_from_scale_in: false,
+        launch_time: None,
+    }
+}
+
+fn unhealthy(mut i: InstanceSnapshot) -> InstanceSnapshot {
+    i.health = Health::Unhealthy;
+    i
+}
+
+fn state(mut i: InstanceSnapshot, s: &str) -> InstanceSnapshot {
+    i.lifecycle_state = LifecycleState::from_aws(s);
+    i
+}
+
+fn group(desired: u32, min: u32, max: u32, instances: Vec<InstanceSnapshot>) -> GroupSnapshot {
+    let mut azs: Vec<String> = instances
+        .iter()
+        .map(|i| i.availability_zone.clone())
+        .collect();
+    azs.sort();
+    azs.dedup();
+    GroupSnapshot {
+        name: "web".into(),
+        desired_capacity: desired,
+        min_size: min,
+        max_size: max,
+        instances,
+        availability_zones: azs,
+        launch: LaunchSource::LaunchTemplate {
+            id: Some("lt-1".into()),
+            name: Some("web".into()),
+            version: "3".into(),
+        },
+        target_group_arns: vec![],
+        load_balancer_names: vec![],
+        launch_image_id: None,
+    }
+}
+
+/// i-01..i-06 in zone a, i-07..i-12 in zone b, all healthy on the old image.
+fn twelve_over_two_zones() -> GroupSnapshot {
+    let instances = (1..=12)
+        .map(|n| {
+            inst(
+                &format!("i-{n:02}"),
+                if n <= 6 { "eu-west-1a" } else { "eu-west-1b" },
+                OLD,
+            )
+        })
+        .collect();
+    group(12, 2, 14, instances)
+}
+
+fn settings(batch: &str, strategy: Strategy) -> ReleaseSettings {
+    ReleaseSettings {
+        batch_size: batch.parse().unwrap(),
+        strategy,
+        ..ReleaseSettings::new(NEW)
+    }
+}
+
+fn ids(schedule: &Schedule) -> Vec<Vec<&str>> {
+    schedule
+        .batches
+        .iter()
+        .map(|b| b.instance_ids.iter().map(String::as_str).collect())
+        .collect()
+}
+
+fn cap(desired: u32, min: u32, max: u32, healthy: u32) -> Capacity {
+    Capacity {
+        desired,
+        min,
+        max,
+        healthy_in_service: healthy,
+    }
+}
+
+fn kinds(schedule: &Schedule) -> Vec<&WarningKind> {
+    schedule.warnings.iter().map(|w| &w.kind).collect()
+}
+
+#[test]
+fn twelve_over_two_zones_in_four_batches_of_three_alternating_zones() {
+    let s = plan_release(&twelve_over_two_zones(), &settings("25%", Strategy::Surge)).unwrap();
+    assert_eq!(s.batch_size, 3);
+    assert_eq!(
+        ids(&s),
+        vec![
+            vec!["i-01", "i-07", "i-02"],
+            vec!["i-08", "i-03", "i-09"],
+            vec!["i-04", "i-10", "i-05"],
+            vec!["i-11", "i-06", "i-12"],
+        ]
+    );
+    let spread: Vec<Vec<(&str, u32)>> = s
+        .batches
+        .iter()
+        .map(|b| b.by_az.iter().map(|(k, v)| (k.as_str(), *v)).collect())
+        .collect();
+    assert_eq!(
+        spread,
+        vec![
+            vec![("eu-west-1a", 2), ("eu-west-1b", 1)],
+            vec![("eu-west-1a", 1), ("eu-west-1b", 2)],
+            vec![("eu-west-1a", 2), ("eu-west-1b", 1)],
+            vec![("eu-west-1a", 1), ("eu-west-1b", 2)],
+        ]
+    );
+    assert_eq!(
+        s.batches.iter().map(|b| b.index).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3]
+    );
+}
+
+#[test]
+fn surge_raises_desired_by_the_batch_and_max_when_needed() {
+    let s = plan_release(&twelve_over_two_zones(), &settings("25%", Strategy::Surge)).unwrap();
+    for b in &s.batches {
+        assert_eq!(b.capacity_before, cap(12, 2, 14, 12));
+        assert_eq!(b.capacity_during, cap(15, 2, 15, 12));
+        assert_eq!(b.capacity_after, cap(12, 2, 14, 12));
+    }
+    assert_eq!(s.healthy_floor, 12);
+    assert_eq!(
+        kinds(&s),
+        vec![&WarningKind::MaxSizeRaised {
+            max_size: 14,
+            peak_desired: 15
+        }]
+    );
+    assert_eq!(
+        s.warnings[0].message,
+        "max size 14 is below the 15 instances a surge step needs (desired + batch): the provider raises max size \
+         to 15 during each step and restores 14 after it"
+    );
+}
+
+#[test]
+fn surge_replaces_unhealthy_first_and_regains_capacity() {
+    let snap = group(
+        4,
+        1,
+        8,
+        vec![
+            inst("i-1", "a", OLD),
+            inst("i-2", "b", OLD),
+            unhealthy(inst("i-3", "a", OLD)),
+            inst("i-4", "b", OLD),
+        ],
+    );
+    let s = plan_release(&snap, &settings("2", Strategy::Surge)).unwrap();
+    assert_eq!(ids(&s), vec![vec!["i-3", "i-2"], vec!["i-1", "i-4"]]);
+    assert_eq!(s.counts.unhealthy_to_replace, 1);
+    let b = &s.batches;
+    assert_eq!(
+        (
+            b[0].capacity_before,
+            b[0].capacity_during,
+            b[0].capacity_after
+        ),
+        (cap(4, 1, 8, 3), cap(6, 1, 8, 3), cap(4, 1, 8, 4))
+    );
+    assert_eq!(
+        (
+            b[1].capacity_before,
+            b[1].capacity_during,
+            b[1].capacity_after
+        ),
+        (cap(4, 1, 8, 4), cap(6, 1, 8, 4), cap(4, 1, 8, 4))
+    );
+    assert_eq!(
+        kinds(&s),
+        vec![&WarningKind::BelowFloorAtStart {
+            strategy: Strategy::Surge,
+            healthy_in_service: 3,
+            healthy_floor: 4
+        }]
+    );
+}
+
+#[test]
+fn replace_caps_batches_at_the_floor() {
+    let instances = (0..10)
+        .map(|n| inst(&format!("i-{n}"), if n % 2 == 0 { "a" } else { "b" }, OLD))
+        .collect();
+    let snap = group(10, 2, 10, instances);
+    let s = plan_release(
+        &snap,
+        &ReleaseSettings {
+            min_healthy_percentage: Some(80),
+            ..settings("5", Strategy::Replace)
+        },
+    )
+    .unwrap();
+    assert_eq!(s.healthy_floor, 8);
+    assert_eq!(s.batch_size, 5);
+    assert_eq!(
+        ids(&s),
+        vec![
+            vec!["i-0", "i-1"],
+            vec!["i-2", "i-3"],
+            vec!["i-4", "i-5"],
+            vec!["i-6", "i-7"],
+            vec!["i-8", "i-9"]
+        ]
+    );
+    for b in &s.batches {
+        assert_eq!(b.capacity_before, cap(10, 2, 10, 10));
+        assert_eq!(
+            b.capacity_during,
+            cap(10, 2, 10, 8),
+            "terminate first: healthy dips to the floor"
+        );
+        assert_eq!(b.capacity_after, cap(10, 2, 10, 10));
+    }
+    assert_eq!(
+        kinds(&s),
+        vec![&WarningKind::BatchCappedByFloor {
+            batch_size: 5,
+            smallest_batch: 2,
+            healthy_floor: 8
+        }]
+    );
+}
+
+#[test]
+fn replace_takes_unhealthy_for_free_then_healthy_down_to_the_floor() {
+    let mut instances: Vec<_> = (0..8).map(|n| inst(&format!("i-{n}"), "a", OLD)).collect();
+    instances.push(unhealthy(inst("i-8", "b", OLD)));
+    instances.push(state(inst("i-9", "b", OLD), "Pending:Wait"));
+    let snap = group(10, 2, 10, instances);
+    let s = plan_release(
+        &snap,
+        &ReleaseSettings {
+            min_healthy_percentage: Some(70),
+            ..settings("4", Strategy::Replace)
+        },
+    )
+    .unwrap();
+    // floor 7, 8 healthy: batch 1 takes the two free ones and one healthy (8 - 7 = 1).
+    assert_eq!(
+        ids(&s),
+        vec![
+            vec!["i-8", "i-9", "i-0"],
+            vec!["i-1", "i-2", "i-3"],
+            vec!["i-4", "i-5", "i-6"],
+            vec!["i-7"]
+        ]
+    );
+    let healthy: Vec<(u32, u32, u32)> = s
+        .batches
+        .iter()
+        .map(|b| {
+            (
+                b.capacity_before.healthy_in_service,
+                b.capacity_during.healthy_in_service,
+                b.capacity_after.healthy_in_service,
+            )
+        })
+        .collect();
+    assert_eq!(
+        healthy,
+        vec![(8, 7, 10), (10, 7, 10), (10, 7, 10), (10, 9, 10)]
+    );
+}
+
+#[test]
+fn replace_defaults_to_90_percent_and_refuses_100() {
+    let instances = (0..20)
+        .map(|n| inst(&format!("i-{n:02}"), "a", OLD))
+        .collect();
+    let snap = group(20, 20, 20, instances);
+    let s = plan_release(&snap, &settings("25%", Strategy::Replace)).unwrap();
+    assert_eq!(s.healthy_floor, 18);
+    assert_eq!(
+        s.batches
+            .iter()
+            .map(|b| b.instance_ids.len())
+            .collect::<Vec<_>>(),
+        vec![2; 10]
+    );
+
+    let err = plan_release(
+        &snap,
+        &ReleaseSettings {
+            min_healthy_percentage: Some(100),
+            ..settings("1", Strategy::Replace)
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err, PlanError::ReplaceNeedsHeadroom);
+    assert_eq!(
+        err.to_string(),
+        "strategy replace with min_healthy_percentage 100 can never replace a healthy instance: it terminates before \
+         it launches, so capacity would drop below 100%. Use strategy surge (launch first, capacity never below \
+         desired) or a lower min_healthy_percentage, like 90"
+    );
+}
+
+#[test]
+fn replace_errors_when_the_floor_leaves_no_room() {
+    let instances = (0..10).map(|n| inst(&format!("i-{n}"), "a", OLD)).collect();
+    let snap = group(10, 1, 10, instances);
+    let err = plan_release(
+        &snap,
+        &ReleaseSettings {
+            min_healthy_percentage: Some(95),
+            ..settings("1", Strategy::Replace)
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        PlanError::FloorLeavesNoRoom {
+            remaining: 10,
+            healthy_in_service: 10,
+            healthy_floor: 10,
+            min_healthy_percentage: 95,
+            desired_capacity: 10,
+            suggestion: 90
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "strategy replace cannot take out any of the 10 remaining old instances: the group has 10 healthy in service \
+         and must keep 10 (95% of desired 10). Use strategy surge, or min_healthy_percentage 90 or lower"
+    );
+    // A single-instance group cannot be replaced terminate-first without an outage.
+    let single = group(1, 1, 1, vec![inst("i-1", "a", OLD)]);
+    let err = plan_release(&single, &settings("1", Strategy::Replace)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PlanError::FloorLeavesNoRoom {
+                suggestion: 0,
+                healthy_floor: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn nothing_to_do() {
+    let snap = group(2, 1, 4, vec![inst("i-1", "a", NEW), inst("i-2", "b", NEW)]);
+    let s = plan_release(&snap, &settings("1", Strategy::Surge)).unwrap();
+    assert!(s.is_empty());
+    assert_eq!(s.estimated_duration_secs, 0);
+    assert_eq!(s.counts.on_target, 2);
+    assert_eq!(
+        kinds(&s),
+        vec![&WarningKind::NothingToDo {
+            target_image_id: NEW.into(),
+            on_target: 2
+        }]
+    );
+    assert_eq!(
+        s.warnings[0].message,
+        "nothing to do: every replaceable instance already runs ami-new (2 on it)"
+    );
+}
+
+#[test]
+fn protected_are_replaced_standby_and_unknown_are_left_alone_with_warnings() {
+    let mut protected = inst("i-p", "a", OLD);
+    protected.protected_from_scale_in = true;
+    let snap = group(
+        5,
+        1,
+        10,
+        vec![
+            inst("i-1", "a", OLD),
+            protected,
+            state(inst("i-s", "b", OLD), "Standby"),
+            state(inst("i-w", "b", OLD), "Warmed:Running"),
+            state(inst("i-t", "b", OLD), "Terminating:Wait"),
+            inst("i-n", "b", NEW),
+            unhealthy(inst("i-u", "b", NEW)),
+        ],
+    );
+    let s = plan_release(&snap, &settings("10", Strategy::Surge)).unwrap();
+    assert_eq!(ids(&s), vec![vec!["i-1", "i-p"]]);
+    assert_eq!(
+        s.counts,
+        InstanceCounts {
+            to_replace: 2,
+            unhealthy_to_replace: 0,
+            protected_to_replace: 1,
+            on_target: 2,
+            standby_skipped: 1,
+            other_skipped: 1,
+            leaving: 1
+        }
+    );
+    assert_eq!(
+        kinds(&s),
+        vec![
+            &WarningKind::BelowFloorAtStart {
+                strategy: Strategy::Surge,
+                healthy_in_service: 3,
+                healthy_floor: 5
+            },
+            &WarningKind::ProtectedReplaced {
+                instance_ids: vec!["i-p".into()]
+            },
+            &WarningKind::StandbySkipped {
+                instance_ids: vec!["i-s".into()]
+            },
+            &WarningKind::UnknownStateSkipped {
+                instance_ids: vec!["i-w".into()],
+                states: vec!["Warmed:Running".into()]
+            },
+            &WarningKind::UnhealthyOnTarget {
+                target_image_id: NEW.into(),
+                instance_ids: vec!["i-u".into()]
+            },
+        ]
+    );
+    let messages: Vec<&str> = s.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert_eq!(
+        messages[1..4],
+        [
+            "1 instance protected from scale in is replaced anyway, because an explicit termination ignores scale-in \
+             protection (i-p); put an instance in Standby to keep it out of the release",
+            "1 instance in Standby still runs an old image and is not replaced (i-s): exit standby and apply again to replace it",
+            "1 instance in lifecycle state Warmed:Running is left alone (i-w)",
+        ]
+    );
+}
+
+#[test]
+fn desired_zero_and_mixed_instances_are_warned() {
+    let mut snap = group(0, 0, 2, vec![inst("i-1", "a", OLD)]);
+    snap.launch = LaunchSource::MixedInstancesPolicy {
+        launch_template_id: None,
+        launch_template_name: Some("web".into()),
+        version: "$Latest".into(),
+        instance_types: vec!["m7g.large".into(), "m6g.large".into()],
+    };
+    let s = plan_release(&snap, &settings("50%", Strategy::Surge)).unwrap();
+    assert_eq!(
+        s.batch_size, 1,
+        "a percentage of 0 is still at least one instance"
+    );
+    assert_eq!(s.batches[0].capacity_during, cap(1, 0, 2, 1));
+    assert_eq!(
+        kinds(&s),
+        vec![
+            &WarningKind::DesiredZero { to_replace: 1 },
+            &WarningKind::MixedInstancesPolicy
+        ]
+    );
+}
+
+#[test]
+fn same_input_same_schedule_whatever_the_instance_order() {
+    let snap = twelve_over_two_zones();
+    let mut shuffled = snap.clone();
+    shuffled.instances.reverse();
+    shuffled.instances.swap(0, 7);
+    let settings = settings("5", Strategy::Surge);
+    let a = plan_release(&snap, &settings).unwrap();
+    assert_eq!(a, plan_release(&snap, &settings).unwrap());
+    assert_eq!(a, plan_release(&shuffled, &settings).unwrap());
+}
+
+#[test]
+fn estimate_counts_launch_warmup_and_pauses() {
+    let settings = ReleaseSettings {
+        launch_estimate_secs: 100,
+        instance_warmup_secs: 50,
+        pause_between_batches_secs: 30,
+        ..settings("25%", Strategy::Surge)
+    };
+    let s = plan_release(&twelve_over_two_zones(), &settings).unwrap();
+    let times: Vec<(u64, u64)> = s
+        .batches
+        .iter()
+        .map(|b| (b.starts_at_secs, b.ends_at_secs))
+        .collect();
+    assert_eq!(times, vec![(0, 150), (180, 330), (360, 510), (540, 690)]);
+    assert_eq!(s.estimated_duration_secs, 4 * 150 + 3 * 30);
+}
+
+#[test]
+fn checkpoints_mark_the_batch_they_fall_in_but_never_the_last() {
+    let marks = |checkpoints: Vec<u32>| {
+        let settings = ReleaseSettings {
+            checkpoints,
+            ..settings("25%", Strategy::Surge)
+        };
+        let s = plan_release(&twelve_over_two_zones(), &settings).unwrap();
+        s.batches
+            .iter()
+            .map(|b| b.checkpoint_after)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(marks(vec![]), vec![false, false, false, false]);
+    assert_eq!(marks(vec![10]), vec![true, false, false, false]);
+    assert_eq!(marks(vec![50, 25]), vec![true, true, false, false]);
+    assert_eq!(marks(vec![26]), vec![false, true, false, false]);
+    assert_eq!(marks(vec![100]), vec![false, false, false, false]);
+    let err = plan_release(
+        &twelve_over_two_zones(),
+        &ReleaseSettings {
+            checkpoints: vec![0],
+            ..ReleaseSettings::new(NEW)
+        },
+    );
+    assert_eq!(err.unwrap_err(), PlanError::CheckpointOutOfRange(0));
+}
+
+/// What the cloud looks like after the first `done` batches went as planned: each old instance
+/// replaced by a healthy new one in the same zone.
+fn apply(snapshot: &GroupSnapshot, schedule: &Schedule, done: usize) -> GroupSnapshot {
+    let mut next = snapshot.clone();
+    for b in &schedule.batches[..done] {
+        for id in &b.instance_ids {
+            let i = next.instances.iter_mut().find(|i| &i.id == id).unwrap();
+            *i = inst(&format!("{id}-new"), &i.availability_zone.clone(), NEW);
+        }
+    }
+    next
+}
+
+#[test]
+fn a_resumed_release_continues_the_plan_and_passed_checkpoints_stay_passed() {
+    let snap = twelve_over_two_zones();
+    let settings = ReleaseSettings {
+        checkpoints: vec![25, 50],
+        ..settings("25%", Strategy::Surge)
+    };
+    let planned = plan_release(&snap, &settings).unwrap();
+    assert_eq!(
+        planned
+            .batches
+            .iter()
+            .map(|b| b.checkpoint_after)
+            .collect::<Vec<_>>(),
+        vec![true, true, false, false]
+    );
+    let after_two = apply(&snap, &planned, 2);
+    let now = remaining(&after_two, &settings).unwrap();
+    assert_eq!(now.batches, planned.after_batches(2).batches);
+    assert_eq!(
+        now.batches
+            .iter()
+            .map(|b| b.checkpoint_after)
+            .collect::<Vec<_>>(),
+        vec![false, false]
+    );
+    assert_eq!(
+        diff_schedules(&planned.after_batches(2), &now),
+        ScheduleChange::Same
+    );
+    assert_eq!(
+        diff_schedules(&planned, &plan_release(&snap, &settings).unwrap()),
+        ScheduleChange::Same
+    );
+}
+
+#[test]
+fn diff_says_what_changed_since_the_plan() {
+    let snap = twelve_over_two_zones();
+    let settings = settings("25%", Strategy::Surge);
+    let planned = plan_release(&snap, &settings).unwrap();
+    let mut changed = snap.clone();
+    changed.instances.retain(|i| i.id != "i-12");
+    changed.instances.push(inst("i-13", "eu-west-1b", OLD));
+    let now = plan_release(&changed, &settings).unwrap();
+    let change = diff_schedules(&planned, &now);
+    assert_eq!(
+        change,
+        ScheduleChange::Changed {
+            summary: vec![
+                "1 instance planned no longer needs replacing: i-12".into(),
+                "1 instance not in the plan needs replacing: i-13".into(),
+                "batch 4: instances i-11, i-06, i-12 → i-11, i-06, i-13".into(),
+            ]
+        }
+    );
+    assert_eq!(
+        change.to_string(),
+        "the group changed since the plan:\n  - 1 instance planned no longer needs replacing: i-12\n  \
+         - 1 instance not in the plan needs replacing: i-13\n  - batch 4: instances i-11, i-06, i-12 → i-11, i-06, i-13"
+    );
+
+    let mut scaled = snap.clone();
+    scaled.desired_capacity = 16;
+    scaled.max_size = 20;
+    let now = plan_release(&scaled, &settings).unwrap();
+    let ScheduleChange::Changed { summary } = diff_schedules(&planned, &now) else {
+        panic!("scaling changes the plan")
+    };
+    assert_eq!(
+        summary[..3],
+        [
+            "batch size 3 → 4",
+            "healthy floor 12 → 16",
+            "4 batches planned, 3 now"
+        ]
+    );
+    assert_eq!(
+        summary[3],
+        "batch 1: instances i-01, i-07, i-02 → i-01, i-07, i-02, i-08"
+    );
+}
+
+#[test]
+fn duplicate_instances_are_refused() {
+    let snap = group(2, 1, 4, vec![inst("i-1", "a", OLD), inst("i-1", "b", OLD)]);
+    assert_eq!(
+        plan_release(&snap, &settings("1", Strategy::Surge)).unwrap_err(),
+        PlanError::DuplicateInstance("i-1".into())
+    );
+}
+
+#[test]
+fn invalid_settings_are_refused() {
+    let snap = twelve_over_two_zones();
+    let bad = |s: ReleaseSettings| plan_release(&snap, &s).unwrap_err();
+    assert_eq!(bad(ReleaseSettings::new(" ")), PlanError::EmptyTargetImage);
+    assert_eq!(
+        bad(ReleaseSettings {
+            batch_size: BatchSize::Count(0),
+            ..ReleaseSettings::new(NEW)
+        }),
+        PlanError::BatchSize(BatchSizeError::ZeroCount)
+    );
+    assert_eq!(
+        bad(ReleaseSettings {
+            min_healthy_percentage: Some(101),
+            ..ReleaseSettings::new(NEW)
+        }),
+        PlanError::MinHealthyAbove100(101)
+    );
+}
+
+#[test]
+fn snapshots_and_previews_round_trip_through_json() {
+    let snap = twelve_over_two_zones();
+    let json = serde_json::to_string(&snap).unwrap();
+    assert!(
+        json.contains(r#""lifecycle_state":"InService","health":"Healthy""#),
+        "{json}"
+    );
+    assert_eq!(serde_json::from_str::<GroupSnapshot>(&json).unwrap(), snap);
+
+    let settings = ReleaseSettings {
+        checkpoints: vec![50],
+        ..settings("25%", Strategy::Surge)
+    };
+    let schedule = plan_release(&snap, &settings).unwrap();
+    let preview_json = render_json(&snap, &settings, &schedule);
+    let value: serde_json::Value = serde_json::from_str(&preview_json).unwrap();
+    assert_eq!(value["schema_version"], 1);
+    assert_eq!(value["group"]["images"], serde_json::json!({"ami-old": 12}));
+    assert_eq!(value["settings"]["batch_size"], "25%");
+    assert_eq!(
+        value["schedule"]["batches"][0]["instance_ids"],
+        serde_json::json!(["i-01", "i-07", "i-02"])
+    );
+    assert_eq!(value["schedule"]["warnings"][0]["kind"], "max_size_raised");
+    let back: Preview = serde_json::from_str(&preview_json).unwrap();
+    assert_eq!(back, Preview::new(&snap, &settings, &schedule));
+    let _: BTreeMap<String, u32> = back.group.images;
+}

@@ -1,0 +1,146 @@
+use crate::*;
+
+fn fixture() -> (GroupSnapshot, ReleaseSettings, Schedule) {
+    let snapshot: GroupSnapshot =
+        serde_json::from_str(include_str!("../../tests/fixtures/small-group.json")).unwrap();
+    let settings = ReleaseSettings {
+        checkpoints: vec![50],
+        pause_between_batches_secs: 60,
+        ..ReleaseSettings::new("ami-new")
+    };
+    let schedule = plan_release(&snapshot, &settings).unwrap();
+    (snapshot, settings, schedule)
+}
+
+#[test]
+fn text_preview() {
+    let (snapshot, _, schedule) = fixture();
+    assert_eq!(render_text(&snapshot, &schedule), EXPECTED_TEXT);
+}
+
+#[test]
+fn markdown_preview_with_gantt() {
+    let (snapshot, _, schedule) = fixture();
+    assert_eq!(render_markdown(&snapshot, &schedule), EXPECTED_MARKDOWN);
+}
+
+#[test]
+fn nothing_to_do_preview() {
+    let (mut snapshot, _, _) = fixture();
+    for i in &mut snapshot.instances {
+        i.image_id = "ami-new".into();
+        i.health = Health::Healthy;
+    }
+    let schedule = plan_release(&snapshot, &ReleaseSettings::new("ami-new")).unwrap();
+    let text = render_text(&snapshot, &schedule);
+    assert!(
+        text.ends_with("\nNo batches: nothing will be replaced.\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "  ! nothing to do: every replaceable instance already runs ami-new (4 on it)\n"
+        ),
+        "{text}"
+    );
+    let md = render_markdown(&snapshot, &schedule);
+    assert!(md.ends_with("\nNothing will be replaced.\n"), "{md}");
+    assert!(!md.contains("mermaid"));
+}
+
+#[test]
+fn markdown_caps_long_batches_and_escapes_cells() {
+    let (mut snapshot, _, _) = fixture();
+    snapshot.name = "web|prod_1".into();
+    snapshot.desired_capacity = 60;
+    snapshot.max_size = 200;
+    let template = snapshot.instances[0].clone();
+    snapshot.instances = (0..60)
+        .map(|n| InstanceSnapshot {
+            id: format!("i-{n:03}"),
+            ..template.clone()
+        })
+        .collect();
+    let settings = ReleaseSettings {
+        batch_size: BatchSize::Percent(100),
+        ..ReleaseSettings::new("ami-new")
+    };
+    let schedule = plan_release(&snapshot, &settings).unwrap();
+    let md = render_markdown(&snapshot, &schedule);
+    assert!(
+        md.starts_with("### Release `web|prod_1` → `ami-new`\n"),
+        "{md}"
+    );
+    assert!(md.contains("`i-049` and 10 more\n"), "{md}");
+    assert!(!md.contains("`i-050`"));
+    assert!(
+        md.contains("    title Release web|prod_1 to ami-new\n"),
+        "{md}"
+    );
+}
+
+const EXPECTED_TEXT: &str = r##"Release of web to ami-new (strategy surge, batches of 1)
+Group: desired 4, min 2, max 5; launch template web version 7; zones eu-west-1a, eu-west-1b
+Images now: ami-new × 1, ami-old × 3
+Instances: 3 to replace (1 unhealthy or pending, 1 protected), 1 already on target, 0 left alone, 0 leaving
+Healthy floor: 4 in service at every step
+Estimated duration: 11m (3 batches)
+
+Warnings:
+  ! the group starts with 3 healthy instances in service, fewer than its desired 4: unhealthy old instances go first, and a surge never lowers healthy capacity
+  ! 1 instance protected from scale in is replaced anyway, because an explicit termination ignores scale-in protection (i-0c); put an instance in Standby to keep it out of the release
+
+Capacity columns read before → during → after the step.
+Batch  Instances  Zones         Desired    Max        Healthy    Starts  Then
+-----  ---------  ------------  ---------  ---------  ---------  ------  ----------------
+1      1          eu-west-1b 1  4 → 5 → 4  5 → 5 → 5  3 → 3 → 4  +0s     checkpoint: stop
+2      1          eu-west-1a 1  4 → 5 → 4  5 → 5 → 5  4 → 4 → 4  +4m
+3      1          eu-west-1a 1  4 → 5 → 4  5 → 5 → 5  4 → 4 → 4  +8m
+
+Batch 1: i-0b
+Batch 2: i-0a
+Batch 3: i-0c
+"##;
+
+const EXPECTED_MARKDOWN: &str = r##"### Release `web` → `ami-new`
+
+- **Strategy** surge, batches of 1; healthy floor 4 in service at every step
+- **Group** desired 4, min 2, max 5; launch template web version 7
+- **Images now** ami-new × 1, ami-old × 3
+- **Instances** 3 to replace (1 unhealthy or pending, 1 protected), 1 already on target, 0 left alone
+- **Estimated duration** 11m in 3 batches
+
+> [!WARNING]
+> - the group starts with 3 healthy instances in service, fewer than its desired 4: unhealthy old instances go first, and a surge never lowers healthy capacity
+> - 1 instance protected from scale in is replaced anyway, because an explicit termination ignores scale-in protection (i-0c); put an instance in Standby to keep it out of the release
+
+| Batch | Instances | Zones | Desired | Max | Healthy | Starts | Then |
+|---:|---:|---|---|---|---|---:|---|
+| 1 | 1 | eu-west-1b 1 | 4 → 5 → 4 | 5 → 5 → 5 | 3 → 3 → 4 | +0s | ⏸ checkpoint |
+| 2 | 1 | eu-west-1a 1 | 4 → 5 → 4 | 5 → 5 → 5 | 4 → 4 → 4 | +4m |  |
+| 3 | 1 | eu-west-1a 1 | 4 → 5 → 4 | 5 → 5 → 5 | 4 → 4 → 4 | +8m |  |
+
+Capacity columns read before → during → after the step.
+
+<details><summary>Instances per batch</summary>
+
+- Batch 1: `i-0b`
+- Batch 2: `i-0a`
+- Batch 3: `i-0c`
+
+</details>
+
+```mermaid
+gantt
+    title Release web to ami-new
+    dateFormat X
+    axisFormat %H:%M
+    section Batches
+    Batch 1 (1 instance) :b1, 0, 180
+    checkpoint :milestone, c1, 180, 180
+    pause :done, p2, 180, 240
+    Batch 2 (1 instance) :b2, 240, 420
+    pause :done, p3, 420, 480
+    Batch 3 (1 instance) :b3, 480, 660
+```
+"##;

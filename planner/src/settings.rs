@@ -1,0 +1,144 @@
+//! What the user asked for: the target image and how to roll onto it.
+
+use crate::batch_size::BatchSize;
+use serde::{Deserialize, Serialize};
+use std::{fmt, str::FromStr};
+
+/// Settings of one release. Every field but the target has a default, so a settings JSON file
+/// can be as short as `{"target_image_id": "ami-123"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseSettings {
+    /// The image every replaceable instance must end up on.
+    pub target_image_id: String,
+    #[serde(default = "defaults::batch_size")]
+    pub batch_size: BatchSize,
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// Percentage (0 to 100) of the desired capacity that must stay healthy and in service.
+    /// `None` takes the strategy's default: 100 for surge, 90 for replace (as AWS Instance
+    /// Refresh). Surge launches before it terminates, so healthy capacity never drops and this
+    /// setting cannot bind; replace with 100 is refused (see [`crate::PlanError::ReplaceNeedsHeadroom`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_healthy_percentage: Option<u32>,
+    /// Time a new instance needs after it is in service before it counts as capacity.
+    #[serde(default = "defaults::instance_warmup_secs")]
+    pub instance_warmup_secs: u64,
+    /// Wait between the end of one batch and the start of the next (bake time).
+    #[serde(default)]
+    pub pause_between_batches_secs: u64,
+    /// Progress percentages (1 to 100) at which apply stops until the next apply promotes.
+    /// Measured over the group's replaceable instances including those already on the target,
+    /// so a resumed release does not stop again at a checkpoint it already passed.
+    #[serde(default)]
+    pub checkpoints: Vec<u32>,
+    /// Estimate of launch → InService (boot, health check grace) plus termination of the old
+    /// instance; it only feeds the duration estimate.
+    #[serde(default = "defaults::launch_estimate_secs")]
+    pub launch_estimate_secs: u64,
+}
+
+mod defaults {
+    use crate::batch_size::BatchSize;
+
+    pub fn batch_size() -> BatchSize {
+        BatchSize::Percent(25)
+    }
+    pub fn instance_warmup_secs() -> u64 {
+        60
+    }
+    pub fn launch_estimate_secs() -> u64 {
+        120
+    }
+}
+
+impl ReleaseSettings {
+    /// Defaults: batches of 25% of desired, surge, 60 s warm-up, 120 s launch estimate,
+    /// no pause, no checkpoints.
+    pub fn new(target_image_id: impl Into<String>) -> Self {
+        Self {
+            target_image_id: target_image_id.into(),
+            batch_size: defaults::batch_size(),
+            strategy: Strategy::default(),
+            min_healthy_percentage: None,
+            instance_warmup_secs: defaults::instance_warmup_secs(),
+            pause_between_batches_secs: 0,
+            checkpoints: Vec::new(),
+            launch_estimate_secs: defaults::launch_estimate_secs(),
+        }
+    }
+
+    /// The percentage in force: the explicit one, or the strategy's default.
+    pub fn effective_min_healthy_percentage(&self) -> u32 {
+        self.min_healthy_percentage.unwrap_or(match self.strategy {
+            Strategy::Surge => 100,
+            Strategy::Replace => 90,
+        })
+    }
+}
+
+/// Launch first or terminate first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Raise desired by the batch, wait for the new instances, then terminate the old ones:
+    /// healthy capacity never drops, at the cost of extra instances (and maybe a raised max).
+    #[default]
+    Surge,
+    /// Terminate a batch first and let the group replace it: no extra instances, healthy capacity
+    /// dips by the batch but never below `min_healthy_percentage` of desired.
+    Replace,
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Strategy::Surge => "surge",
+            Strategy::Replace => "replace",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "strategy \"{0}\" is not known: use \"surge\" (launch first) or \"replace\" (terminate first)"
+)]
+pub struct StrategyError(pub String);
+
+impl FromStr for Strategy {
+    type Err = StrategyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "surge" => Ok(Strategy::Surge),
+            "replace" => Ok(Strategy::Replace),
+            _ => Err(StrategyError(s.to_owned())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_json_takes_defaults() {
+        let s: ReleaseSettings = serde_json::from_str(r#"{"target_image_id":"ami-1"}"#).unwrap();
+        assert_eq!(s, ReleaseSettings::new("ami-1"));
+        assert_eq!(s.effective_min_healthy_percentage(), 100);
+        let r = ReleaseSettings {
+            strategy: Strategy::Replace,
+            ..s
+        };
+        assert_eq!(r.effective_min_healthy_percentage(), 90);
+    }
+
+    #[test]
+    fn strategy_parses() {
+        assert_eq!("Surge".parse::<Strategy>(), Ok(Strategy::Surge));
+        assert_eq!("replace".parse::<Strategy>(), Ok(Strategy::Replace));
+        assert_eq!(
+            "rolling".parse::<Strategy>().unwrap_err().to_string(),
+            "strategy \"rolling\" is not known: use \"surge\" (launch first) or \"replace\" (terminate first)"
+        );
+    }
+}

@@ -1,0 +1,15 @@
+//! AWS access: one lazily built SDK configuration per provider instance, service clients from it,
+//! error context, and waiting with backoff.
+//!
+//! Nothing here runs at provider start-up: Terraform starts the plugin several times per command,
+//! and most of those starts never need AWS.
+
+mod clients;
+mod error;
+pub mod settings;
+pub mod tags;
+pub mod wait;
+
+pub use clients::Aws;
+pub use error::{AwsError, ErrorContext};
+pub use settings::{AssumeRole, AwsSettings, Endpoints, RetryMode};

@@ -1,0 +1,137 @@
+//! AMI names from a template: `{{tag}}`, `{{timestamp}}` and `{{fingerprint}}` are replaced, and
+//! the result is made to fit AWS's rules (3-128 characters of letters, digits and `()[] ./-'@_`).
+
+use std::time::SystemTime;
+
+pub const PLACEHOLDERS: [&str; 3] = ["{{tag}}", "{{timestamp}}", "{{fingerprint}}"];
+
+pub fn render(template: &str, tag: &str, fingerprint: &str, now: SystemTime) -> String {
+    let short_fp = fingerprint
+        .trim_start_matches("sha256:")
+        .get(..12)
+        .unwrap_or(fingerprint);
+    let raw = template
+        .replace("{{tag}}", tag)
+        .replace("{{timestamp}}", &timestamp(now))
+        .replace("{{fingerprint}}", short_fp);
+    let mut name: String = raw
+        .chars()
+        .map(|c| if allowed(c) { c } else { '-' })
+        .collect();
+    name.truncate(128);
+    while name.len() < 3 {
+        name.push('_');
+    }
+    name
+}
+
+/// Placeholders a template uses that this renderer does not know: typos such as `{{tags}}`.
+pub fn unknown_placeholders(template: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start..].find("}}") else {
+            break;
+        };
+        let p = &rest[start..start + len + 2];
+        if !PLACEHOLDERS.contains(&p) {
+            out.push(p.to_string());
+        }
+        rest = &rest[start + len + 2..];
+    }
+    out
+}
+
+fn allowed(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "()[] ./-'@_".contains(c)
+}
+
+/// `YYYYMMDDhhmmss` in UTC: sorts as text, and is valid in an AMI name.
+pub fn timestamp(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
+    let s = secs % 86_400;
+    format!(
+        "{y:04}{mo:02}{d:02}{:02}{:02}{:02}",
+        s / 3600,
+        s % 3600 / 60,
+        s % 60
+    )
+}
+
+/// RFC 3339 in UTC, second precision: the format of `created_at` and the expiry tag.
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
+    let s = secs % 86_400;
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        s % 3600 / 60,
+        s % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's method).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn renders_placeholders_and_sanitises() {
+        // 2026-11-26T23:26:36Z
+        let t = at(1_795_735_596);
+        assert_eq!(timestamp(t), "20261126232636");
+        assert_eq!(rfc3339(t), "2026-11-26T23:26:36Z");
+        assert_eq!(
+            render("web-{{tag}}-{{timestamp}}", "v1.4.2", "sha256:abc", t),
+            "web-v1.4.2-20261126232636"
+        );
+        assert_eq!(render("a{{tag}}", "x:y*z", "f", t), "ax-y-z");
+        assert_eq!(
+            render("{{fingerprint}}", "t", "sha256:0123456789abcdef", t),
+            "0123456789ab"
+        );
+        assert_eq!(render("", "", "", t), "___");
+        assert_eq!(render(&"x".repeat(200), "", "", t).len(), 128);
+    }
+
+    #[test]
+    fn leap_years_and_epoch() {
+        assert_eq!(rfc3339(at(0)), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(at(951_782_400)), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn finds_typos_in_placeholders() {
+        assert_eq!(
+            unknown_placeholders("{{tag}}-{{tags}}-{{timestamp}}"),
+            vec!["{{tags}}"]
+        );
+        assert!(unknown_placeholders("plain").is_empty());
+    }
+}

@@ -1,0 +1,18 @@
+//! `terraform-provider-immutable`: a Terraform provider (plugin protocol 6) that bakes AMIs
+//! (`immutable_image`) and rolls Auto Scaling groups onto them (`rolling_asg_release`).
+//!
+//! The crate is layered so that each layer only knows the one below it:
+//! `plugin` (go-plugin serving: handshake, mTLS, socket, logs) → `tf` (wire values, schema,
+//! diagnostics, resource dispatch) → `resources` (one file per resource type) → `bake` /
+//! `rollout` engines → `aws` (clients, retries, waiters). See ARCHITECTURE.md.
+
+pub mod aws;
+pub mod bake;
+pub mod cancel;
+pub mod config;
+pub mod docs;
+pub mod owner;
+pub mod plugin;
+pub mod resources;
+pub mod rollout;
+pub mod tf;

@@ -1,0 +1,17 @@
+//! One file per resource type: schema, validation, plan and the CRUD verbs, kept thin — the
+//! engines under `bake` and `rollout` do the work.
+
+pub mod image;
+pub mod release;
+
+use std::sync::Arc;
+
+use crate::tf::resource::Resource;
+
+/// Every resource type this provider serves.
+pub fn all() -> Vec<Arc<dyn Resource>> {
+    vec![
+        Arc::new(image::ImageResource),
+        Arc::new(release::ReleaseResource),
+    ]
+}

@@ -1,0 +1,794 @@
+//! `rolling_asg_release`: moves an existing Auto Scaling group onto an image, in batches that are
+//! computed at plan time (and shown), executed at apply, waited for, and rolled back on failure.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use release_planner::{
+    plan_release, render_json, BatchSize, GroupSnapshot, LaunchSource, LifecycleState, Preview,
+    ReleaseSettings, Strategy,
+};
+use serde::Deserialize;
+
+use crate::bake::name::rfc3339;
+use crate::rollout::{self, AwsGroup, GroupApi, HealthSource, LaunchMode, ReleaseConfig, Status};
+use crate::tf::diag::{AttrPath, Diagnostic, Diagnostics};
+use crate::tf::duration;
+use crate::tf::resource::{ApplyRequest, Cx, PlanRequest, Planned, Resource};
+use crate::tf::schema::{bool, list_of, number, string, Attribute, Block, NestedBlock, Schema};
+use crate::tf::value::{from_value, Value};
+
+pub const TYPE_NAME: &str = "rolling_asg_release";
+const DEFAULT_TIMEOUT: &str = "60m";
+/// What the release needs to keep running; suspending them would stall or break it.
+const REQUIRED_PROCESSES: [&str; 3] = ["Launch", "Terminate", "AddToLoadBalancer"];
+const KNOWN_PROCESSES: [&str; 9] = [
+    "Launch",
+    "Terminate",
+    "AddToLoadBalancer",
+    "AlarmNotification",
+    "AZRebalance",
+    "HealthCheck",
+    "InstanceRefresh",
+    "ReplaceUnhealthy",
+    "ScheduledActions",
+];
+/// Shown in the plan's schedule when the image is being baked in the same apply.
+const IMAGE_PLACEHOLDER: &str = "(image known after apply)";
+
+pub struct ReleaseResource;
+
+pub fn schema() -> Schema {
+    Schema {
+        version: 0,
+        block: Block::new("Moves an existing Auto Scaling group onto `image_id`: the group's launch template gets a new version (only the image changed) and is pinned to it — or a new launch configuration for legacy groups — then the instances not on the image are replaced in batches, each waited for until healthy and warmed up. The batches are computed at plan time and shown in the plan (`planned_batches`, `schedule`). Declare it with `provider = immutable`.")
+            .attr(Attribute::required("autoscaling_group_name", string(), "Name of the existing group.").forces_new())
+            .attr(Attribute::required("image_id", string(), "The AMI to run, typically `immutable_image.<name>.id`."))
+            .attr(Attribute::optional_computed("launch_mode", string(), "`launch_template` (new template version, group pinned to it), `launch_configuration` (new launch configuration, legacy groups) or `external` (the template is managed elsewhere, e.g. by `aws_launch_template`, and already points at the image: only instances are replaced). Inferred from the group when not set: `launch_template` or `launch_configuration`."))
+            .attr(Attribute::defaulted("batch_size", string(), "25%", "Instances per batch: a count (`\"3\"`) or a percentage of the desired capacity (`\"25%\"`), rounded up; never 0 and never more than what is left."))
+            .attr(Attribute::defaulted("strategy", string(), "surge", "`surge`: launch the batch's replacements first (desired capacity + batch; max raised for the step if needed), then terminate the old ones — capacity never drops. `replace`: terminate first, then wait for the replacements — no extra capacity, bounded by `min_healthy_percentage`."))
+            .attr(Attribute::optional("min_healthy_percentage", number(), "With `replace`, the share of desired capacity that stays healthy and in service at every step (default 90; 100 is only possible with `surge`)."))
+            .attr(Attribute::defaulted("instance_warmup", string(), "60s", "How long a new instance must stay healthy before it counts, e.g. `90s`."))
+            .attr(Attribute::optional_computed("health_check", string(), "`ec2`: the group's own health (in service and healthy). `elb`: also healthy in every target group and classic load balancer of the group. Default: `elb` when the group has any, else `ec2`."))
+            .attr(Attribute::defaulted("pause_between_batches", string(), "0s", "Wait between batches, e.g. `2m`, to watch dashboards."))
+            .attr(Attribute::defaulted("batch_timeout", string(), "15m", "How long one batch may take to become healthy before the release fails (and rolls back)."))
+            .attr(Attribute::optional("checkpoints", list_of(number()), "Percentages of the group after which the apply stops, e.g. `[10, 50]`: the release resumes with the next apply, which is the promotion."))
+            .attr(Attribute::defaulted("auto_rollback", bool(), "true", "When a batch fails: point the group back at its previous launch setting and replace the new instances back onto the previous image."))
+            .attr(Attribute::defaulted("suspend_processes", list_of(string()), "[\"AZRebalance\",\"AlarmNotification\",\"ScheduledActions\"]", "Auto Scaling processes suspended for the release and resumed after it, also on failure (processes suspended before the release stay suspended). `Launch`, `Terminate` and `AddToLoadBalancer` cannot be suspended: the release needs them."))
+            .attr(Attribute::computed("id", string(), "The group's name."))
+            .attr(Attribute::computed("previous_image_id", string(), "The image the group launched when the release was planned."))
+            .attr(Attribute::computed("launch_version", string(), "What the group launches from after the release: `<template id> version <n>`, or the launch configuration's name."))
+            .attr(Attribute::computed("planned_batches", list_of(list_of(string())), "The batches computed at plan time: instance ids, in order. If the group changed between plan and apply, apply logs the difference and executes a recomputed schedule (see `replaced_instances`)."))
+            .attr(Attribute::computed("schedule", string(), "The plan-time schedule as JSON (the `planner` preview format, `schema_version` 1): batches, availability zones, capacity before/during/after each step, estimated duration, warnings."))
+            .attr(Attribute::computed("replaced_instances", list_of(string()), "Instances replaced by the last apply, in order."))
+            .attr(Attribute::computed("outdated_instances", list_of(string()), "Instances of the group not on `image_id`, as last read: non-empty after an interrupted release, a checkpoint, or a scale-out from an old launch setting — the next plan replaces them."))
+            .attr(Attribute::computed("status", string(), "`complete`, or `checkpoint` when the apply stopped at a checkpoint."))
+            .attr(Attribute::computed("completed_at", string(), "When the last apply finished (RFC 3339)."))
+            .block(NestedBlock::single(
+                "timeouts",
+                Block::new("How long the whole release may take, as durations like `60m`.")
+                    .attr(Attribute::optional("create", string(), &format!("First release. Default `{DEFAULT_TIMEOUT}`.")))
+                    .attr(Attribute::optional("update", string(), &format!("Later releases. Default `{DEFAULT_TIMEOUT}`."))),
+            )),
+    }
+}
+
+#[derive(Deserialize)]
+struct Config {
+    autoscaling_group_name: Option<String>,
+    image_id: Option<String>,
+    launch_mode: Option<String>,
+    batch_size: Option<String>,
+    strategy: Option<String>,
+    min_healthy_percentage: Option<i64>,
+    instance_warmup: Option<String>,
+    health_check: Option<String>,
+    pause_between_batches: Option<String>,
+    batch_timeout: Option<String>,
+    checkpoints: Option<Vec<i64>>,
+    auto_rollback: Option<bool>,
+    suspend_processes: Option<Vec<String>>,
+    timeouts: Option<Vec<Timeouts>>,
+}
+
+#[derive(Deserialize)]
+struct Timeouts {
+    create: Option<String>,
+    update: Option<String>,
+}
+
+fn config(v: &Value) -> Result<Config, Diagnostics> {
+    from_value(v).map_err(|e| Diagnostic::error("Invalid configuration", e.to_string()).into())
+}
+
+fn secs(v: &Option<String>, default: &str) -> u64 {
+    duration::parse(v.as_deref().unwrap_or(default))
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn validate_config(raw: &Value) -> Diagnostics {
+    let mut d = Diagnostics::new();
+    let c = match config(raw) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    if c.autoscaling_group_name.as_deref() == Some("") {
+        d.attr_error(
+            AttrPath::root("autoscaling_group_name"),
+            "Empty group name",
+            "Name the Auto Scaling group to release.",
+        );
+    }
+    if let Some(img) = &c.image_id {
+        if !img.starts_with("ami-") {
+            d.attr_error(
+                AttrPath::root("image_id"),
+                "Invalid AMI id",
+                format!("{img:?} is not an AMI id (ami-…)."),
+            );
+        }
+    }
+    if let Some(m) = &c.launch_mode {
+        if !["launch_template", "launch_configuration", "external"].contains(&m.as_str()) {
+            d.attr_error(AttrPath::root("launch_mode"), "Invalid launch_mode", format!("{m:?} is not one of \"launch_template\", \"launch_configuration\", \"external\"."));
+        }
+    }
+    if let Some(b) = &c.batch_size {
+        if let Err(e) = BatchSize::from_str(b) {
+            d.attr_error(
+                AttrPath::root("batch_size"),
+                "Invalid batch_size",
+                e.to_string(),
+            );
+        }
+    }
+    let strategy = c.strategy.as_deref().map(Strategy::from_str);
+    if let Some(Err(e)) = &strategy {
+        d.attr_error(
+            AttrPath::root("strategy"),
+            "Invalid strategy",
+            e.to_string(),
+        );
+    }
+    if let Some(p) = c.min_healthy_percentage {
+        if !(0..=100).contains(&p) {
+            d.attr_error(
+                AttrPath::root("min_healthy_percentage"),
+                "Invalid min_healthy_percentage",
+                format!("{p} is not between 0 and 100."),
+            );
+        } else if p == 100 && matches!(strategy, Some(Ok(Strategy::Replace))) {
+            d.attr_error(AttrPath::root("min_healthy_percentage"), "Replace cannot keep 100% healthy", "Terminating first always dips below 100%: use strategy = \"surge\", or a lower percentage.");
+        }
+    }
+    for (attr, v) in [
+        ("instance_warmup", &c.instance_warmup),
+        ("pause_between_batches", &c.pause_between_batches),
+        ("batch_timeout", &c.batch_timeout),
+    ] {
+        if let Some(v) = v {
+            if let Err(e) = duration::parse(v) {
+                d.attr_error(AttrPath::root(attr), "Invalid duration", e);
+            }
+        }
+    }
+    if c.batch_timeout
+        .as_deref()
+        .and_then(|v| duration::parse(v).ok())
+        == Some(Duration::ZERO)
+    {
+        d.attr_error(
+            AttrPath::root("batch_timeout"),
+            "Invalid duration",
+            "batch_timeout must be more than 0s.",
+        );
+    }
+    if let Some(h) = &c.health_check {
+        if !["ec2", "elb"].contains(&h.as_str()) {
+            d.attr_error(
+                AttrPath::root("health_check"),
+                "Invalid health_check",
+                format!("{h:?} is not one of \"ec2\", \"elb\"."),
+            );
+        }
+    }
+    let mut last = 0;
+    for (i, p) in c.checkpoints.iter().flatten().enumerate() {
+        if !(1..=99).contains(p) || *p <= last {
+            d.attr_error(
+                AttrPath::root("checkpoints").index(i as i64),
+                "Invalid checkpoint",
+                "Checkpoints are increasing percentages between 1 and 99, e.g. [10, 50].",
+            );
+        }
+        last = *p;
+    }
+    for (i, p) in c.suspend_processes.iter().flatten().enumerate() {
+        let path = AttrPath::root("suspend_processes").index(i as i64);
+        if REQUIRED_PROCESSES.contains(&p.as_str()) {
+            d.attr_error(path, "Process needed by the release", format!("{p} cannot be suspended: the release launches and terminates instances and registers them with load balancers."));
+        } else if !KNOWN_PROCESSES.contains(&p.as_str()) {
+            d.attr_error(
+                path,
+                "Unknown process",
+                format!(
+                    "{p:?} is not an Auto Scaling process ({}).",
+                    KNOWN_PROCESSES.join(", ")
+                ),
+            );
+        }
+    }
+    for (attr, v) in c
+        .timeouts
+        .iter()
+        .flatten()
+        .flat_map(|t| [("create", &t.create), ("update", &t.update)])
+    {
+        if let Some(v) = v {
+            if let Err(e) = duration::parse(v) {
+                d.attr_error(
+                    AttrPath::root("timeouts").index(0).attr(attr),
+                    "Invalid duration",
+                    e,
+                );
+            }
+        }
+    }
+    let _ = c.auto_rollback;
+    d
+}
+
+fn settings(c: &Config, target: &str) -> ReleaseSettings {
+    let mut s = ReleaseSettings::new(target);
+    if let Some(b) = c
+        .batch_size
+        .as_deref()
+        .and_then(|b| BatchSize::from_str(b).ok())
+    {
+        s.batch_size = b;
+    }
+    if let Some(st) = c
+        .strategy
+        .as_deref()
+        .and_then(|v| Strategy::from_str(v).ok())
+    {
+        s.strategy = st;
+    }
+    s.min_healthy_percentage = c.min_healthy_percentage.map(|p| p as u32);
+    s.instance_warmup_secs = secs(&c.instance_warmup, "60s");
+    s.pause_between_batches_secs = secs(&c.pause_between_batches, "0s");
+    s.checkpoints = c.checkpoints.iter().flatten().map(|p| *p as u32).collect();
+    s
+}
+
+fn infer_mode(c: &Config, snap: &GroupSnapshot) -> Result<String, Diagnostics> {
+    if let Some(m) = &c.launch_mode {
+        return Ok(m.clone());
+    }
+    match &snap.launch {
+        LaunchSource::LaunchTemplate { .. } => Ok("launch_template".into()),
+        LaunchSource::LaunchConfiguration { .. } => Ok("launch_configuration".into()),
+        other => Err(Diagnostic::error(
+            "Cannot infer launch_mode",
+            format!("Group {} launches from {other}; set launch_mode = \"external\" and point its launch template at the image in the tool that owns it.", snap.name),
+        )
+        .at(AttrPath::root("launch_mode"))
+        .into()),
+    }
+}
+
+fn health(c: &Config, snap: &GroupSnapshot) -> String {
+    c.health_check.clone().unwrap_or_else(|| {
+        if snap.target_group_arns.is_empty() && snap.load_balancer_names.is_empty() {
+            "ec2".into()
+        } else {
+            "elb".into()
+        }
+    })
+}
+
+fn outdated(snap: &GroupSnapshot, image: &str) -> Vec<String> {
+    snap.instances
+        .iter()
+        .filter(|i| {
+            matches!(
+                i.lifecycle_state,
+                LifecycleState::InService | LifecycleState::Pending
+            ) && i.image_id != image
+        })
+        .map(|i| i.id.clone())
+        .collect()
+}
+
+fn strings(v: Vec<String>) -> Value {
+    Value::List(v.into_iter().map(Value::String).collect())
+}
+
+fn set(v: &mut Value, attr: &str, new: Value) {
+    if let Value::Object(f) = v {
+        f.insert(attr.to_string(), new);
+    }
+}
+
+fn unknown() -> Value {
+    Value::Unknown(Default::default())
+}
+
+async fn snapshot(
+    cx: &Cx,
+    name: &str,
+) -> Result<(Arc<crate::aws::Aws>, GroupSnapshot), Diagnostics> {
+    let aws = cx.aws_arc()?;
+    let group = AwsGroup::new(aws.clone(), name).await?;
+    let snap = group.snapshot().await.map_err(|e| {
+        let d = if e.message.contains("does not exist") {
+            Diagnostic::error(
+                "Auto Scaling group not found",
+                format!("{name:?} does not exist in this region."),
+            )
+        } else {
+            Diagnostic::error("Cannot read the Auto Scaling group", e.to_string())
+        };
+        Diagnostics::from(d.at(AttrPath::root("autoscaling_group_name")))
+    })?;
+    Ok((aws, snap))
+}
+
+impl ReleaseResource {
+    async fn execute(
+        &self,
+        cx: &Cx,
+        req: ApplyRequest<'_>,
+        creating: bool,
+    ) -> Result<Value, Diagnostics> {
+        let c = config(req.planned)?;
+        let name = c.autoscaling_group_name.clone().unwrap_or_default();
+        let image = c.image_id.clone().unwrap_or_default();
+        let aws = cx.aws_arc()?;
+        let group = AwsGroup::new(aws, &name).await?;
+        let mode = match req.planned.get("launch_mode").as_str() {
+            Some("launch_configuration") => LaunchMode::LaunchConfiguration,
+            Some("external") => LaunchMode::External,
+            _ => LaunchMode::LaunchTemplate,
+        };
+        let timeouts = c.timeouts.as_ref().and_then(|t| t.first());
+        let total = timeouts.and_then(|t| {
+            if creating {
+                t.create.clone()
+            } else {
+                t.update.clone()
+            }
+        });
+        let cfg = ReleaseConfig {
+            release_id: rollout::execute::new_release_id(),
+            settings: settings(&c, &image),
+            mode,
+            health: if req.planned.get("health_check").as_str() == Some("elb") {
+                HealthSource::Elb
+            } else {
+                HealthSource::Ec2
+            },
+            batch_timeout: Duration::from_secs(secs(&c.batch_timeout, "15m")),
+            total_timeout: Duration::from_secs(secs(&total, DEFAULT_TIMEOUT)),
+            auto_rollback: c.auto_rollback.unwrap_or(true),
+            suspend_processes: c.suspend_processes.clone().unwrap_or_default(),
+        };
+        let planned: Option<Preview> = req
+            .planned
+            .get("schedule")
+            .as_str()
+            .and_then(|s| serde_json::from_str(s).ok());
+        let planned_schedule = planned
+            .map(|p| p.schedule)
+            .filter(|s| s.target_image_id == image);
+        tracing::info!(group = %name, image = %image, release_id = %cfg.release_id, "release starting");
+        let outcome = rollout::run(&group, &cfg, planned_schedule.as_ref(), &cx.cancel)
+            .await
+            .map_err(|e| {
+                let summary = if e.untouched {
+                    "Release refused"
+                } else {
+                    "Release failed"
+                };
+                Diagnostics::from(Diagnostic::error(summary, format!("group {name}: {e}")))
+            })?;
+        let after = group.snapshot().await?;
+        let mut state = req.planned.clone();
+        set(&mut state, "id", Value::String(name.clone()));
+        set(
+            &mut state,
+            "replaced_instances",
+            strings(outcome.replaced.clone()),
+        );
+        set(
+            &mut state,
+            "outdated_instances",
+            strings(outdated(&after, &image)),
+        );
+        set(
+            &mut state,
+            "launch_version",
+            outcome
+                .launch
+                .as_ref()
+                .map(|l| Value::String(l.describe()))
+                .unwrap_or(Value::Null),
+        );
+        set(
+            &mut state,
+            "status",
+            Value::String(match outcome.status {
+                Status::Complete => "complete".into(),
+                Status::Checkpoint { .. } => "checkpoint".into(),
+            }),
+        );
+        set(
+            &mut state,
+            "completed_at",
+            Value::String(rfc3339(SystemTime::now())),
+        );
+        if req.planned.get("previous_image_id").is_unknown() {
+            set(
+                &mut state,
+                "previous_image_id",
+                outcome
+                    .previous_image
+                    .map(Value::String)
+                    .unwrap_or(Value::Null),
+            );
+        }
+        for attr in ["planned_batches", "schedule"] {
+            if req.planned.get(attr).is_unknown() {
+                set(
+                    &mut state,
+                    attr,
+                    if attr == "schedule" {
+                        Value::Null
+                    } else {
+                        strings(vec![])
+                    },
+                );
+            }
+        }
+        if let Status::Checkpoint { batches_done } = outcome.status {
+            cx.warn(Diagnostic::warning(
+                "Release paused at a checkpoint",
+                format!("{batches_done} batch(es) done on group {name}; run terraform apply again to continue the release."),
+            ));
+        }
+        Ok(state)
+    }
+}
+
+#[async_trait]
+impl Resource for ReleaseResource {
+    fn type_name(&self) -> &'static str {
+        TYPE_NAME
+    }
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        validate_config(config)
+    }
+
+    async fn plan(&self, cx: &Cx, req: PlanRequest<'_>) -> Result<Planned, Diagnostics> {
+        let mut planned = req.proposed.clone();
+        let requires_replace = vec![AttrPath::root("autoscaling_group_name")];
+        let prior = req.prior;
+        let image_changed =
+            prior.is_null() || prior.get("image_id") != req.proposed.get("image_id");
+        let pending = matches!(prior.get("outdated_instances"), Value::List(l) if !l.is_empty())
+            || (!prior.is_null() && prior.get("status").as_str() != Some("complete"));
+        if !image_changed && !pending {
+            return Ok(Planned {
+                state: planned,
+                requires_replace,
+            });
+        }
+        for a in [
+            "replaced_instances",
+            "launch_version",
+            "status",
+            "completed_at",
+            "outdated_instances",
+        ] {
+            set(&mut planned, a, unknown());
+        }
+        let Some(name) = req
+            .proposed
+            .get("autoscaling_group_name")
+            .as_str()
+            .map(str::to_string)
+        else {
+            for a in [
+                "planned_batches",
+                "schedule",
+                "previous_image_id",
+                "launch_mode",
+                "health_check",
+                "id",
+            ] {
+                if req.proposed.get(a).is_null() || a != "launch_mode" {
+                    set(&mut planned, a, unknown());
+                }
+            }
+            return Ok(Planned {
+                state: planned,
+                requires_replace,
+            });
+        };
+        let c = config(req.proposed)?;
+        let (_, snap) = snapshot(cx, &name).await?;
+        set(&mut planned, "id", Value::String(name.clone()));
+        set(
+            &mut planned,
+            "launch_mode",
+            Value::String(infer_mode(&c, &snap)?),
+        );
+        set(
+            &mut planned,
+            "health_check",
+            Value::String(health(&c, &snap)),
+        );
+        set(
+            &mut planned,
+            "previous_image_id",
+            snap.launch_image_id
+                .clone()
+                .map(Value::String)
+                .unwrap_or(Value::Null),
+        );
+        let target = req
+            .proposed
+            .get("image_id")
+            .as_str()
+            .unwrap_or(IMAGE_PLACEHOLDER)
+            .to_string();
+        let s = settings(&c, &target);
+        let schedule = plan_release(&snap, &s).map_err(|e| {
+            Diagnostics::from(
+                Diagnostic::error("Cannot schedule this release", e.to_string())
+                    .at(AttrPath::root("batch_size")),
+            )
+        })?;
+        for w in &schedule.warnings {
+            cx.warn(Diagnostic::warning(
+                format!("Release of {name}"),
+                w.message.clone(),
+            ));
+        }
+        set(
+            &mut planned,
+            "planned_batches",
+            Value::List(
+                schedule
+                    .batches
+                    .iter()
+                    .map(|b| strings(b.instance_ids.clone()))
+                    .collect(),
+            ),
+        );
+        set(
+            &mut planned,
+            "schedule",
+            Value::String(render_json(&snap, &s, &schedule)),
+        );
+        Ok(Planned {
+            state: planned,
+            requires_replace,
+        })
+    }
+
+    async fn create(&self, cx: &Cx, req: ApplyRequest<'_>) -> Result<Value, Diagnostics> {
+        self.execute(cx, req, true).await
+    }
+
+    async fn update(&self, cx: &Cx, req: ApplyRequest<'_>) -> Result<Value, Diagnostics> {
+        let nothing_to_do = req.planned.get("status").is_known()
+            && !req.planned.get("replaced_instances").is_unknown();
+        if nothing_to_do {
+            // Only settings changed; they apply to the next release.
+            return Ok(req.planned.clone());
+        }
+        self.execute(cx, req, false).await
+    }
+
+    async fn delete(&self, _cx: &Cx, prior: &Value) -> Result<(), Diagnostics> {
+        tracing::info!(group = ?prior.get("autoscaling_group_name").as_str(), "rolling_asg_release removed from state; the group is left as it is");
+        Ok(())
+    }
+
+    async fn read(&self, cx: &Cx, state: &Value) -> Result<Option<Value>, Diagnostics> {
+        let Some(name) = state
+            .get("autoscaling_group_name")
+            .as_str()
+            .map(str::to_string)
+        else {
+            return Ok(None);
+        };
+        let aws = cx.aws_arc()?;
+        let group = AwsGroup::new(aws, &name).await?;
+        let snap = match group.snapshot().await {
+            Ok(s) => s,
+            Err(e) if e.message.contains("does not exist") => {
+                tracing::info!(group = %name, "the group no longer exists; dropping the release from state");
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let image = state.get("image_id").as_str().unwrap_or_default();
+        let mut new = state.clone();
+        set(
+            &mut new,
+            "outdated_instances",
+            strings(outdated(&snap, image)),
+        );
+        Ok(Some(new))
+    }
+
+    async fn import(&self, cx: &Cx, id: &str) -> Result<Value, Diagnostics> {
+        let (_, snap) = snapshot(cx, id).await?;
+        let image = snap.launch_image_id.clone().ok_or_else(|| {
+            Diagnostics::from(Diagnostic::error(
+                "Cannot import",
+                format!("cannot tell which image group {id} launches"),
+            ))
+        })?;
+        let c = Config {
+            autoscaling_group_name: Some(id.into()),
+            image_id: Some(image.clone()),
+            launch_mode: None,
+            batch_size: None,
+            strategy: None,
+            min_healthy_percentage: None,
+            instance_warmup: None,
+            health_check: None,
+            pause_between_batches: None,
+            batch_timeout: None,
+            checkpoints: None,
+            auto_rollback: None,
+            suspend_processes: None,
+            timeouts: None,
+        };
+        let mut fields = BTreeMap::new();
+        fields.insert("id".to_string(), Value::String(id.into()));
+        fields.insert("autoscaling_group_name".into(), Value::String(id.into()));
+        fields.insert("image_id".into(), Value::String(image.clone()));
+        fields.insert("launch_mode".into(), Value::String(infer_mode(&c, &snap)?));
+        fields.insert("health_check".into(), Value::String(health(&c, &snap)));
+        fields.insert(
+            "outdated_instances".into(),
+            strings(outdated(&snap, &image)),
+        );
+        fields.insert("status".into(), Value::String("complete".into()));
+        let block = schema().block;
+        let v = crate::tf::plan_helpers::object(&block, fields);
+        Ok(crate::tf::plan_helpers::fill_defaults(&block, v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tf::plan_helpers::object;
+
+    fn cfg(pairs: &[(&str, Value)]) -> Value {
+        let mut all: Vec<(&str, Value)> = vec![
+            ("autoscaling_group_name", Value::String("web".into())),
+            ("image_id", Value::String("ami-1".into())),
+        ];
+        all.extend(pairs.iter().cloned());
+        object(
+            &schema().block,
+            all.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        )
+    }
+
+    fn s(v: &str) -> Value {
+        Value::String(v.into())
+    }
+
+    fn n(v: i64) -> Value {
+        Value::Number(v.into())
+    }
+
+    #[test]
+    fn good_config_validates() {
+        let d = validate_config(&cfg(&[
+            ("batch_size", s("25%")),
+            ("strategy", s("replace")),
+            ("min_healthy_percentage", n(75)),
+            ("checkpoints", Value::List(vec![n(10), n(50)])),
+        ]));
+        assert!(d.is_empty(), "{d}");
+    }
+
+    #[test]
+    fn bad_configs_name_the_attribute() {
+        let cases: Vec<(Vec<(&str, Value)>, &str)> = vec![
+            (vec![("batch_size", s("0"))], "batch_size"),
+            (vec![("batch_size", s("150%"))], "batch_size"),
+            (vec![("batch_size", s("abc"))], "batch_size"),
+            (vec![("batch_size", s("-2"))], "batch_size"),
+            (vec![("strategy", s("bluegreen"))], "strategy"),
+            (
+                vec![("min_healthy_percentage", n(101))],
+                "min_healthy_percentage",
+            ),
+            (
+                vec![
+                    ("strategy", s("replace")),
+                    ("min_healthy_percentage", n(100)),
+                ],
+                "min_healthy_percentage",
+            ),
+            (vec![("instance_warmup", s("-5s"))], "instance_warmup"),
+            (
+                vec![("pause_between_batches", s("soon"))],
+                "pause_between_batches",
+            ),
+            (vec![("batch_timeout", s("0s"))], "batch_timeout"),
+            (vec![("health_check", s("http"))], "health_check"),
+            (vec![("launch_mode", s("template"))], "launch_mode"),
+            (
+                vec![("checkpoints", Value::List(vec![n(50), n(10)]))],
+                "checkpoints[1]",
+            ),
+            (
+                vec![("checkpoints", Value::List(vec![n(100)]))],
+                "checkpoints[0]",
+            ),
+            (
+                vec![("suspend_processes", Value::List(vec![s("Launch")]))],
+                "suspend_processes[0]",
+            ),
+            (
+                vec![(
+                    "suspend_processes",
+                    Value::List(vec![s("AZRebalance"), s("Nope")]),
+                )],
+                "suspend_processes[1]",
+            ),
+            (vec![("image_id", s("img-1"))], "image_id"),
+            (
+                vec![("autoscaling_group_name", s(""))],
+                "autoscaling_group_name",
+            ),
+        ];
+        for (i, (pairs, path)) in cases.iter().enumerate() {
+            let d = validate_config(&cfg(pairs));
+            let paths: Vec<String> =
+                d.0.iter()
+                    .filter_map(|d| d.path.as_ref().map(|p| p.to_string()))
+                    .collect();
+            assert!(
+                d.has_errors() && paths.iter().any(|p| p == path),
+                "case {i}: expected an error at {path}, got {paths:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn settings_follow_the_config() {
+        let c = config(&cfg(&[
+            ("batch_size", s("3")),
+            ("strategy", s("replace")),
+            ("instance_warmup", s("2m")),
+            ("checkpoints", Value::List(vec![n(50)])),
+        ]))
+        .unwrap();
+        let st = settings(&c, "ami-9");
+        assert_eq!(st.batch_size, BatchSize::Count(3));
+        assert_eq!(st.strategy, Strategy::Replace);
+        assert_eq!(st.instance_warmup_secs, 120);
+        assert_eq!(st.checkpoints, vec![50]);
+        assert_eq!(st.target_image_id, "ami-9");
+    }
+}

@@ -1,0 +1,679 @@
+//! Executing a release. The order of work is what makes it safe to interrupt at any point:
+//!
+//! 1. take the group's release lock (a tag); a second release fails, it never cancels the first;
+//! 2. write the release record (original capacity, processes we suspend, previous launch
+//!    setting) BEFORE changing anything — a later apply resumes from it;
+//! 3. suspend processes, point the group's launch at the image;
+//! 4. batches: each one is recomputed from a fresh snapshot by the same planner function that
+//!    made the plan, so a group that behaved as planned gets exactly the planned batches, and one
+//!    that changed (scaled, instances lost) gets a correct schedule and a log line saying so;
+//! 5. restore capacity and processes, delete the record, release the lock — on success, on
+//!    failure (after rollback, when enabled) and when Terraform asks to stop.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant, SystemTime};
+
+use release_planner::{
+    diff_schedules, remaining, Batch, GroupSnapshot, LifecycleState, ReleaseSettings, Schedule,
+    ScheduleChange, Strategy,
+};
+
+use super::group::{GroupApi, HealthSource, LaunchSetting};
+use super::record::{Lock, Record, LOCK_TAG, RECORD_TAG};
+use crate::aws::wait::Backoff;
+use crate::aws::AwsError;
+use crate::bake::name::rfc3339;
+use crate::cancel::Cancel;
+use crate::owner;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaunchMode {
+    /// A new launch template version, the group pinned to it.
+    LaunchTemplate,
+    /// A new launch configuration (legacy groups).
+    LaunchConfiguration,
+    /// The launch template is managed elsewhere (e.g. hashicorp/aws) and already points at the
+    /// image; the release only replaces instances.
+    External,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReleaseConfig {
+    pub release_id: String,
+    pub settings: ReleaseSettings,
+    pub mode: LaunchMode,
+    pub health: HealthSource,
+    pub batch_timeout: Duration,
+    pub total_timeout: Duration,
+    pub auto_rollback: bool,
+    pub suspend_processes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Complete,
+    /// Stopped after a checkpoint; the next apply continues.
+    Checkpoint {
+        batches_done: usize,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: Status,
+    pub replaced: Vec<String>,
+    pub batches: Vec<Vec<String>>,
+    pub previous_image: Option<String>,
+    pub previous_launch: Option<LaunchSetting>,
+    pub launch: Option<LaunchSetting>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{what}{}", notes(.replaced, .restored))]
+pub struct ReleaseError {
+    pub what: String,
+    pub replaced: Vec<String>,
+    pub restored: Vec<String>,
+    /// Nothing was changed on the group (e.g. the lock was held by another release).
+    pub untouched: bool,
+}
+
+fn notes(replaced: &[String], restored: &[String]) -> String {
+    let mut s = String::new();
+    if !replaced.is_empty() {
+        s.push_str(&format!(
+            ". Replaced before it stopped: {}",
+            replaced.join(", ")
+        ));
+    }
+    if !restored.is_empty() {
+        s.push_str(&format!(". Restored: {}", restored.join("; ")));
+    }
+    s
+}
+
+impl ReleaseError {
+    fn new(what: impl Into<String>) -> Self {
+        ReleaseError {
+            what: what.into(),
+            replaced: vec![],
+            restored: vec![],
+            untouched: false,
+        }
+    }
+}
+
+impl From<AwsError> for ReleaseError {
+    fn from(e: AwsError) -> Self {
+        ReleaseError::new(e.to_string())
+    }
+}
+
+/// Runs the release. `planned` is the schedule shown at plan time, if any: when the group has
+/// changed since, the difference is logged and the fresh schedule is executed.
+pub async fn run(
+    group: &dyn GroupApi,
+    cfg: &ReleaseConfig,
+    planned: Option<&Schedule>,
+    cancel: &Cancel,
+) -> Result<Outcome, ReleaseError> {
+    acquire_lock(group, cfg).await?;
+    let result = run_locked(group, cfg, planned, cancel).await;
+    if let Err(e) = group.delete_tag(LOCK_TAG).await {
+        tracing::warn!("could not release the lock on {}: {e}", group.name());
+    }
+    result
+}
+
+async fn acquire_lock(group: &dyn GroupApi, cfg: &ReleaseConfig) -> Result<(), ReleaseError> {
+    let now = rfc3339(SystemTime::now());
+    if let Some(held) = group
+        .tags()
+        .await?
+        .get(LOCK_TAG)
+        .and_then(|v| Lock::parse(v))
+    {
+        let ours = held.release_id == cfg.release_id;
+        let void = held.expires_at.as_str() < now.as_str() || owner::is_dead_local(&held.owner);
+        if !ours && !void {
+            return Err(ReleaseError {
+                untouched: true,
+                ..ReleaseError::new(format!(
+                    "another release ({}, by {}) holds the lock on group {} until {}; this apply changed nothing. If that release was killed on another machine, wait for the lock to expire or remove the group tag {LOCK_TAG}",
+                    held.release_id, held.owner, group.name(), held.expires_at
+                ))
+            });
+        }
+        if !ours {
+            tracing::info!(previous = %held.release_id, "taking over the lock of an abandoned release");
+        }
+    }
+    let lock = Lock {
+        release_id: cfg.release_id.clone(),
+        owner: owner::current(),
+        expires_at: rfc3339(SystemTime::now() + cfg.total_timeout + Duration::from_secs(300)),
+    };
+    group.set_tag(LOCK_TAG, &lock.to_string()).await?;
+    // Two releases racing to write the tag: the last write wins; the loser sees it here.
+    let check = group.tags().await?;
+    if check
+        .get(LOCK_TAG)
+        .and_then(|v| Lock::parse(v))
+        .map(|l| l.release_id)
+        != Some(cfg.release_id.clone())
+    {
+        return Err(ReleaseError { untouched: true, ..ReleaseError::new(format!("another release took the lock on group {} at the same moment; this apply changed nothing", group.name())) });
+    }
+    Ok(())
+}
+
+async fn run_locked(
+    group: &dyn GroupApi,
+    cfg: &ReleaseConfig,
+    planned: Option<&Schedule>,
+    cancel: &Cancel,
+) -> Result<Outcome, ReleaseError> {
+    let started = Instant::now();
+    let snap0 = group.snapshot().await?;
+    let record = match group
+        .tags()
+        .await?
+        .get(RECORD_TAG)
+        .and_then(|v| Record::parse(v))
+    {
+        Some(r) => {
+            tracing::info!(
+                previous = %r.release_id,
+                desired = r.desired, min = r.min, max = r.max,
+                "resuming an interrupted release: the group's recorded settings will be restored at the end"
+            );
+            r
+        }
+        None => {
+            let already: BTreeSet<String> =
+                group.suspended_processes().await?.into_iter().collect();
+            let launch = group.launch().await?;
+            let r = Record {
+                release_id: cfg.release_id.clone(),
+                desired: snap0.desired_capacity,
+                min: snap0.min_size,
+                max: snap0.max_size,
+                suspended: cfg
+                    .suspend_processes
+                    .iter()
+                    .filter(|p| !already.contains(*p))
+                    .cloned()
+                    .collect(),
+                previous_launch: launch.as_ref().map(|l| l.encode()).unwrap_or_default(),
+                previous_image: snap0.launch_image_id.clone().unwrap_or_default(),
+            };
+            group.set_tag(RECORD_TAG, &r.to_string()).await?;
+            r
+        }
+    };
+    let previous_launch = LaunchSetting::decode(&record.previous_launch);
+    let previous_image = Some(record.previous_image.clone()).filter(|s| !s.is_empty());
+    group.suspend(&record.suspended).await?;
+
+    let launch = match switch_launch(group, cfg, &snap0).await {
+        Ok(l) => l,
+        Err(e) => {
+            let restored = restore(group, &record).await;
+            return Err(ReleaseError { restored, ..e });
+        }
+    };
+
+    let deadline = started + cfg.total_timeout;
+    let progress = execute_batches(
+        group,
+        cfg,
+        &cfg.settings,
+        &record,
+        planned,
+        cancel,
+        deadline,
+    )
+    .await;
+    match progress {
+        Ok(done) => {
+            let restored = restore(group, &record).await;
+            tracing::info!(restored = %restored.join("; "), "group settings restored");
+            Ok(Outcome {
+                status: if done.checkpoint {
+                    Status::Checkpoint {
+                        batches_done: done.batches.len(),
+                    }
+                } else {
+                    Status::Complete
+                },
+                replaced: done.batches.iter().flatten().cloned().collect(),
+                batches: done.batches,
+                previous_image,
+                previous_launch,
+                launch,
+            })
+        }
+        Err(failure) => {
+            let mut err = ReleaseError::new(failure.what.clone());
+            err.replaced = failure.batches.iter().flatten().cloned().collect();
+            // The failed batch's new instances must not stay: the group would run above its
+            // capacity, or with instances that never became healthy.
+            for id in &failure.launched {
+                if let Err(e) = group
+                    .terminate(id, cfg.settings.strategy == Strategy::Surge)
+                    .await
+                {
+                    tracing::warn!(instance_id = %id, "could not terminate a new instance of the failed batch: {e}");
+                }
+            }
+            if !failure.launched.is_empty() {
+                err.restored.push(format!(
+                    "terminated the failed batch's new instances ({})",
+                    failure.launched.join(", ")
+                ));
+            }
+            let can_roll_back =
+                cfg.auto_rollback && !failure.cancelled && cfg.mode != LaunchMode::External;
+            if let (true, Some(prev), Some(prev_image)) =
+                (can_roll_back, &previous_launch, &previous_image)
+            {
+                match roll_back(group, cfg, &record, prev, prev_image, cancel, deadline).await {
+                    Ok(notes) => err.restored.extend(notes),
+                    Err(e) => err.restored.push(format!("ROLLBACK FAILED: {e}")),
+                }
+            } else if !failure.cancelled {
+                err.what.push_str(if cfg.mode == LaunchMode::External && cfg.auto_rollback {
+                    " (no automatic rollback: in external launch mode the launch template belongs to another tool; point it back at the previous image there and apply again)"
+                } else {
+                    " (auto_rollback is off: the group keeps the instances replaced so far; apply again to continue, or point image_id back to roll back)"
+                });
+            }
+            err.restored.extend(restore(group, &record).await);
+            Err(err)
+        }
+    }
+}
+
+/// Makes new instances launch from the target image (unless they already do).
+async fn switch_launch(
+    group: &dyn GroupApi,
+    cfg: &ReleaseConfig,
+    snap: &GroupSnapshot,
+) -> Result<Option<LaunchSetting>, ReleaseError> {
+    let target = &cfg.settings.target_image_id;
+    if snap.launch_image_id.as_deref() == Some(target.as_str()) {
+        return Ok(group.launch().await?);
+    }
+    if cfg.mode == LaunchMode::External {
+        return Err(ReleaseError {
+            untouched: false,
+            ..ReleaseError::new(format!(
+                "group {} launches {} but the release targets {target}; in external launch mode the group's launch template must already point at the image (set it in the tool that owns the template, e.g. aws_launch_template.image_id)",
+                group.name(),
+                snap.launch_image_id.as_deref().unwrap_or("an unknown image")
+            ))
+        });
+    }
+    let current = group.launch().await?.ok_or_else(|| {
+        ReleaseError::new(format!(
+            "group {} has neither a launch template nor a launch configuration",
+            group.name()
+        ))
+    })?;
+    let new = group
+        .launch_image(&current, target, &cfg.release_id)
+        .await?;
+    tracing::info!(from = %current.describe(), to = %new.describe(), image = %target, "group now launches the new image");
+    Ok(Some(new))
+}
+
+struct Done {
+    batches: Vec<Vec<String>>,
+    checkpoint: bool,
+}
+
+struct Failure {
+    what: String,
+    batches: Vec<Vec<String>>,
+    /// New instances of the batch that failed, to be removed.
+    launched: Vec<String>,
+    cancelled: bool,
+}
+
+async fn execute_batches(
+    group: &dyn GroupApi,
+    cfg: &ReleaseConfig,
+    settings: &ReleaseSettings,
+    record: &Record,
+    planned: Option<&Schedule>,
+    cancel: &Cancel,
+    deadline: Instant,
+) -> Result<Done, Failure> {
+    let start = Instant::now();
+    let mut done: Vec<Vec<String>> = vec![];
+    let fail =
+        |what: String, done: &Vec<Vec<String>>, launched: Vec<String>, cancelled: bool| Failure {
+            what,
+            batches: done.clone(),
+            launched,
+            cancelled,
+        };
+    loop {
+        let mut snap = group
+            .snapshot()
+            .await
+            .map_err(|e| fail(e.to_string(), &done, vec![], false))?;
+        // The group's own settings, not the temporary ones of an interrupted surge.
+        snap.desired_capacity = record.desired;
+        snap.min_size = record.min;
+        snap.max_size = record.max;
+        let schedule = remaining(&snap, settings).map_err(|e| {
+            fail(
+                format!("cannot schedule the release: {e}"),
+                &done,
+                vec![],
+                false,
+            )
+        })?;
+        if done.is_empty() {
+            if let Some(p) = planned {
+                if let ScheduleChange::Changed { .. } = diff_schedules(p, &schedule) {
+                    tracing::warn!(
+                        "the group changed since the plan ({}); executing the recomputed schedule",
+                        diff_schedules(p, &schedule)
+                    );
+                }
+            }
+        }
+        let Some(batch) = schedule.batches.first() else {
+            return Ok(Done {
+                batches: done,
+                checkpoint: false,
+            });
+        };
+        if cancel.is_tripped() {
+            return Err(fail(
+                format!("stopped between batches at Terraform's request after {} batch(es); {} batch(es) remain — the group is consistent, apply again to continue", done.len(), schedule.batches.len()),
+                &done,
+                vec![],
+                true,
+            ));
+        }
+        let total = done.len() + schedule.batches.len();
+        tracing::info!(
+            batch = done.len() + 1, of = total,
+            instances = %batch.instance_ids.join(","),
+            elapsed_secs = start.elapsed().as_secs(),
+            "batch {} of {}: replacing {} instance(s)", done.len() + 1, total, batch.instance_ids.len()
+        );
+        let batch_deadline = deadline.min(Instant::now() + cfg.batch_timeout);
+        if let Err((what, launched)) =
+            run_batch(group, cfg, settings, record, &snap, batch, batch_deadline).await
+        {
+            return Err(fail(
+                format!("batch {} of {total} failed: {what}", done.len() + 1),
+                &done,
+                launched,
+                false,
+            ));
+        }
+        done.push(batch.instance_ids.clone());
+        tracing::info!(
+            batch = done.len(),
+            of = total,
+            elapsed_secs = start.elapsed().as_secs(),
+            "batch {} of {} done",
+            done.len(),
+            total
+        );
+        if batch.checkpoint_after && schedule.batches.len() > 1 {
+            tracing::info!(
+                "checkpoint reached after batch {}; the next apply continues the release",
+                done.len()
+            );
+            return Ok(Done {
+                batches: done,
+                checkpoint: true,
+            });
+        }
+        if settings.pause_between_batches_secs > 0 && schedule.batches.len() > 1 {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(settings.pause_between_batches_secs)) => {}
+                _ = cancel.tripped() => {}
+            }
+        }
+    }
+}
+
+/// One batch. Errors carry the new instances launched for it (to be removed).
+async fn run_batch(
+    group: &dyn GroupApi,
+    cfg: &ReleaseConfig,
+    settings: &ReleaseSettings,
+    record: &Record,
+    snap: &GroupSnapshot,
+    batch: &Batch,
+    deadline: Instant,
+) -> Result<(), (String, Vec<String>)> {
+    let known: BTreeSet<String> = snap.instances.iter().map(|i| i.id.clone()).collect();
+    let err = |e: AwsError| (e.to_string(), vec![]);
+    match settings.strategy {
+        Strategy::Surge => {
+            let during = &batch.capacity_during;
+            group
+                .set_capacity(during.desired, during.min, during.max)
+                .await
+                .map_err(err)?;
+            wait_for_new(group, cfg, settings, &known, during.desired, deadline).await?;
+            for id in &batch.instance_ids {
+                group.terminate(id, true).await.map_err(err)?;
+            }
+            if during.max != record.max || during.min != record.min {
+                group
+                    .set_capacity(record.desired, record.min, record.max)
+                    .await
+                    .map_err(err)?;
+            }
+        }
+        Strategy::Replace => {
+            for id in &batch.instance_ids {
+                group.terminate(id, false).await.map_err(err)?;
+            }
+            wait_for_new(group, cfg, settings, &known, record.desired, deadline).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Waits until the group holds `desired` in-service instances counting the old ones still there:
+/// every instance on the target image beyond those must be healthy, and those new to this batch
+/// must have stayed healthy for the warm-up time. Counting this way (rather than "k new ones")
+/// also finishes a batch that a killed apply had already surged.
+async fn wait_for_new(
+    group: &dyn GroupApi,
+    cfg: &ReleaseConfig,
+    settings: &ReleaseSettings,
+    known: &BTreeSet<String>,
+    desired: u32,
+    deadline: Instant,
+) -> Result<(), (String, Vec<String>)> {
+    let warmup = Duration::from_secs(settings.instance_warmup_secs);
+    let target = &settings.target_image_id;
+    let mut healthy_since: BTreeMap<String, Instant> = BTreeMap::new();
+    let mut launched: Vec<String> = vec![];
+    let mut attempt = 0;
+    loop {
+        let snap = group
+            .snapshot()
+            .await
+            .map_err(|e| (e.to_string(), launched.clone()))?;
+        let serving = |i: &&release_planner::InstanceSnapshot| {
+            matches!(
+                i.lifecycle_state,
+                LifecycleState::Pending | LifecycleState::InService
+            )
+        };
+        let on_target: Vec<&release_planner::InstanceSnapshot> = snap
+            .instances
+            .iter()
+            .filter(serving)
+            .filter(|i| &i.image_id == target)
+            .collect();
+        let old_remaining = snap
+            .instances
+            .iter()
+            .filter(serving)
+            .filter(|i| &i.image_id != target)
+            .count() as u32;
+        let needed = desired.saturating_sub(old_remaining) as usize;
+        launched = on_target
+            .iter()
+            .filter(|i| !known.contains(&i.id))
+            .map(|i| i.id.clone())
+            .collect();
+        // The group itself declared a new instance unhealthy: it will not recover.
+        if let Some(bad) = on_target
+            .iter()
+            .find(|i| !known.contains(&i.id) && i.health == release_planner::Health::Unhealthy)
+        {
+            return Err((
+                format!("new instance {} was marked Unhealthy by the group", bad.id),
+                launched,
+            ));
+        }
+        let ids: Vec<String> = on_target.iter().map(|i| i.id.clone()).collect();
+        let healthy = group
+            .healthy(&snap, &ids, cfg.health)
+            .await
+            .map_err(|e| (e.to_string(), launched.clone()))?;
+        let now = Instant::now();
+        healthy_since.retain(|id, _| healthy.contains(id));
+        for id in &healthy {
+            // Instances from before this batch have served already: no warm-up for them.
+            let since = if known.contains(id) {
+                now - warmup
+            } else {
+                now
+            };
+            healthy_since.entry(id.clone()).or_insert(since);
+        }
+        let ready = healthy_since
+            .values()
+            .filter(|t| now.duration_since(**t) >= warmup)
+            .count();
+        if ready >= needed {
+            return Ok(());
+        }
+        if now >= deadline {
+            let source = match cfg.health {
+                HealthSource::Ec2 => "group/EC2 health",
+                HealthSource::Elb => "load balancer health",
+            };
+            return Err((
+                format!(
+                    "only {ready} of {needed} instance(s) on {target} became healthy ({source}) and warmed up in time (new: {})",
+                    if launched.is_empty() { "none".into() } else { launched.join(", ") }
+                ),
+                launched,
+            ));
+        }
+        // Wake up exactly when the earliest warm-up ends, or poll with backoff.
+        let until_warm = healthy_since
+            .values()
+            .map(|t| (*t + warmup).saturating_duration_since(now))
+            .filter(|d| !d.is_zero())
+            .min();
+        let delay = Backoff::SECONDS
+            .delay(attempt)
+            .min(until_warm.unwrap_or(Duration::MAX))
+            .min(deadline.saturating_duration_since(now));
+        attempt += 1;
+        tokio::time::sleep(delay.max(Duration::from_millis(20))).await;
+    }
+}
+
+/// Points the group back at its previous launch setting and replaces the instances already on
+/// the new image, batch by batch, with the same health checks.
+async fn roll_back(
+    group: &dyn GroupApi,
+    cfg: &ReleaseConfig,
+    record: &Record,
+    previous: &LaunchSetting,
+    previous_image: &str,
+    cancel: &Cancel,
+    deadline: Instant,
+) -> Result<Vec<String>, String> {
+    tracing::warn!(to = %previous.describe(), image = %previous_image, "rolling back");
+    group
+        .set_launch(previous)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut notes = vec![format!(
+        "the group launches {} again ({})",
+        previous_image,
+        previous.describe()
+    )];
+    let back = ReleaseSettings {
+        target_image_id: previous_image.to_string(),
+        checkpoints: vec![],
+        ..cfg.settings.clone()
+    };
+    // Rollback gets its own time budget: stopping half-way back would be the worst outcome.
+    let budget = deadline.max(Instant::now() + cfg.batch_timeout);
+    match execute_batches(group, cfg, &back, record, None, cancel, budget).await {
+        Ok(done) => {
+            let n: usize = done.batches.iter().map(Vec::len).sum();
+            notes.push(format!(
+                "{n} instance(s) replaced back onto {previous_image}"
+            ));
+            Ok(notes)
+        }
+        Err(f) => Err(format!(
+            "{} (after replacing back {})",
+            f.what,
+            f.batches
+                .iter()
+                .flatten()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// Puts back what the release changed on the group: capacity, suspended processes, record.
+/// Runs on every exit path; each step is attempted even if an earlier one failed.
+async fn restore(group: &dyn GroupApi, record: &Record) -> Vec<String> {
+    let mut notes = vec![];
+    match group
+        .set_capacity(record.desired, record.min, record.max)
+        .await
+    {
+        Ok(()) => notes.push(format!(
+            "capacity desired {} / min {} / max {}",
+            record.desired, record.min, record.max
+        )),
+        Err(e) => notes.push(format!(
+            "COULD NOT RESTORE CAPACITY (desired {}, min {}, max {}): {e}",
+            record.desired, record.min, record.max
+        )),
+    }
+    if !record.suspended.is_empty() {
+        match group.resume(&record.suspended).await {
+            Ok(()) => notes.push(format!("resumed {}", record.suspended.join(", "))),
+            Err(e) => notes.push(format!(
+                "COULD NOT RESUME {}: {e}",
+                record.suspended.join(", ")
+            )),
+        }
+    }
+    if let Err(e) = group.delete_tag(RECORD_TAG).await {
+        notes.push(format!("could not delete the release record tag: {e}"));
+    }
+    notes
+}
+
+/// `rel-` and 12 hex digits.
+pub fn new_release_id() -> String {
+    format!("rel-{:012x}", fastrand::u64(..) & 0xffff_ffff_ffff)
+}

@@ -1,0 +1,561 @@
+//! The seam between the release engine and the cloud: everything the engine does to a group goes
+//! through [`GroupApi`]. `AwsGroup` implements it with the AWS SDK; a deterministic simulation
+//! can implement it too, to run thousands of seeded releases on a virtual clock.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use release_planner::GroupSnapshot;
+
+use crate::aws::{Aws, AwsError, ErrorContext};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthSource {
+    /// The group's own view: InService and Healthy (EC2 status checks, or whatever the group's
+    /// health check type is).
+    Ec2,
+    /// Additionally healthy in every target group and classic load balancer of the group.
+    Elb,
+}
+
+/// How the group launches instances, before or after the release changed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LaunchSetting {
+    Template { id: String, version: String },
+    Configuration { name: String },
+}
+
+impl LaunchSetting {
+    /// Compact form stored in the release record: `lt:<id>:<version>` or `lc:<name>`.
+    pub fn encode(&self) -> String {
+        match self {
+            LaunchSetting::Template { id, version } => format!("lt:{id}:{version}"),
+            LaunchSetting::Configuration { name } => format!("lc:{name}"),
+        }
+    }
+
+    pub fn decode(s: &str) -> Option<LaunchSetting> {
+        if let Some(rest) = s.strip_prefix("lt:") {
+            let (id, version) = rest.rsplit_once(':')?;
+            return Some(LaunchSetting::Template {
+                id: id.into(),
+                version: version.into(),
+            });
+        }
+        s.strip_prefix("lc:")
+            .map(|n| LaunchSetting::Configuration { name: n.into() })
+    }
+
+    /// What users read: `lt-0abc version 4`, or the configuration's name.
+    pub fn describe(&self) -> String {
+        match self {
+            LaunchSetting::Template { id, version } => format!("{id} version {version}"),
+            LaunchSetting::Configuration { name } => name.clone(),
+        }
+    }
+}
+
+#[async_trait]
+pub trait GroupApi: Send + Sync {
+    fn name(&self) -> &str;
+    async fn snapshot(&self) -> Result<GroupSnapshot, AwsError>;
+    async fn set_capacity(&self, desired: u32, min: u32, max: u32) -> Result<(), AwsError>;
+    async fn terminate(&self, instance_id: &str, decrement_desired: bool) -> Result<(), AwsError>;
+    /// Which of `ids` are healthy by `source` (the group's view is already in `snapshot`).
+    async fn healthy(
+        &self,
+        snapshot: &GroupSnapshot,
+        ids: &[String],
+        source: HealthSource,
+    ) -> Result<BTreeSet<String>, AwsError>;
+    async fn tags(&self) -> Result<BTreeMap<String, String>, AwsError>;
+    async fn set_tag(&self, key: &str, value: &str) -> Result<(), AwsError>;
+    async fn delete_tag(&self, key: &str) -> Result<(), AwsError>;
+    async fn suspended_processes(&self) -> Result<Vec<String>, AwsError>;
+    async fn suspend(&self, processes: &[String]) -> Result<(), AwsError>;
+    async fn resume(&self, processes: &[String]) -> Result<(), AwsError>;
+    /// The group's launch setting now.
+    async fn launch(&self) -> Result<Option<LaunchSetting>, AwsError>;
+    /// Makes the group launch `image`: a new launch template version (copied from the current
+    /// one, only the image changed, the group pinned to it) or a new launch configuration.
+    async fn launch_image(
+        &self,
+        current: &LaunchSetting,
+        image: &str,
+        release_id: &str,
+    ) -> Result<LaunchSetting, AwsError>;
+    /// Points the group back at an earlier launch setting (rollback).
+    async fn set_launch(&self, setting: &LaunchSetting) -> Result<(), AwsError>;
+}
+
+pub struct AwsGroup {
+    name: String,
+    asg: aws_sdk_autoscaling::Client,
+    ec2: aws_sdk_ec2::Client,
+    aws: std::sync::Arc<Aws>,
+}
+
+impl AwsGroup {
+    pub async fn new(aws: std::sync::Arc<Aws>, name: &str) -> Result<Self, AwsError> {
+        Ok(AwsGroup {
+            name: name.to_string(),
+            asg: aws.autoscaling().await?,
+            ec2: aws.ec2().await?,
+            aws,
+        })
+    }
+
+    async fn describe(&self) -> Result<aws_sdk_autoscaling::types::AutoScalingGroup, AwsError> {
+        let out = self
+            .asg
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&self.name)
+            .send()
+            .await
+            .context("DescribeAutoScalingGroups", &self.name)?;
+        out.auto_scaling_groups().first().cloned().ok_or_else(|| {
+            AwsError::new(
+                "DescribeAutoScalingGroups",
+                &self.name,
+                "the group does not exist",
+            )
+        })
+    }
+}
+
+fn asg_tag(group: &str, key: &str, value: &str) -> aws_sdk_autoscaling::types::Tag {
+    aws_sdk_autoscaling::types::Tag::builder()
+        .resource_id(group)
+        .resource_type("auto-scaling-group")
+        .key(key)
+        .value(value)
+        .propagate_at_launch(false)
+        .build()
+}
+
+#[async_trait]
+impl GroupApi for AwsGroup {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn snapshot(&self) -> Result<GroupSnapshot, AwsError> {
+        release_planner::aws::snapshot(&self.asg, &self.ec2, &self.name)
+            .await
+            .map_err(|e| AwsError::new("snapshot", &self.name, e.to_string()))
+    }
+
+    async fn set_capacity(&self, desired: u32, min: u32, max: u32) -> Result<(), AwsError> {
+        self.asg
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(&self.name)
+            .desired_capacity(desired as i32)
+            .min_size(min as i32)
+            .max_size(max as i32)
+            .send()
+            .await
+            .context("UpdateAutoScalingGroup", &self.name)?;
+        Ok(())
+    }
+
+    async fn terminate(&self, instance_id: &str, decrement_desired: bool) -> Result<(), AwsError> {
+        match self
+            .asg
+            .terminate_instance_in_auto_scaling_group()
+            .instance_id(instance_id)
+            .should_decrement_desired_capacity(decrement_desired)
+            .send()
+            .await
+            .context("TerminateInstanceInAutoScalingGroup", instance_id)
+        {
+            Ok(_) => Ok(()),
+            // Already gone or leaving: what we wanted. Repeating a termination is safe.
+            Err(e) if e.message.contains("not found") || e.message.contains("Terminating") => {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn healthy(
+        &self,
+        snap: &GroupSnapshot,
+        ids: &[String],
+        source: HealthSource,
+    ) -> Result<BTreeSet<String>, AwsError> {
+        use release_planner::{Health, LifecycleState};
+        let mut ok: BTreeSet<String> = snap
+            .instances
+            .iter()
+            .filter(|i| {
+                ids.contains(&i.id)
+                    && i.lifecycle_state == LifecycleState::InService
+                    && i.health == Health::Healthy
+            })
+            .map(|i| i.id.clone())
+            .collect();
+        if source == HealthSource::Ec2 || ok.is_empty() {
+            return Ok(ok);
+        }
+        let candidates: Vec<String> = ok.iter().cloned().collect();
+        if !snap.target_group_arns.is_empty() {
+            let elb = self.aws.elbv2().await?;
+            for tg in &snap.target_group_arns {
+                let mut req = elb.describe_target_health().target_group_arn(tg);
+                for id in &candidates {
+                    req = req.targets(
+                        aws_sdk_elasticloadbalancingv2::types::TargetDescription::builder()
+                            .id(id)
+                            .build(),
+                    );
+                }
+                let out = req.send().await.context("DescribeTargetHealth", tg)?;
+                let healthy: BTreeSet<String> = out
+                    .target_health_descriptions()
+                    .iter()
+                    .filter(|d| {
+                        d.target_health()
+                            .and_then(|h| h.state())
+                            .map(|s| s.as_str())
+                            == Some("healthy")
+                    })
+                    .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_string))
+                    .collect();
+                ok.retain(|id| healthy.contains(id));
+            }
+        }
+        if !snap.load_balancer_names.is_empty() {
+            let elb = self.aws.elb().await?;
+            for lb in &snap.load_balancer_names {
+                let mut req = elb.describe_instance_health().load_balancer_name(lb);
+                for id in &candidates {
+                    req = req.instances(
+                        aws_sdk_elasticloadbalancing::types::Instance::builder()
+                            .instance_id(id)
+                            .build(),
+                    );
+                }
+                let out = req.send().await.context("DescribeInstanceHealth", lb)?;
+                let healthy: BTreeSet<String> = out
+                    .instance_states()
+                    .iter()
+                    .filter(|s| s.state() == Some("InService"))
+                    .filter_map(|s| s.instance_id().map(str::to_string))
+                    .collect();
+                ok.retain(|id| healthy.contains(id));
+            }
+        }
+        Ok(ok)
+    }
+
+    async fn tags(&self) -> Result<BTreeMap<String, String>, AwsError> {
+        let g = self.describe().await?;
+        Ok(g.tags()
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                ))
+            })
+            .collect())
+    }
+
+    async fn set_tag(&self, key: &str, value: &str) -> Result<(), AwsError> {
+        self.asg
+            .create_or_update_tags()
+            .tags(asg_tag(&self.name, key, value))
+            .send()
+            .await
+            .context("CreateOrUpdateTags", &self.name)?;
+        Ok(())
+    }
+
+    async fn delete_tag(&self, key: &str) -> Result<(), AwsError> {
+        self.asg
+            .delete_tags()
+            .tags(asg_tag(&self.name, key, ""))
+            .send()
+            .await
+            .context("DeleteTags", &self.name)?;
+        Ok(())
+    }
+
+    async fn suspended_processes(&self) -> Result<Vec<String>, AwsError> {
+        let g = self.describe().await?;
+        Ok(g.suspended_processes()
+            .iter()
+            .filter_map(|p| p.process_name().map(str::to_string))
+            .collect())
+    }
+
+    async fn suspend(&self, processes: &[String]) -> Result<(), AwsError> {
+        if processes.is_empty() {
+            return Ok(());
+        }
+        self.asg
+            .suspend_processes()
+            .auto_scaling_group_name(&self.name)
+            .set_scaling_processes(Some(processes.to_vec()))
+            .send()
+            .await
+            .context("SuspendProcesses", &self.name)?;
+        Ok(())
+    }
+
+    async fn resume(&self, processes: &[String]) -> Result<(), AwsError> {
+        if processes.is_empty() {
+            return Ok(());
+        }
+        self.asg
+            .resume_processes()
+            .auto_scaling_group_name(&self.name)
+            .set_scaling_processes(Some(processes.to_vec()))
+            .send()
+            .await
+            .context("ResumeProcesses", &self.name)?;
+        Ok(())
+    }
+
+    async fn launch(&self) -> Result<Option<LaunchSetting>, AwsError> {
+        let g = self.describe().await?;
+        if let Some(lt) = g.launch_template() {
+            let id = match lt.launch_template_id() {
+                Some(id) => id.to_string(),
+                None => {
+                    self.template_id(lt.launch_template_name().unwrap_or_default())
+                        .await?
+                }
+            };
+            let version = self
+                .resolve_version(&id, lt.version().unwrap_or("$Default"))
+                .await?;
+            return Ok(Some(LaunchSetting::Template { id, version }));
+        }
+        Ok(g.launch_configuration_name()
+            .map(|n| LaunchSetting::Configuration {
+                name: n.to_string(),
+            }))
+    }
+
+    async fn launch_image(
+        &self,
+        current: &LaunchSetting,
+        image: &str,
+        release_id: &str,
+    ) -> Result<LaunchSetting, AwsError> {
+        let new = match current {
+            LaunchSetting::Template { id, version } => {
+                self.new_template_version(id, version, image, release_id)
+                    .await?
+            }
+            LaunchSetting::Configuration { name } => {
+                self.new_launch_configuration(name, image, release_id)
+                    .await?
+            }
+        };
+        self.set_launch(&new).await?;
+        Ok(new)
+    }
+
+    async fn set_launch(&self, setting: &LaunchSetting) -> Result<(), AwsError> {
+        let req = self
+            .asg
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(&self.name);
+        let req = match setting {
+            LaunchSetting::Template { id, version } => req.launch_template(
+                aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+                    .launch_template_id(id)
+                    .version(version)
+                    .build(),
+            ),
+            LaunchSetting::Configuration { name } => req.launch_configuration_name(name),
+        };
+        req.send()
+            .await
+            .context("UpdateAutoScalingGroup", &self.name)?;
+        Ok(())
+    }
+}
+
+impl AwsGroup {
+    async fn template_id(&self, name: &str) -> Result<String, AwsError> {
+        let out = self
+            .ec2
+            .describe_launch_templates()
+            .launch_template_names(name)
+            .send()
+            .await
+            .context("DescribeLaunchTemplates", name)?;
+        out.launch_templates()
+            .first()
+            .and_then(|t| t.launch_template_id())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                AwsError::new("DescribeLaunchTemplates", name, "launch template not found")
+            })
+    }
+
+    /// `$Latest` / `$Default` to the number they stand for now, so the release pins a version.
+    async fn resolve_version(&self, id: &str, version: &str) -> Result<String, AwsError> {
+        if version.chars().all(|c| c.is_ascii_digit()) {
+            return Ok(version.to_string());
+        }
+        let out = self
+            .ec2
+            .describe_launch_template_versions()
+            .launch_template_id(id)
+            .versions(version)
+            .send()
+            .await
+            .context("DescribeLaunchTemplateVersions", id)?;
+        out.launch_template_versions()
+            .first()
+            .and_then(|v| v.version_number())
+            .map(|n| n.to_string())
+            .ok_or_else(|| {
+                AwsError::new(
+                    "DescribeLaunchTemplateVersions",
+                    id,
+                    format!("version {version} not found"),
+                )
+            })
+    }
+
+    /// A new version with only the image changed. `SourceVersion` makes AWS copy everything else;
+    /// the common fields are also sent explicitly because some implementations ignore it.
+    async fn new_template_version(
+        &self,
+        id: &str,
+        version: &str,
+        image: &str,
+        release_id: &str,
+    ) -> Result<LaunchSetting, AwsError> {
+        use aws_sdk_ec2::types::{
+            LaunchTemplateIamInstanceProfileSpecificationRequest, RequestLaunchTemplateData,
+        };
+        let out = self
+            .ec2
+            .describe_launch_template_versions()
+            .launch_template_id(id)
+            .versions(version)
+            .send()
+            .await
+            .context("DescribeLaunchTemplateVersions", id)?;
+        let data = out
+            .launch_template_versions()
+            .first()
+            .and_then(|v| v.launch_template_data())
+            .cloned();
+        let mut req = RequestLaunchTemplateData::builder().image_id(image);
+        if let Some(d) = &data {
+            req = req
+                .set_instance_type(d.instance_type().cloned())
+                .set_key_name(d.key_name().map(str::to_string))
+                .set_user_data(d.user_data().map(str::to_string))
+                .set_security_group_ids(
+                    Some(d.security_group_ids().to_vec()).filter(|v| !v.is_empty()),
+                )
+                .set_iam_instance_profile(d.iam_instance_profile().map(|p| {
+                    LaunchTemplateIamInstanceProfileSpecificationRequest::builder()
+                        .set_arn(p.arn().map(str::to_string))
+                        .set_name(p.name().map(str::to_string))
+                        .build()
+                }));
+        }
+        let created = self
+            .ec2
+            .create_launch_template_version()
+            .launch_template_id(id)
+            .source_version(version)
+            .version_description(format!("rolling_asg_release {release_id}: image {image}"))
+            .launch_template_data(req.build())
+            .send()
+            .await
+            .context("CreateLaunchTemplateVersion", id)?;
+        let number = created
+            .launch_template_version()
+            .and_then(|v| v.version_number())
+            .ok_or_else(|| {
+                AwsError::new(
+                    "CreateLaunchTemplateVersion",
+                    id,
+                    "no version number returned",
+                )
+            })?;
+        Ok(LaunchSetting::Template {
+            id: id.to_string(),
+            version: number.to_string(),
+        })
+    }
+
+    async fn new_launch_configuration(
+        &self,
+        current: &str,
+        image: &str,
+        release_id: &str,
+    ) -> Result<LaunchSetting, AwsError> {
+        let out = self
+            .asg
+            .describe_launch_configurations()
+            .launch_configuration_names(current)
+            .send()
+            .await
+            .context("DescribeLaunchConfigurations", current)?;
+        let lc = out
+            .launch_configurations()
+            .first()
+            .cloned()
+            .ok_or_else(|| {
+                AwsError::new(
+                    "DescribeLaunchConfigurations",
+                    current,
+                    "launch configuration not found",
+                )
+            })?;
+        // Names are immutable and unique: derive one from the old name and the release id.
+        let base = current.split("--rel-").next().unwrap_or(current);
+        let name = format!("{}--{release_id}", &base[..base.len().min(200)]);
+        self.asg
+            .create_launch_configuration()
+            .launch_configuration_name(&name)
+            .image_id(image)
+            .set_instance_type(lc.instance_type().map(str::to_string))
+            .set_key_name(lc.key_name().map(str::to_string).filter(|s| !s.is_empty()))
+            .set_security_groups(Some(lc.security_groups().to_vec()).filter(|v| !v.is_empty()))
+            .set_user_data(lc.user_data().map(str::to_string).filter(|s| !s.is_empty()))
+            .set_iam_instance_profile(lc.iam_instance_profile().map(str::to_string))
+            .set_block_device_mappings(
+                Some(lc.block_device_mappings().to_vec()).filter(|v| !v.is_empty()),
+            )
+            .set_associate_public_ip_address(lc.associate_public_ip_address())
+            .set_instance_monitoring(lc.instance_monitoring().cloned())
+            .set_ebs_optimized(lc.ebs_optimized())
+            .send()
+            .await
+            .context("CreateLaunchConfiguration", &name)?;
+        Ok(LaunchSetting::Configuration { name })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn launch_settings_encode_for_the_record() {
+        for s in [
+            LaunchSetting::Template {
+                id: "lt-0abc".into(),
+                version: "7".into(),
+            },
+            LaunchSetting::Configuration {
+                name: "web-lc:v2".into(),
+            },
+        ] {
+            assert_eq!(LaunchSetting::decode(&s.encode()), Some(s));
+        }
+        assert_eq!(LaunchSetting::decode("x"), None);
+    }
+}

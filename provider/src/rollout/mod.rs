@@ -1,0 +1,9 @@
+//! The release engine: executes a `release-planner` schedule on a group through [`GroupApi`],
+//! batch by batch, with health waits, a lock, a resumable record, rollback and cleanup.
+
+pub mod execute;
+pub mod group;
+pub mod record;
+
+pub use execute::{run, LaunchMode, Outcome, ReleaseConfig, ReleaseError, Status};
+pub use group::{AwsGroup, GroupApi, HealthSource, LaunchSetting};

@@ -1,0 +1,11 @@
+//! The Terraform side of the provider: values, schemas, diagnostics, the resource trait and the
+//! gRPC service that dispatches to resources.
+
+pub mod diag;
+pub mod duration;
+pub mod plan_helpers;
+pub mod resource;
+pub mod schema;
+pub mod server;
+pub mod value;
+mod wire;

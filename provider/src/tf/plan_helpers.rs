@@ -1,0 +1,129 @@
+//! Plan-time conventions every resource shares: schema defaults are filled in, and computed
+//! attributes nobody knows yet are marked unknown on create.
+
+use std::collections::BTreeMap;
+
+use super::schema::{Block, Mode};
+use super::value::{self, Type, UnknownAttrs, Value};
+
+/// Fills attributes left null in the configuration with their schema default, recursively
+/// through nested blocks, so the plan and the state show the value that will be used.
+pub fn fill_defaults(block: &Block, v: Value) -> Value {
+    let Value::Object(mut fields) = v else {
+        return v;
+    };
+    for a in &block.attributes {
+        if let (Some(default), Some(slot)) = (&a.default, fields.get_mut(&a.name)) {
+            if slot.is_null() {
+                *slot = parse_default(default, &a.ty);
+            }
+        }
+    }
+    for nb in &block.blocks {
+        if let Some(slot) = fields.get_mut(&nb.name) {
+            *slot = match std::mem::replace(slot, Value::Null) {
+                Value::List(items) => Value::List(
+                    items
+                        .into_iter()
+                        .map(|i| fill_defaults(&nb.block, i))
+                        .collect(),
+                ),
+                Value::Set(items) => Value::Set(
+                    items
+                        .into_iter()
+                        .map(|i| fill_defaults(&nb.block, i))
+                        .collect(),
+                ),
+                other => fill_defaults(&nb.block, other),
+            };
+        }
+    }
+    Value::Object(fields)
+}
+
+/// Schema defaults are written as they would appear in docs: plain text for strings, JSON for
+/// everything else. They are constants of this crate, so a bad one is a programming error.
+pub fn parse_default(text: &str, ty: &Type) -> Value {
+    match ty {
+        Type::String => Value::String(text.to_string()),
+        _ => value::decode_json(text.as_bytes(), ty, UnknownAttrs::Error)
+            .unwrap_or_else(|e| panic!("schema default {text:?} does not fit {ty:?}: {e}")),
+    }
+}
+
+/// On create, computed-only attributes are not known until apply.
+pub fn unknown_computed(block: &Block, v: Value) -> Value {
+    let Value::Object(mut fields) = v else {
+        return v;
+    };
+    for a in &block.attributes {
+        if a.mode == Mode::Computed {
+            if let Some(slot) = fields.get_mut(&a.name) {
+                if slot.is_null() {
+                    *slot = Value::Unknown(Default::default());
+                }
+            }
+        }
+    }
+    Value::Object(fields)
+}
+
+/// Builds an object value with every attribute of `block` present (null unless given).
+pub fn object(block: &Block, given: BTreeMap<String, Value>) -> Value {
+    let mut fields: BTreeMap<String, Value> = BTreeMap::new();
+    for a in &block.attributes {
+        fields.insert(a.name.clone(), Value::Null);
+    }
+    for nb in &block.blocks {
+        fields.insert(nb.name.clone(), Value::List(vec![]));
+    }
+    fields.extend(given);
+    Value::Object(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tf::schema::{string, Attribute, Block, NestedBlock};
+
+    fn block() -> Block {
+        Block::new("")
+            .attr(Attribute::defaulted("kind", string(), "ssm", ""))
+            .attr(Attribute::computed("id", string(), ""))
+            .block(NestedBlock::single(
+                "filter",
+                Block::new("").attr(Attribute::defaulted("most_recent", Type::Bool, "true", "")),
+            ))
+    }
+
+    #[test]
+    fn defaults_fill_nulls_only_and_reach_nested_blocks() {
+        let mut f = BTreeMap::new();
+        f.insert("kind".to_string(), Value::Null);
+        f.insert("id".to_string(), Value::Null);
+        let mut inner = BTreeMap::new();
+        inner.insert("most_recent".to_string(), Value::Null);
+        f.insert(
+            "filter".to_string(),
+            Value::List(vec![Value::Object(inner)]),
+        );
+        let v = fill_defaults(&block(), Value::Object(f));
+        assert_eq!(v.get("kind"), &Value::String("ssm".into()));
+        let Value::List(items) = v.get("filter") else {
+            panic!("list")
+        };
+        assert_eq!(items[0].get("most_recent"), &Value::Bool(true));
+
+        let mut f = BTreeMap::new();
+        f.insert("kind".to_string(), Value::String("ssh".into()));
+        let v = fill_defaults(&block(), Value::Object(f));
+        assert_eq!(v.get("kind"), &Value::String("ssh".into()));
+    }
+
+    #[test]
+    fn computed_only_attributes_become_unknown() {
+        let v = unknown_computed(&block(), object(&block(), BTreeMap::new()));
+        assert!(v.get("id").is_unknown());
+        assert!(v.get("kind").is_null());
+    }
+}

@@ -1,0 +1,423 @@
+//! The `tfplugin6.Provider` gRPC service: decodes what Terraform sends, dispatches to the
+//! provider configuration and the resources, encodes the answers. Resources never see protobuf.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use tfplugin_protos::tfplugin6 as pb;
+use tonic::{Request, Response, Status};
+
+use super::diag::{Diagnostic, Diagnostics};
+use super::plan_helpers::{fill_defaults, unknown_computed};
+use super::resource::{ApplyRequest, Cx, PlanRequest, Resource};
+use super::schema::Schema;
+use super::value::{self, Type, UnknownAttrs, Value};
+use super::wire;
+use crate::aws::Aws;
+use crate::cancel::Cancel;
+use crate::config;
+
+struct Registered {
+    resource: Arc<dyn Resource>,
+    schema: Schema,
+    ty: Type,
+}
+
+pub struct ProviderService {
+    provider_schema: Schema,
+    provider_ty: Type,
+    resources: BTreeMap<&'static str, Registered>,
+    /// Built once: Terraform asks for the schema on every one of its several plugin starts.
+    schema_response: pb::get_provider_schema::Response,
+    aws: RwLock<Option<Arc<Aws>>>,
+    cancel: Cancel,
+}
+
+impl ProviderService {
+    pub fn new(resources: Vec<Arc<dyn Resource>>) -> Self {
+        let provider_schema = config::schema();
+        let provider_ty = provider_schema.block.value_type();
+        let resources: BTreeMap<_, _> = resources
+            .into_iter()
+            .map(|r| {
+                let schema = r.schema();
+                let ty = schema.block.value_type();
+                (
+                    r.type_name(),
+                    Registered {
+                        resource: r,
+                        schema,
+                        ty,
+                    },
+                )
+            })
+            .collect();
+        let schema_response = pb::get_provider_schema::Response {
+            provider: Some(wire::schema(&provider_schema)),
+            resource_schemas: resources
+                .iter()
+                .map(|(name, r)| (name.to_string(), wire::schema(&r.schema)))
+                .collect(),
+            server_capabilities: Some(pb::ServerCapabilities {
+                plan_destroy: false,
+                get_provider_schema_optional: false,
+                move_resource_state: false,
+            }),
+            ..Default::default()
+        };
+        ProviderService {
+            provider_schema,
+            provider_ty,
+            resources,
+            schema_response,
+            aws: RwLock::new(None),
+            cancel: Cancel::new(),
+        }
+    }
+
+    fn registered(&self, type_name: &str) -> Result<&Registered, Diagnostics> {
+        self.resources.get(type_name).ok_or_else(|| {
+            Diagnostic::error(
+                "Unknown resource type",
+                format!("This provider has no resource type {type_name:?}."),
+            )
+            .into()
+        })
+    }
+
+    fn cx(&self) -> Cx {
+        Cx::new(
+            self.aws.read().expect("aws lock").clone(),
+            self.cancel.clone(),
+        )
+    }
+
+    async fn plan(
+        &self,
+        req: &pb::plan_resource_change::Request,
+    ) -> Result<pb::plan_resource_change::Response, Diagnostics> {
+        let r = self.registered(&req.type_name)?;
+        let prior = wire::decode(req.prior_state.as_ref(), &r.ty, "prior state")?;
+        let proposed = wire::decode(req.proposed_new_state.as_ref(), &r.ty, "proposed state")?;
+        let config = wire::decode(req.config.as_ref(), &r.ty, "configuration")?;
+        if proposed.is_null() {
+            // Destroy plans are not sent (plan_destroy = false); answer in kind if one comes.
+            return Ok(pb::plan_resource_change::Response {
+                planned_state: req.proposed_new_state.clone(),
+                ..Default::default()
+            });
+        }
+        let mut proposed = fill_defaults(&r.schema.block, proposed);
+        if prior.is_null() {
+            proposed = unknown_computed(&r.schema.block, proposed);
+        }
+        let cx = self.cx();
+        let planned = r
+            .resource
+            .plan(
+                &cx,
+                PlanRequest {
+                    prior: &prior,
+                    proposed: &proposed,
+                    config: &config,
+                },
+            )
+            .await?;
+        let mut diags = cx.take_warnings();
+        let planned_state = match wire::encode(&planned.state, &r.ty, "planned state") {
+            Ok(v) => Some(v),
+            Err(d) => {
+                diags.extend(d);
+                None
+            }
+        };
+        Ok(pb::plan_resource_change::Response {
+            planned_state,
+            requires_replace: planned.requires_replace.iter().map(wire::path).collect(),
+            diagnostics: wire::diagnostics(&diags),
+            ..Default::default()
+        })
+    }
+
+    async fn apply(
+        &self,
+        req: &pb::apply_resource_change::Request,
+    ) -> pb::apply_resource_change::Response {
+        let r = match self.registered(&req.type_name) {
+            Ok(r) => r,
+            Err(d) => return apply_error(req.prior_state.clone(), d),
+        };
+        let decoded = (|| {
+            Ok::<_, Diagnostics>((
+                wire::decode(req.prior_state.as_ref(), &r.ty, "prior state")?,
+                wire::decode(req.planned_state.as_ref(), &r.ty, "planned state")?,
+                wire::decode(req.config.as_ref(), &r.ty, "configuration")?,
+            ))
+        })();
+        let (prior, planned, config) = match decoded {
+            Ok(v) => v,
+            Err(d) => return apply_error(req.prior_state.clone(), d),
+        };
+        let cx = self.cx();
+        let areq = ApplyRequest {
+            prior: &prior,
+            planned: &planned,
+            config: &config,
+        };
+        let result = if planned.is_null() {
+            r.resource.delete(&cx, &prior).await.map(|()| Value::Null)
+        } else if prior.is_null() {
+            r.resource.create(&cx, areq).await
+        } else {
+            r.resource.update(&cx, areq).await
+        };
+        let mut diags = cx.take_warnings();
+        let new_state = match result {
+            Ok(v) => v,
+            Err(d) => {
+                diags.extend(d);
+                // A failed create leaves nothing behind (resources clean up); a failed update or
+                // delete leaves the object as it was.
+                prior
+            }
+        };
+        match wire::encode(&new_state, &r.ty, "new state") {
+            Ok(v) => pb::apply_resource_change::Response {
+                new_state: Some(v),
+                diagnostics: wire::diagnostics(&diags),
+                ..Default::default()
+            },
+            Err(d) => {
+                diags.extend(d);
+                apply_error(req.prior_state.clone(), diags)
+            }
+        }
+    }
+}
+
+fn apply_error(
+    prior: Option<pb::DynamicValue>,
+    d: Diagnostics,
+) -> pb::apply_resource_change::Response {
+    pb::apply_resource_change::Response {
+        new_state: prior,
+        diagnostics: wire::diagnostics(&d),
+        ..Default::default()
+    }
+}
+
+#[tonic::async_trait]
+impl pb::provider_server::Provider for ProviderService {
+    async fn get_provider_schema(
+        &self,
+        _: Request<pb::get_provider_schema::Request>,
+    ) -> Result<Response<pb::get_provider_schema::Response>, Status> {
+        Ok(Response::new(self.schema_response.clone()))
+    }
+
+    async fn validate_provider_config(
+        &self,
+        req: Request<pb::validate_provider_config::Request>,
+    ) -> Result<Response<pb::validate_provider_config::Response>, Status> {
+        let diags = match wire::decode(
+            req.get_ref().config.as_ref(),
+            &self.provider_ty,
+            "provider configuration",
+        ) {
+            Ok(v) => config::validate(&v),
+            Err(d) => d,
+        };
+        Ok(Response::new(pb::validate_provider_config::Response {
+            diagnostics: wire::diagnostics(&diags),
+        }))
+    }
+
+    async fn configure_provider(
+        &self,
+        req: Request<pb::configure_provider::Request>,
+    ) -> Result<Response<pb::configure_provider::Response>, Status> {
+        let result = wire::decode(
+            req.get_ref().config.as_ref(),
+            &self.provider_ty,
+            "provider configuration",
+        )
+        .and_then(|v| config::parse(&v));
+        let diags = match result {
+            Ok(settings) => {
+                tracing::debug!(region = ?settings.region, "provider configured");
+                *self.aws.write().expect("aws lock") = Some(Arc::new(Aws::new(settings)));
+                Diagnostics::new()
+            }
+            Err(d) => d,
+        };
+        Ok(Response::new(pb::configure_provider::Response {
+            diagnostics: wire::diagnostics(&diags),
+        }))
+    }
+
+    async fn validate_resource_config(
+        &self,
+        req: Request<pb::validate_resource_config::Request>,
+    ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
+        let req = req.get_ref();
+        let diags = match self.registered(&req.type_name) {
+            Ok(r) => match wire::decode(req.config.as_ref(), &r.ty, "configuration") {
+                Ok(v) => r.resource.validate(&v),
+                Err(d) => d,
+            },
+            Err(d) => d,
+        };
+        Ok(Response::new(pb::validate_resource_config::Response {
+            diagnostics: wire::diagnostics(&diags),
+        }))
+    }
+
+    async fn upgrade_resource_state(
+        &self,
+        req: Request<pb::upgrade_resource_state::Request>,
+    ) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
+        let req = req.get_ref();
+        let result = (|| {
+            let r = self.registered(&req.type_name)?;
+            if req.version > r.schema.version {
+                return Err(Diagnostic::error(
+                    "State written by a newer provider",
+                    format!(
+                        "The state of this {} has schema version {}, but this provider knows only up to {}. Upgrade the provider.",
+                        req.type_name, req.version, r.schema.version
+                    ),
+                )
+                .into());
+            }
+            let json = req
+                .raw_state
+                .as_ref()
+                .map(|s| s.json.as_slice())
+                .unwrap_or_default();
+            // Attributes that older versions stored and this one dropped are ignored rather than
+            // failing every refresh.
+            let v = value::decode_json(json, &r.ty, UnknownAttrs::Ignore).map_err(|e| {
+                Diagnostics::from(Diagnostic::error("Cannot read stored state", e.to_string()))
+            })?;
+            wire::encode(&v, &r.ty, "upgraded state")
+        })();
+        Ok(Response::new(match result {
+            Ok(v) => pb::upgrade_resource_state::Response {
+                upgraded_state: Some(v),
+                diagnostics: vec![],
+            },
+            Err(d) => pb::upgrade_resource_state::Response {
+                upgraded_state: None,
+                diagnostics: wire::diagnostics(&d),
+            },
+        }))
+    }
+
+    async fn read_resource(
+        &self,
+        req: Request<pb::read_resource::Request>,
+    ) -> Result<Response<pb::read_resource::Response>, Status> {
+        let req = req.get_ref();
+        let cx = self.cx();
+        let result = async {
+            let r = self.registered(&req.type_name)?;
+            let state = wire::decode(req.current_state.as_ref(), &r.ty, "current state")?;
+            let new = r.resource.read(&cx, &state).await?.unwrap_or(Value::Null);
+            wire::encode(&new, &r.ty, "refreshed state")
+        }
+        .await;
+        let mut diags = cx.take_warnings();
+        Ok(Response::new(match result {
+            Ok(v) => pb::read_resource::Response {
+                new_state: Some(v),
+                diagnostics: wire::diagnostics(&diags),
+                private: req.private.clone(),
+                deferred: None,
+            },
+            Err(d) => {
+                diags.extend(d);
+                pb::read_resource::Response {
+                    new_state: req.current_state.clone(),
+                    diagnostics: wire::diagnostics(&diags),
+                    private: req.private.clone(),
+                    deferred: None,
+                }
+            }
+        }))
+    }
+
+    async fn plan_resource_change(
+        &self,
+        req: Request<pb::plan_resource_change::Request>,
+    ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
+        Ok(Response::new(match self.plan(req.get_ref()).await {
+            Ok(r) => r,
+            Err(d) => pb::plan_resource_change::Response {
+                diagnostics: wire::diagnostics(&d),
+                ..Default::default()
+            },
+        }))
+    }
+
+    async fn apply_resource_change(
+        &self,
+        req: Request<pb::apply_resource_change::Request>,
+    ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
+        Ok(Response::new(self.apply(req.get_ref()).await))
+    }
+
+    async fn import_resource_state(
+        &self,
+        req: Request<pb::import_resource_state::Request>,
+    ) -> Result<Response<pb::import_resource_state::Response>, Status> {
+        let req = req.get_ref();
+        let cx = self.cx();
+        let result = async {
+            let r = self.registered(&req.type_name)?;
+            let state = r.resource.import(&cx, &req.id).await?;
+            wire::encode(&state, &r.ty, "imported state")
+        }
+        .await;
+        let mut diags = cx.take_warnings();
+        Ok(Response::new(match result {
+            Ok(state) => pb::import_resource_state::Response {
+                imported_resources: vec![pb::import_resource_state::ImportedResource {
+                    type_name: req.type_name.clone(),
+                    state: Some(state),
+                    private: vec![],
+                }],
+                diagnostics: wire::diagnostics(&diags),
+                deferred: None,
+            },
+            Err(d) => {
+                diags.extend(d);
+                pb::import_resource_state::Response {
+                    diagnostics: wire::diagnostics(&diags),
+                    ..Default::default()
+                }
+            }
+        }))
+    }
+
+    async fn stop_provider(
+        &self,
+        _: Request<pb::stop_provider::Request>,
+    ) -> Result<Response<pb::stop_provider::Response>, Status> {
+        tracing::info!("Terraform asked the provider to stop: in-flight work stops at the next safe point and cleans up");
+        self.cancel.trip();
+        Ok(Response::new(pb::stop_provider::Response {
+            error: String::new(),
+        }))
+    }
+}
+
+impl ProviderService {
+    pub fn provider_schema(&self) -> &Schema {
+        &self.provider_schema
+    }
+
+    /// Every resource type's schema, for the docs generator and its test.
+    pub fn resource_schemas(&self) -> impl Iterator<Item = (&'static str, &Schema)> {
+        self.resources.iter().map(|(n, r)| (*n, &r.schema))
+    }
+}

@@ -1,0 +1,84 @@
+//! The reference docs' generated sections must match the schemas: an attribute the docs do not
+//! describe fails here. `UPDATE_DOCS=1` rewrites the sections instead of checking them.
+
+use std::path::PathBuf;
+
+use terraform_provider_immutable::docs;
+use terraform_provider_immutable::resources;
+use terraform_provider_immutable::tf::schema::Schema;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn pages() -> Vec<(PathBuf, Schema)> {
+    let mut out = vec![(
+        repo_root().join("docs/index.md"),
+        terraform_provider_immutable::config::schema(),
+    )];
+    for r in resources::all() {
+        out.push((
+            repo_root().join(format!("docs/resources/{}.md", r.type_name())),
+            r.schema(),
+        ));
+    }
+    out
+}
+
+#[test]
+fn generated_sections_match_the_schema() {
+    let update = std::env::var_os("UPDATE_DOCS").is_some();
+    let mut stale = vec![];
+    for (path, schema) in pages() {
+        let page =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let want = docs::splice(&page, &docs::render(&schema))
+            .unwrap_or_else(|| panic!("{} lacks the schema markers", path.display()));
+        if want != page {
+            if update {
+                std::fs::write(&path, want).unwrap();
+            } else {
+                stale.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "docs out of date with the schema (run with UPDATE_DOCS=1): {stale:?}"
+    );
+}
+
+#[test]
+fn every_attribute_is_described_in_the_docs() {
+    for (path, schema) in pages() {
+        let page = std::fs::read_to_string(&path).unwrap();
+        let mut names: Vec<&str> = schema
+            .block
+            .attributes
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect();
+        for b in &schema.block.blocks {
+            names.push(&b.name);
+            names.extend(b.block.attributes.iter().map(|a| a.name.as_str()));
+        }
+        for n in names {
+            assert!(
+                page.contains(&format!("- `{n}` (")),
+                "{} does not describe `{n}`",
+                path.display()
+            );
+        }
+        for a in &schema.block.attributes {
+            assert!(
+                !a.description.trim().is_empty(),
+                "{}: `{}` has no description",
+                path.display(),
+                a.name
+            );
+        }
+    }
+}

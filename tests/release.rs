@@ -1,0 +1,578 @@
+//! `rolling_asg_release` end to end: real terraform, the plugin, moto. Groups are created out of
+//! band through the SDK (as another Terraform stack or the console would), then released.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use e2e_tests::aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
+use e2e_tests::aws_sdk_ec2::types::{InstanceType, RequestLaunchTemplateData};
+use e2e_tests::serde_json::{json, Value};
+use e2e_tests::{Moto, Terraform};
+
+const OLD: &str = "ami-1e749f67";
+const NEW: &str = "ami-785db401";
+
+/// A launch template on `OLD` and a group of `n` instances over two zones.
+fn template_group(moto: &Moto, region: &str, name: &str, n: i32) -> String {
+    let ec2 = moto.ec2(region);
+    let lt = moto
+        .block_on(
+            ec2.create_launch_template()
+                .launch_template_name(format!("{name}-lt"))
+                .launch_template_data(
+                    RequestLaunchTemplateData::builder()
+                        .image_id(OLD)
+                        .instance_type(InstanceType::T3Micro)
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap();
+    let lt_id = lt
+        .launch_template()
+        .unwrap()
+        .launch_template_id()
+        .unwrap()
+        .to_string();
+    let asg = moto.autoscaling(region);
+    moto.block_on(
+        asg.create_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .launch_template(
+                LaunchTemplateSpecification::builder()
+                    .launch_template_id(&lt_id)
+                    .version("$Latest")
+                    .build(),
+            )
+            .min_size(n)
+            .max_size(n)
+            .desired_capacity(n)
+            .availability_zones(format!("{region}a"))
+            .availability_zones(format!("{region}b"))
+            .send(),
+    )
+    .unwrap();
+    lt_id
+}
+
+fn config_group(moto: &Moto, region: &str, name: &str, n: i32) {
+    let asg = moto.autoscaling(region);
+    moto.block_on(
+        asg.create_launch_configuration()
+            .launch_configuration_name(format!("{name}-lc"))
+            .image_id(OLD)
+            .instance_type("t3.micro")
+            .send(),
+    )
+    .unwrap();
+    moto.block_on(
+        asg.create_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .launch_configuration_name(format!("{name}-lc"))
+            .min_size(n)
+            .max_size(n + 2)
+            .desired_capacity(n)
+            .availability_zones(format!("{region}a"))
+            .send(),
+    )
+    .unwrap();
+}
+
+fn config(group: &str, extra: &str) -> String {
+    format!(
+        r##"
+terraform {{
+  required_providers {{
+    immutable = {{ source = "immutable-release/immutable" }}
+  }}
+}}
+
+variable "aws_endpoint" {{
+  type    = string
+  default = null
+}}
+variable "image" {{
+  type    = string
+  default = "{NEW}"
+}}
+
+provider "immutable" {{
+  endpoint = var.aws_endpoint
+}}
+
+resource "rolling_asg_release" "web" {{
+  provider               = immutable
+  autoscaling_group_name = "{group}"
+  image_id               = var.image
+  batch_size             = "25%"
+  instance_warmup        = "0s"
+  batch_timeout          = "60s"
+  {extra}
+}}
+
+output "replaced" {{ value = rolling_asg_release.web.replaced_instances }}
+output "planned" {{ value = rolling_asg_release.web.planned_batches }}
+"##
+    )
+}
+
+struct Group {
+    desired: i32,
+    min: i32,
+    max: i32,
+    images: BTreeMap<String, String>,
+    tags: BTreeMap<String, String>,
+    suspended: Vec<String>,
+    launch_template_version: Option<String>,
+    launch_configuration: Option<String>,
+}
+
+fn group(moto: &Moto, region: &str, name: &str) -> Group {
+    let out = moto
+        .block_on(
+            moto.autoscaling(region)
+                .describe_auto_scaling_groups()
+                .auto_scaling_group_names(name)
+                .send(),
+        )
+        .unwrap();
+    let g = out.auto_scaling_groups()[0].clone();
+    let ids: Vec<String> = g
+        .instances()
+        .iter()
+        .filter_map(|i| i.instance_id().map(String::from))
+        .collect();
+    let mut images = BTreeMap::new();
+    if !ids.is_empty() {
+        let d = moto
+            .block_on(
+                moto.ec2(region)
+                    .describe_instances()
+                    .set_instance_ids(Some(ids))
+                    .send(),
+            )
+            .unwrap();
+        for i in d.reservations().iter().flat_map(|r| r.instances()) {
+            images.insert(
+                i.instance_id().unwrap().to_string(),
+                i.image_id().unwrap().to_string(),
+            );
+        }
+    }
+    Group {
+        desired: g.desired_capacity().unwrap(),
+        min: g.min_size().unwrap(),
+        max: g.max_size().unwrap(),
+        images,
+        tags: g
+            .tags()
+            .iter()
+            .map(
+                |t: &e2e_tests::aws_sdk_autoscaling::types::TagDescription| {
+                    (
+                        t.key().unwrap().to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    )
+                },
+            )
+            .collect(),
+        suspended: g
+            .suspended_processes()
+            .iter()
+            .filter_map(|p| p.process_name().map(String::from))
+            .collect(),
+        launch_template_version: g
+            .launch_template()
+            .and_then(|l| l.version().map(String::from)),
+        launch_configuration: g.launch_configuration_name().map(String::from),
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn batches(v: &Value) -> Vec<Vec<String>> {
+    v.as_array().unwrap().iter().map(strings).collect()
+}
+
+fn plan_json(tf: &Terraform, vars: &[(&str, &str)]) -> Value {
+    tf.plan_out(vars, "release.tfplan").assert_success();
+    let plan = tf.show_json("release.tfplan");
+    plan["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "rolling_asg_release")
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn twelve_instances_in_four_batches_exactly_as_planned() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    template_group(moto, region, "web", 12);
+    let before = group(moto, region, "web");
+    assert_eq!(before.images.len(), 12);
+    let tf = Terraform::new(moto, region, &config("web", ""));
+
+    // The plan carries the schedule: 4 batches of 3, every old instance exactly once.
+    let change = plan_json(&tf, &[]);
+    let planned = batches(&change["change"]["after"]["planned_batches"]);
+    assert_eq!(planned.len(), 4, "{planned:?}");
+    assert!(planned.iter().all(|b| b.len() == 3));
+    let mut all: Vec<String> = planned.iter().flatten().cloned().collect();
+    all.sort();
+    assert_eq!(all, before.images.keys().cloned().collect::<Vec<_>>());
+    let schedule: Value =
+        e2e_tests::serde_json::from_str(change["change"]["after"]["schedule"].as_str().unwrap())
+            .unwrap();
+    assert_eq!(schedule["schema_version"], json!(1));
+    assert_eq!(change["change"]["after"]["previous_image_id"], json!(OLD));
+
+    let run = tf.run(
+        &["apply", "-auto-approve", "release.tfplan"],
+        &[("TF_LOG_PROVIDER", "info")],
+    );
+    run.assert_success();
+    assert!(
+        run.stderr.contains("batch 4 of 4"),
+        "progress is logged at INFO"
+    );
+    let replaced = strings(&tf.output("replaced"));
+    assert_eq!(
+        replaced,
+        planned.iter().flatten().cloned().collect::<Vec<_>>(),
+        "apply executed exactly the planned batches, in order"
+    );
+
+    let after = group(moto, region, "web");
+    assert_eq!(after.images.len(), 12);
+    assert!(
+        after.images.values().all(|i| i == NEW),
+        "every instance on the new image: {:?}",
+        after.images
+    );
+    assert!(
+        after
+            .images
+            .keys()
+            .all(|id| !before.images.contains_key(id)),
+        "every old instance was replaced"
+    );
+    assert_eq!(
+        (after.desired, after.min, after.max),
+        (12, 12, 12),
+        "capacity restored"
+    );
+    assert!(
+        after.suspended.is_empty(),
+        "processes resumed: {:?}",
+        after.suspended
+    );
+    assert!(
+        !after.tags.contains_key("immutable:release-lock")
+            && !after.tags.contains_key("immutable:release"),
+        "lock and record removed"
+    );
+    assert_eq!(
+        after.launch_template_version.as_deref(),
+        Some("2"),
+        "pinned to the new version, never $Latest"
+    );
+    let versions = moto
+        .block_on(
+            moto.ec2(region)
+                .describe_launch_template_versions()
+                .launch_template_name("web-lt")
+                .versions("2")
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(
+        versions.launch_template_versions()[0]
+            .launch_template_data()
+            .unwrap()
+            .image_id(),
+        Some(NEW)
+    );
+    assert_eq!(
+        moto.count(region, "TerminateInstanceInAutoScalingGroup"),
+        12,
+        "each old instance terminated once"
+    );
+
+    // Nothing left to do: the next plan is empty.
+    tf.plan(&[]).assert_status(0);
+}
+
+#[test]
+fn legacy_launch_configuration_group_with_replace_strategy() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    config_group(moto, region, "legacy", 4);
+    let tf = Terraform::new(
+        moto,
+        region,
+        &config(
+            "legacy",
+            r#"strategy = "replace"
+  min_healthy_percentage = 50"#,
+        ),
+    );
+    tf.apply(&[]).assert_success();
+    let after = group(moto, region, "legacy");
+    assert!(
+        after.images.values().all(|i| i == NEW),
+        "{:?}",
+        after.images
+    );
+    assert_eq!(after.images.len(), 4);
+    let lc = after.launch_configuration.unwrap();
+    assert_ne!(lc, "legacy-lc", "a new launch configuration");
+    let d = moto
+        .block_on(
+            moto.autoscaling(region)
+                .describe_launch_configurations()
+                .launch_configuration_names(&lc)
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(d.launch_configurations()[0].image_id(), Some(NEW));
+    assert_eq!((after.desired, after.min, after.max), (4, 4, 6));
+    // Replace never adds capacity.
+    assert!(
+        moto.count(region, "UpdateAutoScalingGroup") <= 3,
+        "replace only updates the group for the launch switch and the final restore"
+    );
+    tf.plan(&[]).assert_status(0);
+}
+
+#[test]
+fn unhealthy_new_instances_roll_back() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    template_group(moto, region, "shaky", 4);
+    let before = group(moto, region, "shaky");
+    let tf = Terraform::new(
+        moto,
+        region,
+        &config("shaky", "").replace(
+            r#"instance_warmup        = "0s""#,
+            r#"instance_warmup        = "20s""#,
+        ),
+    );
+    // Mark every new-image instance Unhealthy as soon as it appears (a broken release).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let marker = {
+        let stop = stop.clone();
+        let endpoint = moto.endpoint();
+        let region = region.to_string();
+        std::thread::spawn(move || {
+            let rt = e2e_tests_runtime();
+            let asg = e2e_tests::autoscaling_client(&endpoint, &region);
+            let ec2 = e2e_tests::ec2_client(&endpoint, &region);
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                rt.block_on(async {
+                    let out = ec2
+                        .describe_instances()
+                        .filters(
+                            e2e_tests::aws_sdk_ec2::types::Filter::builder()
+                                .name("image-id")
+                                .values(NEW)
+                                .build(),
+                        )
+                        .send()
+                        .await
+                        .unwrap();
+                    for i in out.reservations().iter().flat_map(|r| r.instances()) {
+                        let _ = asg
+                            .set_instance_health()
+                            .instance_id(i.instance_id().unwrap())
+                            .health_status("Unhealthy")
+                            .send()
+                            .await;
+                    }
+                });
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })
+    };
+    let run = tf.apply(&[]);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    marker.join().unwrap();
+    assert!(!run.success());
+    let out = run
+        .combined()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(out.contains("Release failed"), "{out}");
+    assert!(out.contains("marked Unhealthy"), "{out}");
+    assert!(
+        out.contains(&format!("the group launches {OLD} again")),
+        "the error says what was restored: {out}"
+    );
+    let after = group(moto, region, "shaky");
+    assert!(
+        after.images.values().all(|i| i == OLD),
+        "back on the previous image: {:?}",
+        after.images
+    );
+    assert_eq!(after.images.len(), 4);
+    assert_eq!(
+        (after.desired, after.min, after.max),
+        (before.desired, before.min, before.max)
+    );
+    assert_eq!(
+        after.launch_template_version.as_deref(),
+        Some("1"),
+        "the previous launch version again"
+    );
+    assert!(after.suspended.is_empty());
+    assert!(!after.tags.contains_key("immutable:release-lock"));
+}
+
+fn e2e_tests_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_second_release_is_refused_by_the_lock_and_changes_nothing() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    template_group(moto, region, "locked", 2);
+    // Another release, alive on another machine, holds the lock.
+    moto.block_on(
+        moto.autoscaling(region)
+            .create_or_update_tags()
+            .tags(
+                Tag::builder()
+                    .resource_id("locked")
+                    .resource_type("auto-scaling-group")
+                    .key("immutable:release-lock")
+                    .value("rel-other another-host:1:1 2999-01-01T00:00:00Z")
+                    .propagate_at_launch(false)
+                    .build(),
+            )
+            .send(),
+    )
+    .unwrap();
+    let tf = Terraform::new(moto, region, &config("locked", ""));
+    let run = tf.apply(&[]);
+    assert!(!run.success());
+    let out = run
+        .combined()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        out.contains("Release refused") && out.contains("rel-other"),
+        "{out}"
+    );
+    assert_eq!(
+        moto.count(region, "CreateLaunchTemplateVersion"),
+        0,
+        "nothing changed"
+    );
+    assert_eq!(moto.count(region, "UpdateAutoScalingGroup"), 0);
+    assert_eq!(moto.count(region, "TerminateInstanceInAutoScalingGroup"), 0);
+    let g = group(moto, region, "locked");
+    assert_eq!(
+        g.tags.get("immutable:release-lock").map(String::as_str),
+        Some("rel-other another-host:1:1 2999-01-01T00:00:00Z"),
+        "the other release's lock is untouched"
+    );
+}
+
+#[test]
+fn checkpoints_stop_the_apply_and_the_next_apply_continues() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    template_group(moto, region, "canary", 4);
+    let tf = Terraform::new(moto, region, &config("canary", "checkpoints = [50]"));
+    let run = tf.apply(&[]);
+    run.assert_success();
+    assert!(run.combined().contains("checkpoint"), "{}", run.combined());
+    let mid = group(moto, region, "canary");
+    assert_eq!(
+        mid.images.values().filter(|i| *i == NEW).count(),
+        2,
+        "half the group: {:?}",
+        mid.images
+    );
+    assert_eq!((mid.desired, mid.min, mid.max), (4, 4, 4));
+    // The next plan shows the remaining instances; the next apply promotes.
+    let plan = tf.plan(&[]);
+    plan.assert_status(2);
+    tf.apply(&[]).assert_success();
+    let end = group(moto, region, "canary");
+    assert!(end.images.values().all(|i| i == NEW), "{:?}", end.images);
+    tf.plan(&[]).assert_status(0);
+}
+
+#[test]
+fn killed_apply_is_resumed_without_replacing_anything_twice() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    template_group(moto, region, "killed", 8);
+    let before = group(moto, region, "killed");
+    // Slow batches (warm-up) so the kill lands mid-release.
+    let tf = Terraform::new(
+        moto,
+        region,
+        &config("killed", "").replace(
+            r#"instance_warmup        = "0s""#,
+            r#"instance_warmup        = "2s""#,
+        ),
+    );
+    let mut child = tf.spawn(&["apply", "-auto-approve"]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let g = group(moto, region, "killed");
+        if g.images.values().filter(|i| *i == NEW).count() >= 2 && g.desired > 8 {
+            break; // mid-batch: surged, new instances up, old not yet terminated
+        }
+        if g.images.values().filter(|i| *i == NEW).count() >= 4 || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill_all();
+    let mid = group(moto, region, "killed");
+    assert!(
+        mid.tags.contains_key("immutable:release"),
+        "the record survives the kill"
+    );
+    // The next apply resumes: same final state, capacity restored, no instance terminated twice.
+    tf.apply(&[]).assert_success();
+    let after = group(moto, region, "killed");
+    assert!(
+        after.images.values().all(|i| i == NEW),
+        "{:?}",
+        after.images
+    );
+    assert_eq!(
+        (after.desired, after.min, after.max),
+        (before.desired, before.min, before.max)
+    );
+    assert!(
+        !after.tags.contains_key("immutable:release"),
+        "record removed"
+    );
+    assert!(after.suspended.is_empty());
+    let terminations = moto.count(region, "TerminateInstanceInAutoScalingGroup");
+    assert!(
+        terminations <= 8 + 2,
+        "old instances are terminated once (plus at most the killed batch's surge): {terminations}"
+    );
+    tf.plan(&[]).assert_status(0);
+}

@@ -9,6 +9,7 @@
 pub mod aws;
 pub mod bake;
 pub mod cancel;
+mod civil_time;
 pub mod config;
 pub mod docs;
 pub mod owner;

@@ -3,6 +3,8 @@
 
 use std::time::SystemTime;
 
+use crate::civil_time::UtcDateTime;
+
 pub const PLACEHOLDERS: [&str; 3] = ["{{tag}}", "{{timestamp}}", "{{fingerprint}}"];
 
 pub fn render(template: &str, tag: &str, fingerprint: &str, now: SystemTime) -> String {
@@ -48,48 +50,14 @@ fn allowed(c: char) -> bool {
 
 /// `YYYYMMDDhhmmss` in UTC: sorts as text, and is valid in an AMI name.
 pub fn timestamp(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
-    let s = secs % 86_400;
-    format!(
-        "{y:04}{mo:02}{d:02}{:02}{:02}{:02}",
-        s / 3600,
-        s % 3600 / 60,
-        s % 60
-    )
+    let d = UtcDateTime::from_system_time(t);
+    format!("{:04}{:02}{:02}{:02}{:02}{:02}", d.year, d.month, d.day, d.hour, d.minute, d.second)
 }
 
-/// RFC 3339 in UTC, second precision: the format of `created_at` and the expiry tag.
+/// RFC 3339 in UTC, second precision: the format of `created_at`, expiries and locks.
 pub fn rfc3339(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
-    let s = secs % 86_400;
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        s / 3600,
-        s % 3600 / 60,
-        s % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's method).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    let d = UtcDateTime::from_system_time(t);
+    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", d.year, d.month, d.day, d.hour, d.minute, d.second)
 }
 
 #[cfg(test)]

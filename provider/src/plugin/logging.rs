@@ -24,7 +24,7 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::civil_time::UtcDateTime;
+use crate::civil_time::UtcDateTime;
 
 /// Prefix of `@module`, matching what Terraform's own provider logs use.
 const MODULE_PREFIX: &str = "provider";

@@ -11,9 +11,8 @@
 //! - `controller`: `plugin.GRPCController` (Shutdown) and `plugin.GRPCStdio`;
 //! - `services`: the three gRPC services dispatched behind one socket;
 //! - `shutdown`: the stop switch they share;
-//! - `logging` / `civil_time`: the JSON log line Terraform understands.
+//! - `logging`: the JSON log line Terraform understands (dates from `crate::civil_time`).
 
-mod civil_time;
 mod connection;
 mod controller;
 mod handshake;

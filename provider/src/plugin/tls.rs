@@ -83,7 +83,7 @@ pub(crate) fn generate_server_identity() -> Result<ServerIdentity, TlsError> {
     params.is_ca = rcgen::IsCa::NoCa;
     params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    let (year, month, day) = super::civil_time::utc_date_days_ago(1);
+    let (year, month, day) = crate::civil_time::utc_date_days_ago(1);
     params.not_before = rcgen::date_time_ymd(year, month, day);
     params.not_after = rcgen::date_time_ymd(year + 30, 1, 1);
     params.serial_number = Some(rcgen::SerialNumber::from_slice(

@@ -1,4 +1,5 @@
-//! UTC calendar arithmetic for log timestamps and certificate validity, without a date crate.
+//! UTC calendar arithmetic for log timestamps, certificate validity, AMI names and lock expiries,
+//! without a date crate.
 //!
 //! The conversion is Howard Hinnant's `civil_from_days` (proleptic Gregorian calendar), exact for
 //! every date a `SystemTime` can hold.

@@ -1,10 +1,12 @@
-# Quickstart: bake an AMI for a code tag.
+# Quickstart: bake an AMI for a code tag, then roll an existing Auto Scaling group onto it in
+# batches.
 #
 #   terraform apply -var tag=v1.0.0
 #
-# `scripts/quickstart` runs this against a local AWS emulator (moto_server). Against real AWS,
-# drop `aws_endpoint`, and give the builder an instance profile that lets the SSM agent register
-# (see docs/resources/image.md).
+# `scripts/quickstart` runs this against a local AWS emulator (moto_server), after creating the
+# group "quickstart-web" there. Against real AWS, drop `aws_endpoint`, point `group` at your
+# group, and give the builder an instance profile that lets the SSM agent register (see
+# docs/resources/immutable_image.md).
 
 terraform {
   required_providers {
@@ -23,6 +25,18 @@ variable "aws_endpoint" {
   description = "Endpoint of a local AWS emulator; null for real AWS."
   type        = string
   default     = null
+}
+
+variable "group" {
+  description = "The existing Auto Scaling group to release onto the image."
+  type        = string
+  default     = "quickstart-web"
+}
+
+variable "warmup" {
+  description = "How long new instances must stay healthy before the next batch."
+  type        = string
+  default     = "60s"
 }
 
 variable "region" {
@@ -61,6 +75,17 @@ resource "immutable_image" "web" {
   }
 }
 
+# The type name starts with "rolling_", so the provider must be named explicitly.
+resource "rolling_asg_release" "web" {
+  provider = immutable
+
+  autoscaling_group_name = var.group
+  image_id               = immutable_image.web.id
+  batch_size             = "2"
+  strategy               = "surge"
+  instance_warmup        = var.warmup
+}
+
 output "image_id" {
   value = immutable_image.web.id
 }
@@ -71,4 +96,8 @@ output "image_name" {
 
 output "reused" {
   value = immutable_image.web.reused
+}
+
+output "replaced_instances" {
+  value = rolling_asg_release.web.replaced_instances
 }

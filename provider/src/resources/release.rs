@@ -36,8 +36,12 @@ const KNOWN_PROCESSES: [&str; 9] = [
     "ReplaceUnhealthy",
     "ScheduledActions",
 ];
-/// Shown in the plan's schedule when the image is being baked in the same apply.
+/// Stands for the target image when it is not known at plan time (baked in the same apply).
 const IMAGE_PLACEHOLDER: &str = "(image known after apply)";
+/// The target written into the `schedule` JSON. Terraform re-plans at apply time once the
+/// image id is known, and a value known at plan time must not change then; so the schedule
+/// names the target only by reference — the `image_id` attribute holds it.
+pub const SCHEDULE_TARGET: &str = "(image_id)";
 
 pub struct ReleaseResource;
 
@@ -62,7 +66,7 @@ pub fn schema() -> Schema {
             .attr(Attribute::computed("previous_image_id", string(), "The image the group launched when the release was planned."))
             .attr(Attribute::computed("launch_version", string(), "What the group launches from after the release: `<template id> version <n>`, or the launch configuration's name."))
             .attr(Attribute::computed("planned_batches", list_of(list_of(string())), "The batches computed at plan time: instance ids, in order. If the group changed between plan and apply, apply logs the difference and executes a recomputed schedule (see `replaced_instances`)."))
-            .attr(Attribute::computed("schedule", string(), "The plan-time schedule as JSON (the `planner` preview format, `schema_version` 1): batches, availability zones, capacity before/during/after each step, estimated duration, warnings."))
+            .attr(Attribute::computed("schedule", string(), "The plan-time schedule as JSON (the `planner` preview format, `schema_version` 1): batches, availability zones, capacity before/during/after each step, estimated duration, warnings. Its target image is written as `(image_id)` — the value of `image_id` — so the schedule stays the same when the image is baked in the same apply."))
             .attr(Attribute::computed("replaced_instances", list_of(string()), "Instances replaced by the last apply, in order."))
             .attr(Attribute::computed("outdated_instances", list_of(string()), "Instances of the group not on `image_id`, as last read: non-empty after an interrupted release, a checkpoint, or a scale-out from an old launch setting — the next plan replaces them."))
             .attr(Attribute::computed("status", string(), "`complete`, or `checkpoint` when the apply stopped at a checkpoint."))
@@ -382,9 +386,11 @@ impl ReleaseResource {
             .get("schedule")
             .as_str()
             .and_then(|s| serde_json::from_str(s).ok());
-        let planned_schedule = planned
-            .map(|p| p.schedule)
-            .filter(|s| s.target_image_id == image);
+        let planned_schedule = planned.map(|p| {
+            let mut s = p.schedule;
+            s.target_image_id = image.clone();
+            s
+        });
         tracing::info!(group = %name, image = %image, release_id = %cfg.release_id, "release starting");
         let outcome = rollout::run(&group, &cfg, planned_schedule.as_ref(), &cx.cancel)
             .await
@@ -575,10 +581,13 @@ impl Resource for ReleaseResource {
                     .collect(),
             ),
         );
+        let (mut shown_settings, mut shown) = (s.clone(), schedule.clone());
+        shown_settings.target_image_id = SCHEDULE_TARGET.into();
+        shown.target_image_id = SCHEDULE_TARGET.into();
         set(
             &mut planned,
             "schedule",
-            Value::String(render_json(&snap, &s, &schedule)),
+            Value::String(render_json(&snap, &shown_settings, &shown)),
         );
         Ok(Planned {
             state: planned,

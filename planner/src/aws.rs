@@ -43,6 +43,22 @@ pub async fn snapshot(
     ec2: &aws_sdk_ec2::Client,
     group: &str,
 ) -> Result<GroupSnapshot, SnapshotError> {
+    snapshot_cached(asg, ec2, group, &mut ImageCache::new(), true).await
+}
+
+/// Instance id → image id. An instance's image never changes, so a caller that reads the same
+/// group repeatedly (a release polling for health) asks EC2 only about instances it has not seen.
+pub type ImageCache = std::collections::BTreeMap<String, String>;
+
+/// [`snapshot`] with an image cache, and without the launch setting's image when `launch` is
+/// false (that costs a call, and does not change while a release polls).
+pub async fn snapshot_cached(
+    asg: &aws_sdk_autoscaling::Client,
+    ec2: &aws_sdk_ec2::Client,
+    group: &str,
+    cache: &mut ImageCache,
+    launch: bool,
+) -> Result<GroupSnapshot, SnapshotError> {
     let out = asg
         .describe_auto_scaling_groups()
         .auto_scaling_group_names(group)
@@ -54,9 +70,15 @@ pub async fn snapshot(
         .first()
         .cloned()
         .ok_or_else(|| SnapshotError::GroupNotFound(group.to_string()))?;
-    let images = instance_images(ec2, &g).await?;
-    let launch = launch_source(&g);
-    let launch_image_id = launch_image(ec2, asg, &launch).await?;
+    instance_images(ec2, &g, cache).await?;
+    let images = &*cache;
+    let launch_setting = launch_source(&g);
+    let launch_image_id = if launch {
+        launch_image(ec2, asg, &launch_setting).await?
+    } else {
+        None
+    };
+    let launch = launch_setting;
     let instances = g
         .instances()
         .iter()
@@ -102,13 +124,14 @@ pub async fn snapshot(
 async fn instance_images(
     ec2: &aws_sdk_ec2::Client,
     g: &AutoScalingGroup,
-) -> Result<std::collections::BTreeMap<String, String>, SnapshotError> {
+    images: &mut ImageCache,
+) -> Result<(), SnapshotError> {
     let ids: Vec<String> = g
         .instances()
         .iter()
         .filter_map(|i| i.instance_id().map(str::to_string))
+        .filter(|id| !images.contains_key(id))
         .collect();
-    let mut images = std::collections::BTreeMap::new();
     for chunk in ids.chunks(INSTANCE_CHUNK) {
         let mut token = None;
         loop {
@@ -136,7 +159,7 @@ async fn instance_images(
             }
         }
     }
-    Ok(images)
+    Ok(())
 }
 
 fn launch_source(g: &AutoScalingGroup) -> LaunchSource {

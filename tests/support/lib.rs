@@ -24,11 +24,13 @@
 
 pub mod aws_request;
 pub mod fault_proxy;
+pub mod groups;
 pub mod http;
 pub mod moto;
 pub mod terraform;
 
 pub use aws_request::AwsCall;
+pub use groups::{group_state, template_group, GroupState};
 pub use fault_proxy::{Effect, FaultProxy, ProxiedCall, Rule};
 pub use moto::{
     autoscaling_client, ec2_client, ssm_client, Moto, RecordedCall, MOTO_ACCOUNT_ID, REGIONS,

@@ -11,7 +11,12 @@
 //!    failure (after rollback, when enabled) and when Terraform asks to stop.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+
+// tokio's clock, not std's: it is the same clock in production, and the one a simulation can
+// pause and advance (`rollout::sim`), so warm-ups, batch timeouts and deadlines run on virtual
+// time there instead of spinning on a real clock that does not move.
+use tokio::time::Instant;
 
 use release_planner::{
     diff_schedules, remaining, Batch, GroupSnapshot, LifecycleState, ReleaseSettings, Schedule,
@@ -175,13 +180,13 @@ async fn run_locked(
 ) -> Result<Outcome, ReleaseError> {
     let started = Instant::now();
     let snap0 = group.snapshot().await?;
-    let record = match group
+    let found = group
         .tags()
         .await?
         .get(RECORD_TAG)
-        .and_then(|v| Record::parse(v))
-    {
-        Some(r) => {
+        .and_then(|v| Record::parse(v));
+    let record = match found {
+        Some(r) if !r.paused => {
             tracing::info!(
                 previous = %r.release_id,
                 desired = r.desired, min = r.min, max = r.max,
@@ -189,10 +194,26 @@ async fn run_locked(
             );
             r
         }
-        None => {
+        found => {
             let already: BTreeSet<String> =
                 group.suspended_processes().await?.into_iter().collect();
-            let launch = group.launch().await?;
+            // After a release that stopped early the group launches the new image already:
+            // what it launched before comes from the paused record, not from the group.
+            let (previous_launch, previous_image) = match &found {
+                Some(paused) => {
+                    tracing::info!(previous = %paused.release_id, "continuing a release that stopped early: rollback still returns to {}", paused.previous_image);
+                    (paused.previous_launch.clone(), paused.previous_image.clone())
+                }
+                None => (
+                    group
+                        .launch()
+                        .await?
+                        .as_ref()
+                        .map(|l| l.encode())
+                        .unwrap_or_default(),
+                    snap0.launch_image_id.clone().unwrap_or_default(),
+                ),
+            };
             let r = Record {
                 release_id: cfg.release_id.clone(),
                 desired: snap0.desired_capacity,
@@ -204,8 +225,9 @@ async fn run_locked(
                     .filter(|p| !already.contains(*p))
                     .cloned()
                     .collect(),
-                previous_launch: launch.as_ref().map(|l| l.encode()).unwrap_or_default(),
-                previous_image: snap0.launch_image_id.clone().unwrap_or_default(),
+                previous_launch,
+                previous_image,
+                paused: false,
             };
             group.set_tag(RECORD_TAG, &r.to_string()).await?;
             r
@@ -218,7 +240,7 @@ async fn run_locked(
     let launch = match switch_launch(group, cfg, &snap0).await {
         Ok(l) => l,
         Err(e) => {
-            let restored = restore(group, &record).await;
+            let restored = restore(group, &record, &cfg.settings.target_image_id, false).await;
             return Err(ReleaseError { restored, ..e });
         }
     };
@@ -236,7 +258,13 @@ async fn run_locked(
     .await;
     match progress {
         Ok(done) => {
-            let restored = restore(group, &record).await;
+            let restored = restore(
+                group,
+                &record,
+                &cfg.settings.target_image_id,
+                done.checkpoint,
+            )
+            .await;
             tracing::info!(restored = %restored.join("; "), "group settings restored");
             Ok(Outcome {
                 status: if done.checkpoint {
@@ -274,11 +302,15 @@ async fn run_locked(
             }
             let can_roll_back =
                 cfg.auto_rollback && !failure.cancelled && cfg.mode != LaunchMode::External;
+            let mut rolled_back = false;
             if let (true, Some(prev), Some(prev_image)) =
                 (can_roll_back, &previous_launch, &previous_image)
             {
                 match roll_back(group, cfg, &record, prev, prev_image, cancel, deadline).await {
-                    Ok(notes) => err.restored.extend(notes),
+                    Ok(notes) => {
+                        rolled_back = true;
+                        err.restored.extend(notes)
+                    }
                     Err(e) => err.restored.push(format!("ROLLBACK FAILED: {e}")),
                 }
             } else if !failure.cancelled {
@@ -288,7 +320,17 @@ async fn run_locked(
                     " (auto_rollback is off: the group keeps the instances replaced so far; apply again to continue, or point image_id back to roll back)"
                 });
             }
-            err.restored.extend(restore(group, &record).await);
+            // Unless it is back where it started, the group launches the new image now: keep
+            // what it launched before for the next apply's rollback.
+            err.restored.extend(
+                restore(
+                    group,
+                    &record,
+                    &cfg.settings.target_image_id,
+                    !rolled_back,
+                )
+                .await,
+            );
             Err(err)
         }
     }
@@ -360,7 +402,7 @@ async fn execute_batches(
         };
     loop {
         let mut snap = group
-            .snapshot()
+            .poll()
             .await
             .map_err(|e| fail(e.to_string(), &done, vec![], false))?;
         // The group's own settings, not the temporary ones of an interrupted surge.
@@ -465,20 +507,12 @@ async fn run_batch(
                 .await
                 .map_err(err)?;
             wait_for_new(group, cfg, settings, &known, during.desired, deadline).await?;
-            for id in &batch.instance_ids {
-                group.terminate(id, true).await.map_err(err)?;
-            }
-            if during.max != record.max || during.min != record.min {
-                group
-                    .set_capacity(record.desired, record.min, record.max)
-                    .await
-                    .map_err(err)?;
-            }
+            // Desired capacity drops back with the removal. A raised max stays until the release
+            // ends (the record restores it): one call per batch saved, and no step is affected.
+            group.remove(&batch.instance_ids, true).await.map_err(err)?;
         }
         Strategy::Replace => {
-            for id in &batch.instance_ids {
-                group.terminate(id, false).await.map_err(err)?;
-            }
+            group.remove(&batch.instance_ids, false).await.map_err(err)?;
             wait_for_new(group, cfg, settings, &known, record.desired, deadline).await?;
         }
     }
@@ -504,7 +538,7 @@ async fn wait_for_new(
     let mut attempt = 0;
     loop {
         let snap = group
-            .snapshot()
+            .poll()
             .await
             .map_err(|e| (e.to_string(), launched.clone()))?;
         let serving = |i: &&release_planner::InstanceSnapshot| {
@@ -629,7 +663,9 @@ async fn roll_back(
             Ok(notes)
         }
         Err(f) => Err(format!(
-            "{} (after replacing back {})",
+            "the group launches {} again ({}), but replacing the new instances back failed: {} (after replacing back {})",
+            previous_image,
+            previous.describe(),
             f.what,
             f.batches
                 .iter()
@@ -642,35 +678,130 @@ async fn roll_back(
 }
 
 /// Puts back what the release changed on the group: capacity, suspended processes, record.
-/// Runs on every exit path; each step is attempted even if an earlier one failed.
-async fn restore(group: &dyn GroupApi, record: &Record) -> Vec<String> {
+/// Runs on every exit path; each step is attempted even if an earlier one failed. The record is
+/// deleted only once everything it promises is restored: otherwise the next apply would record
+/// the half-restored group (inflated capacity, processes still suspended) as the group's own
+/// settings and never put them back. Kept, it makes the next apply finish the restore.
+/// `keep_previous`: the release stopped before completing; the record stays, marked paused,
+/// for its previous launch setting (see [`Record::paused`]).
+async fn restore(
+    group: &dyn GroupApi,
+    record: &Record,
+    target: &str,
+    keep_previous: bool,
+) -> Vec<String> {
     let mut notes = vec![];
-    match group
-        .set_capacity(record.desired, record.min, record.max)
-        .await
-    {
-        Ok(()) => notes.push(format!(
-            "capacity desired {} / min {} / max {}",
-            record.desired, record.min, record.max
-        )),
-        Err(e) => notes.push(format!(
-            "COULD NOT RESTORE CAPACITY (desired {}, min {}, max {}): {e}",
-            record.desired, record.min, record.max
-        )),
+    let mut complete = true;
+    match remove_surplus(group, record, target).await {
+        Ok(ids) => {
+            if !ids.is_empty() {
+                notes.push(format!(
+                    "removed {} surplus instance(s) of the interrupted surge ({})",
+                    ids.len(),
+                    ids.join(", ")
+                ));
+            }
+            match group
+                .set_capacity(record.desired, record.min, record.max)
+                .await
+            {
+                Ok(()) => notes.push(format!(
+                    "capacity desired {} / min {} / max {}",
+                    record.desired, record.min, record.max
+                )),
+                Err(e) => {
+                    complete = false;
+                    notes.push(format!(
+                        "COULD NOT RESTORE CAPACITY (desired {}, min {}, max {}): {e}",
+                        record.desired, record.min, record.max
+                    ))
+                }
+            }
+        }
+        // Lowering desired now would let the group scale in healthy instances.
+        Err(e) => {
+            complete = false;
+            notes.push(format!(
+                "COULD NOT RESTORE CAPACITY (desired {}, min {}, max {}): the surge's surplus instances could not be removed first: {e}",
+                record.desired, record.min, record.max
+            ));
+        }
     }
     if !record.suspended.is_empty() {
         match group.resume(&record.suspended).await {
             Ok(()) => notes.push(format!("resumed {}", record.suspended.join(", "))),
-            Err(e) => notes.push(format!(
-                "COULD NOT RESUME {}: {e}",
-                record.suspended.join(", ")
-            )),
+            Err(e) => {
+                complete = false;
+                notes.push(format!(
+                    "COULD NOT RESUME {}: {e}",
+                    record.suspended.join(", ")
+                ))
+            }
         }
     }
-    if let Err(e) = group.delete_tag(RECORD_TAG).await {
+    if !complete {
+        notes.push(format!(
+            "the release record (group tag {RECORD_TAG}) is kept: the next apply finishes restoring the group's settings"
+        ));
+    } else if keep_previous {
+        let paused = Record {
+            paused: true,
+            ..record.clone()
+        };
+        if let Err(e) = group.set_tag(RECORD_TAG, &paused.to_string()).await {
+            notes.push(format!(
+                "could not mark the release record as paused (the next apply's rollback would not know the previous image {}): {e}",
+                record.previous_image
+            ));
+        }
+    } else if let Err(e) = group.delete_tag(RECORD_TAG).await {
         notes.push(format!("could not delete the release record tag: {e}"));
     }
     notes
+}
+
+/// A surge that failed half-way (its new instances not known to the failure path, e.g. when the
+/// answer to the capacity change was lost, or a rollback that could not run) leaves the group
+/// above its own desired capacity. Lowering desired would let the group choose what to scale in,
+/// and AWS's default termination policy takes the instances of the OLDEST launch setting first:
+/// the healthy old ones, while the surplus new ones may not serve yet. So the surplus is removed
+/// here, one decrementing termination at a time, instances that do not serve first, then those on
+/// the release's target image; lowering desired afterwards then scales nothing in. Every
+/// termination is attempted; an error after them means some surplus is left.
+async fn remove_surplus(
+    group: &dyn GroupApi,
+    record: &Record,
+    target: &str,
+) -> Result<Vec<String>, AwsError> {
+    let snap = group.snapshot().await?;
+    let mut live: Vec<&release_planner::InstanceSnapshot> = snap
+        .instances
+        .iter()
+        .filter(|i| {
+            matches!(
+                i.lifecycle_state,
+                LifecycleState::Pending | LifecycleState::InService
+            )
+        })
+        .collect();
+    // Only what exists because desired was raised; a group still scaling in on its own is left
+    // to finish.
+    let surplus = (live.len() as u32)
+        .min(snap.desired_capacity)
+        .saturating_sub(record.desired);
+    live.sort_by_key(|i| (i.is_healthy_in_service(), i.image_id != target, i.id.clone()));
+    let mut removed = vec![];
+    let mut failed = None;
+    for i in live.into_iter().take(surplus as usize) {
+        match group.terminate(&i.id, true).await {
+            Ok(()) => removed.push(i.id.clone()),
+            Err(e) => failed = Some(e),
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(removed),
+    }
 }
 
 /// `rel-` and 12 hex digits.

@@ -58,9 +58,23 @@ impl LaunchSetting {
 #[async_trait]
 pub trait GroupApi: Send + Sync {
     fn name(&self) -> &str;
+    /// The whole group, including the image its launch setting starts.
     async fn snapshot(&self) -> Result<GroupSnapshot, AwsError>;
+    /// The group's capacity and instances, as cheaply as possible: what a release polls.
+    /// `launch_image_id` may be left out.
+    async fn poll(&self) -> Result<GroupSnapshot, AwsError> {
+        self.snapshot().await
+    }
     async fn set_capacity(&self, desired: u32, min: u32, max: u32) -> Result<(), AwsError>;
     async fn terminate(&self, instance_id: &str, decrement_desired: bool) -> Result<(), AwsError>;
+    /// Takes a batch of instances out of the group and terminates them, in as few calls as the
+    /// cloud allows.
+    async fn remove(&self, instance_ids: &[String], decrement_desired: bool) -> Result<(), AwsError> {
+        for id in instance_ids {
+            self.terminate(id, decrement_desired).await?;
+        }
+        Ok(())
+    }
     /// Which of `ids` are healthy by `source` (the group's view is already in `snapshot`).
     async fn healthy(
         &self,
@@ -90,6 +104,7 @@ pub trait GroupApi: Send + Sync {
 
 pub struct AwsGroup {
     name: String,
+    images: std::sync::Mutex<release_planner::aws::ImageCache>,
     asg: aws_sdk_autoscaling::Client,
     ec2: aws_sdk_ec2::Client,
     aws: std::sync::Arc<Aws>,
@@ -99,6 +114,7 @@ impl AwsGroup {
     pub async fn new(aws: std::sync::Arc<Aws>, name: &str) -> Result<Self, AwsError> {
         Ok(AwsGroup {
             name: name.to_string(),
+            images: Default::default(),
             asg: aws.autoscaling().await?,
             ec2: aws.ec2().await?,
             aws,
@@ -140,9 +156,50 @@ impl GroupApi for AwsGroup {
     }
 
     async fn snapshot(&self) -> Result<GroupSnapshot, AwsError> {
-        release_planner::aws::snapshot(&self.asg, &self.ec2, &self.name)
-            .await
-            .map_err(|e| AwsError::new("snapshot", &self.name, e.to_string()))
+        self.read(true).await
+    }
+
+    async fn poll(&self) -> Result<GroupSnapshot, AwsError> {
+        self.read(false).await
+    }
+
+    /// DetachInstances (20 at a time) then one TerminateInstances: two calls a batch instead of
+    /// one per instance — Auto Scaling APIs share one throttling bucket per account and region.
+    /// Detaching with `decrement` lowers desired capacity exactly like a decrementing termination;
+    /// without it the group launches replacements at once. Falls back to one call per instance
+    /// when the group refuses the detach (an instance not in service any more).
+    async fn remove(&self, instance_ids: &[String], decrement_desired: bool) -> Result<(), AwsError> {
+        for chunk in instance_ids.chunks(20) {
+            let detached = self
+                .asg
+                .detach_instances()
+                .auto_scaling_group_name(&self.name)
+                .set_instance_ids(Some(chunk.to_vec()))
+                .should_decrement_desired_capacity(decrement_desired)
+                .send()
+                .await
+                .context("DetachInstances", &self.name);
+            if let Err(e) = detached {
+                tracing::debug!("detaching a batch failed ({e}); terminating one by one");
+                for id in chunk {
+                    self.terminate(id, decrement_desired).await?;
+                }
+                continue;
+            }
+            match self
+                .ec2
+                .terminate_instances()
+                .set_instance_ids(Some(chunk.to_vec()))
+                .send()
+                .await
+                .context("TerminateInstances", &chunk.join(","))
+            {
+                Ok(_) => {}
+                Err(e) if e.is_code("InvalidInstanceID.NotFound") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     async fn set_capacity(&self, desired: u32, min: u32, max: u32) -> Result<(), AwsError> {
@@ -380,6 +437,14 @@ impl GroupApi for AwsGroup {
 }
 
 impl AwsGroup {
+    async fn read(&self, launch: bool) -> Result<GroupSnapshot, AwsError> {
+        // The cache is moved out while the calls run: no lock is held across an await.
+        let mut cache = std::mem::take(&mut *self.images.lock().expect("image cache"));
+        let r = release_planner::aws::snapshot_cached(&self.asg, &self.ec2, &self.name, &mut cache, launch).await;
+        *self.images.lock().expect("image cache") = cache;
+        r.map_err(|e| AwsError::new("snapshot", &self.name, e.to_string()))
+    }
+
     async fn template_id(&self, name: &str) -> Result<String, AwsError> {
         let out = self
             .ec2

@@ -1,0 +1,282 @@
+//! The performance benchmarks of issue #7, printed as one table:
+//!
+//!   cargo run -p e2e-tests --bin bench            (or: bench/run, which also runs the planner's)
+//!
+//! Everything runs against a local moto_server with the debug build the tests use. Nothing
+//! asserts on time: the table is the output, BENCHMARKS.md records it with the targets.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use e2e_tests::{group_state, plugin_dir, template_group, Moto, Terraform};
+
+const OLD: &str = "ami-1e749f67";
+const NEW: &str = "ami-785db401";
+
+struct Row {
+    what: String,
+    measured: String,
+    target: String,
+}
+
+fn main() {
+    let only: Vec<String> = std::env::args().skip(1).collect();
+    let wants = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    let moto = Moto::shared();
+    let mut rows = Vec::new();
+    if wants("release") {
+        for (n, batch) in [(100, 10), (20, 5)] {
+            rows.extend(release_overhead(moto, n, batch, 2));
+        }
+    }
+    if wants("unchanged") {
+        rows.push(unchanged_reapply(moto));
+    }
+    if wants("plan") {
+        rows.extend(plan_overhead(moto, 100));
+    }
+    if wants("startup") {
+        rows.push(startup());
+    }
+    if wants("rss") {
+        rows.push(release_rss(moto, 1000, 100));
+    }
+    print_table(&rows);
+}
+
+fn release_config(group: &str, batch: u32, warmup: u32) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    immutable = {{ source = "immutable-release/immutable" }}
+  }}
+}}
+variable "aws_endpoint" {{
+  type    = string
+  default = null
+}}
+provider "immutable" {{
+  endpoint = var.aws_endpoint
+}}
+resource "rolling_asg_release" "bench" {{
+  provider               = immutable
+  autoscaling_group_name = "{group}"
+  image_id               = "{NEW}"
+  batch_size             = "{batch}"
+  instance_warmup        = "{warmup}s"
+  suspend_processes      = []
+}}
+"#
+    )
+}
+
+/// Rows 1 and 2: wall time of the apply over its lower bound, and AWS calls per replaced instance.
+fn release_overhead(moto: &Moto, n: u32, batch: u32, warmup: u32) -> Vec<Row> {
+    let region = moto.unique_region();
+    let name = format!("bench{n}");
+    template_group(moto, region, &name, n as i32, OLD);
+    let tf = Terraform::new(moto, region, &release_config(&name, batch, warmup));
+    let calls_before = moto.recorded_calls(region).len();
+    let start = Instant::now();
+    tf.apply(&[]).assert_success();
+    let wall = start.elapsed().as_secs_f64();
+    let calls = moto.recorded_calls(region);
+    let during: Vec<_> = calls[calls_before..].to_vec();
+    let state = group_state(moto, region, &name);
+    assert_eq!(state.count_on(NEW), n as usize, "the release completed");
+    let batches = n.div_ceil(batch);
+    let bound = f64::from(batches * warmup);
+    let mut by_action: std::collections::BTreeMap<String, usize> = Default::default();
+    for c in &during {
+        *by_action.entry(c.action.clone()).or_default() += 1;
+    }
+    let breakdown: Vec<String> = by_action.iter().map(|(a, c)| format!("{a} {c}")).collect();
+    vec![
+        Row {
+            what: format!("release overhead: {n} instances, batch {batch}, warm-up {warmup}s"),
+            measured: format!("{wall:.1}s / {bound:.0}s = {:.2}", wall / bound),
+            target: "≤ 1.10".into(),
+        },
+        Row {
+            what: format!("AWS calls per replaced instance ({n}): {}", breakdown.join(", ")),
+            measured: format!("{} / {n} = {:.2}", during.len(), during.len() as f64 / f64::from(n)),
+            target: "≤ 1.5".into(),
+        },
+    ]
+}
+
+/// Row 5: an unchanged re-apply launches nothing and is quick.
+fn unchanged_reapply(moto: &Moto) -> Row {
+    let region = moto.unique_region();
+    template_group(moto, region, "again", 4, OLD);
+    let tf = Terraform::new(moto, region, &release_config("again", 2, 0));
+    tf.apply(&[]).assert_success();
+    let launched_before = moto.count(region, "RunInstances") + moto.count(region, "UpdateAutoScalingGroup");
+    let start = Instant::now();
+    tf.apply(&[]).assert_success();
+    let wall = start.elapsed().as_secs_f64();
+    let launched = moto.count(region, "RunInstances") + moto.count(region, "UpdateAutoScalingGroup") - launched_before;
+    Row {
+        what: "unchanged re-apply (release of 4, nothing to do)".into(),
+        measured: format!("{wall:.2}s, {launched} capacity/launch calls"),
+        target: "< 3s, 0 launched".into(),
+    }
+}
+
+/// Row 3: `terraform plan` of N existing images against N terraform_data (the in-process floor).
+fn plan_overhead(moto: &Moto, n: usize) -> Vec<Row> {
+    let region = moto.unique_region();
+    let images = format!(
+        r#"
+terraform {{
+  required_providers {{
+    immutable = {{ source = "immutable-release/immutable" }}
+  }}
+}}
+variable "aws_endpoint" {{
+  type    = string
+  default = null
+}}
+provider "immutable" {{
+  endpoint = var.aws_endpoint
+}}
+resource "immutable_image" "img" {{
+  count      = {n}
+  source_ami = "{OLD}"
+  code_tag   = "v${{count.index}}"
+  script     = "echo hi"
+}}
+"#
+    );
+    let tf = Terraform::new(moto, region, &images);
+    tf.run(&["apply", "-auto-approve", "-parallelism=20"], &[]).assert_success();
+    let floor_cfg = format!(
+        "resource \"terraform_data\" \"d\" {{\n  count = {n}\n  input = \"v${{count.index}}\"\n}}\n"
+    );
+    let floor = Terraform::new(moto, region, &floor_cfg);
+    floor.apply(&[]).assert_success();
+    let median = |tf: &Terraform| {
+        let mut times: Vec<f64> = (0..3)
+            .map(|_| {
+                let start = Instant::now();
+                tf.plan(&[]).assert_status(0);
+                start.elapsed().as_secs_f64()
+            })
+            .collect();
+        times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        times[1]
+    };
+    let ours = median(&tf);
+    let base = median(&floor);
+    vec![Row {
+        what: format!("terraform plan: {n} existing immutable_image vs {n} terraform_data (median of 3)"),
+        measured: format!("{ours:.2}s vs {base:.2}s = {:.2}×", ours / base),
+        target: "≤ 1.5×".into(),
+    }]
+}
+
+/// Row 4a: plugin start to handshake line, with AutoMTLS as Terraform starts it.
+fn startup() -> Row {
+    let bin = plugin_dir().join("terraform-provider-immutable");
+    let cert = client_cert_pem();
+    let mut times = Vec::new();
+    for _ in 0..21 {
+        let start = Instant::now();
+        let mut child = Command::new(&bin)
+            .env("TF_PLUGIN_MAGIC_COOKIE", "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2")
+            .env("PLUGIN_PROTOCOL_VERSIONS", "6,5")
+            .env("PLUGIN_CLIENT_CERT", &cert)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start plugin");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        assert!(line.starts_with("1|6|unix|"), "handshake: {line}");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    Row {
+        what: "plugin start-up to handshake line (median of 21, debug build)".into(),
+        measured: format!("{:.1} ms", times[10]),
+        target: "< 20 ms".into(),
+    }
+}
+
+/// Row 4b: the plugin's peak resident memory while it releases a large group.
+fn release_rss(moto: &Moto, n: u32, batch: u32) -> Row {
+    let region = moto.unique_region();
+    let name = format!("big{n}");
+    template_group(moto, region, &name, n as i32, OLD);
+    let tf = Terraform::new(moto, region, &release_config(&name, batch, 0));
+    let peak = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (peak, done) = (peak.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                for kb in plugin_peaks_kb() {
+                    peak.fetch_max(kb, Ordering::SeqCst);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+    let start = Instant::now();
+    tf.apply(&[]).assert_success();
+    let wall = start.elapsed().as_secs_f64();
+    done.store(true, Ordering::SeqCst);
+    watcher.join().unwrap();
+    Row {
+        what: format!("plugin peak RSS during a {n}-instance release (batch {batch}; took {wall:.0}s)"),
+        measured: format!("{:.1} MB", peak.load(Ordering::SeqCst) as f64 / 1024.0),
+        target: "< 30 MB".into(),
+    }
+}
+
+/// VmHWM of every running plugin process (kB).
+fn plugin_peaks_kb() -> Vec<u64> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return out };
+    for e in dir.flatten() {
+        let p = e.path();
+        let Ok(cmd) = std::fs::read(p.join("cmdline")) else { continue };
+        if !String::from_utf8_lossy(&cmd).contains("terraform-provider-immutable") {
+            continue;
+        }
+        if let Ok(status) = std::fs::read_to_string(p.join("status")) {
+            for l in status.lines() {
+                if let Some(v) = l.strip_prefix("VmHWM:") {
+                    if let Some(kb) = v.split_whitespace().next().and_then(|s| s.parse().ok()) {
+                        out.push(kb);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A self-signed P-521 CA certificate, the kind Terraform sends in PLUGIN_CLIENT_CERT.
+fn client_cert_pem() -> String {
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).expect("key");
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.self_signed(&key).expect("cert").pem()
+}
+
+fn print_table(rows: &[Row]) {
+    let w0 = rows.iter().map(|r| r.what.chars().count()).max().unwrap_or(0).max(9);
+    let w1 = rows.iter().map(|r| r.measured.chars().count()).max().unwrap_or(0).max(8);
+    println!("| {:w0$} | {:w1$} | target |", "benchmark", "measured");
+    println!("|{}|{}|--------|", "-".repeat(w0 + 2), "-".repeat(w1 + 2));
+    for r in rows {
+        println!("| {:w0$} | {:w1$} | {} |", r.what, r.measured, r.target);
+    }
+}

@@ -1,0 +1,124 @@
+//! Auto Scaling groups made out of band in moto — what another stack or the console would own —
+//! and a compact view of a group for assertions.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_autoscaling::types::LaunchTemplateSpecification;
+use aws_sdk_ec2::types::{InstanceType, RequestLaunchTemplateData};
+
+use crate::Moto;
+
+/// A launch template on `image` and a group of `n` instances over two zones (min = max = n).
+/// Returns the launch template id.
+pub fn template_group(moto: &Moto, region: &str, name: &str, n: i32, image: &str) -> String {
+    let ec2 = moto.ec2(region);
+    let lt = moto
+        .block_on(
+            ec2.create_launch_template()
+                .launch_template_name(format!("{name}-lt"))
+                .launch_template_data(
+                    RequestLaunchTemplateData::builder()
+                        .image_id(image)
+                        .instance_type(InstanceType::T3Micro)
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap_or_else(|e| panic!("create launch template {name}-lt: {e:?}"));
+    let lt_id = lt
+        .launch_template()
+        .and_then(|t| t.launch_template_id())
+        .expect("launch template id")
+        .to_string();
+    let asg = moto.autoscaling(region);
+    moto.block_on(
+        asg.create_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .launch_template(
+                LaunchTemplateSpecification::builder()
+                    .launch_template_id(&lt_id)
+                    .version("$Latest")
+                    .build(),
+            )
+            .min_size(n)
+            .max_size(n)
+            .desired_capacity(n)
+            .availability_zones(format!("{region}a"))
+            .availability_zones(format!("{region}b"))
+            .send(),
+    )
+    .unwrap_or_else(|e| panic!("create group {name}: {e:?}"));
+    lt_id
+}
+
+/// What tests assert about a group.
+#[derive(Debug, Clone)]
+pub struct GroupState {
+    pub desired: i32,
+    pub min: i32,
+    pub max: i32,
+    /// Instance id → EC2 image id (the only reliable old/new signal in moto).
+    pub images: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    pub suspended: Vec<String>,
+    pub launch_template_version: Option<String>,
+    pub launch_configuration: Option<String>,
+}
+
+impl GroupState {
+    pub fn count_on(&self, image: &str) -> usize {
+        self.images.values().filter(|i| *i == image).count()
+    }
+}
+
+pub fn group_state(moto: &Moto, region: &str, name: &str) -> GroupState {
+    let out = moto
+        .block_on(
+            moto.autoscaling(region)
+                .describe_auto_scaling_groups()
+                .auto_scaling_group_names(name)
+                .send(),
+        )
+        .unwrap_or_else(|e| panic!("describe group {name}: {e:?}"));
+    let g = out.auto_scaling_groups().first().cloned().expect("group exists");
+    let ids: Vec<String> = g
+        .instances()
+        .iter()
+        .filter_map(|i| i.instance_id().map(String::from))
+        .collect();
+    let mut images = BTreeMap::new();
+    if !ids.is_empty() {
+        let d = moto
+            .block_on(moto.ec2(region).describe_instances().set_instance_ids(Some(ids)).send())
+            .expect("describe instances");
+        for i in d.reservations().iter().flat_map(|r| r.instances()) {
+            images.insert(
+                i.instance_id().unwrap_or_default().to_string(),
+                i.image_id().unwrap_or_default().to_string(),
+            );
+        }
+    }
+    GroupState {
+        desired: g.desired_capacity().unwrap_or_default(),
+        min: g.min_size().unwrap_or_default(),
+        max: g.max_size().unwrap_or_default(),
+        images,
+        tags: g
+            .tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect(),
+        suspended: g
+            .suspended_processes()
+            .iter()
+            .filter_map(|p| p.process_name().map(String::from))
+            .collect(),
+        launch_template_version: g.launch_template().and_then(|l| l.version().map(String::from)),
+        launch_configuration: g.launch_configuration_name().map(String::from),
+    }
+}

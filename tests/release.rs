@@ -473,3 +473,56 @@ fn killed_apply_is_resumed_without_replacing_anything_twice() {
     assert!(launched <= 8 + 8 + 2, "8 old, 8 new, at most the killed batch's surge again: {launched}");
     tf.plan(&[]).assert_status(0);
 }
+
+#[test]
+fn groups_behind_a_target_group_wait_for_load_balancer_health() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    let tg = e2e_tests::target_group(moto, region, "web-tg");
+    template_group(moto, region, "balanced", 4);
+    moto.block_on(
+        moto.autoscaling(region)
+            .attach_load_balancer_target_groups()
+            .auto_scaling_group_name("balanced")
+            .target_group_arns(&tg)
+            .send(),
+    )
+    .unwrap();
+    let tf = Terraform::new(moto, region, &config("balanced", ""));
+    let change = plan_json(&tf, &[]);
+    assert_eq!(
+        change["change"]["after"]["health_check"],
+        json!("elb"),
+        "inferred from the group's target groups"
+    );
+    tf.apply(&[]).assert_success();
+    assert!(
+        moto.count(region, "DescribeTargetHealth") >= 2,
+        "each batch waited for the target group to call its new instances healthy"
+    );
+    let after = group(moto, region, "balanced");
+    assert!(after.images.values().all(|i| i == NEW), "{:?}", after.images);
+}
+
+#[test]
+fn quickstart_example_bakes_and_rolls_in_one_apply() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    e2e_tests::template_group(moto, region, "quickstart-web", 6, OLD);
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart");
+    let tf = Terraform::from_dir(moto, region, &examples);
+    let vars = [("tag", "v1.0.0"), ("region", region), ("warmup", "0s")];
+    tf.apply(&vars).assert_success();
+    let image = tf.output("image_id").as_str().unwrap().to_string();
+    assert!(image.starts_with("ami-"));
+    let after = group(moto, region, "quickstart-web");
+    assert_eq!(after.images.len(), 6);
+    assert!(
+        after.images.values().all(|i| *i == image),
+        "every instance runs the image baked in the same apply: {:?}",
+        after.images
+    );
+    assert_eq!(strings(&tf.output("replaced_instances")).len(), 6);
+    // The same tag again: nothing to bake, nothing to roll.
+    tf.plan(&vars).assert_status(0);
+}

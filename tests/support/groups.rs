@@ -122,3 +122,51 @@ pub fn group_state(moto: &Moto, region: &str, name: &str) -> GroupState {
         launch_configuration: g.launch_configuration_name().map(String::from),
     }
 }
+
+/// A load balancer target group in the region's default VPC; returns its ARN.
+pub fn target_group(moto: &Moto, region: &str, name: &str) -> String {
+    let vpcs = moto
+        .block_on(moto.ec2(region).describe_vpcs().send())
+        .expect("describe vpcs");
+    let vpc = vpcs
+        .vpcs()
+        .iter()
+        .find(|v| v.is_default() == Some(true))
+        .and_then(|v| v.vpc_id())
+        .expect("a default VPC")
+        .to_string();
+    let elb = elbv2_client(&moto.endpoint(), region);
+    let name = name.to_string();
+    let out = moto
+        .block_on(async move {
+            elb.create_target_group()
+                .name(&name)
+                .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+                .port(80)
+                .vpc_id(vpc)
+                .send()
+                .await
+        })
+        .unwrap_or_else(|e| panic!("create target group: {e:?}"));
+    out.target_groups()[0]
+        .target_group_arn()
+        .expect("target group arn")
+        .to_string()
+}
+
+pub fn elbv2_client(endpoint: &str, region: &str) -> aws_sdk_elasticloadbalancingv2::Client {
+    use aws_sdk_elasticloadbalancingv2::config::{BehaviorVersion, Credentials, Region};
+    let conf = aws_sdk_elasticloadbalancingv2::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(
+            crate::TEST_ACCESS_KEY_ID,
+            crate::TEST_SECRET_ACCESS_KEY,
+            None,
+            None,
+            "e2e-tests",
+        ))
+        .build();
+    aws_sdk_elasticloadbalancingv2::Client::from_conf(conf)
+}

@@ -503,3 +503,24 @@ fn bad_configs_fail_before_any_aws_call() {
         "only describe calls: {calls:?}"
     );
 }
+
+#[test]
+fn assume_role_credentials_are_used() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    let cfg = config("").replace(
+        "provider \"immutable\" {\n  endpoint = var.aws_endpoint",
+        "provider \"immutable\" {\n  endpoint = var.aws_endpoint\n  assume_role {\n    role_arn     = \"arn:aws:iam::123456789012:role/release\"\n    session_name = \"e2e\"\n  }",
+    );
+    assert!(cfg.contains("assume_role"), "the config was rewritten");
+    let tf = Terraform::new(moto, region, &cfg);
+    tf.apply(&[]).assert_success();
+    let calls = moto.all_recorded_calls();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.service == "sts" && c.action == "AssumeRole"),
+        "STS AssumeRole was called"
+    );
+    assert_eq!(moto.images(region).len(), 1);
+}

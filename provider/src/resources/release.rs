@@ -63,7 +63,7 @@ pub fn schema() -> Schema {
             .attr(Attribute::defaulted("auto_rollback", bool(), "true", "When a batch fails: point the group back at its previous launch setting and replace the new instances back onto the previous image."))
             .attr(Attribute::defaulted("suspend_processes", list_of(string()), "[\"AZRebalance\",\"AlarmNotification\",\"ScheduledActions\"]", "Auto Scaling processes suspended for the release and resumed after it, also on failure (processes suspended before the release stay suspended). `Launch`, `Terminate` and `AddToLoadBalancer` cannot be suspended: the release needs them."))
             .attr(Attribute::computed("id", string(), "The group's name."))
-            .attr(Attribute::computed("previous_image_id", string(), "The image the group launched when the release was planned."))
+            .attr(Attribute::computed("previous_image_id", string(), "The image the group launched when the release was planned. With `launch_mode = \"external\"`: the image most of the instances to replace run (the launch template may already point at `image_id`)."))
             .attr(Attribute::computed("launch_version", string(), "What the group launches from after the release: `<template id> version <n>`, or the launch configuration's name."))
             .attr(Attribute::computed("planned_batches", list_of(list_of(string())), "The batches computed at plan time: instance ids, in order. If the group changed between plan and apply, apply logs the difference and executes a recomputed schedule (see `replaced_instances`)."))
             .attr(Attribute::computed("schedule", string(), "The plan-time schedule as JSON (the `planner` preview format, `schema_version` 1): batches, availability zones, capacity before/during/after each step, estimated duration, warnings. Its target image is written as `(image_id)` — the value of `image_id` — so the schedule stays the same when the image is baked in the same apply."))
@@ -104,8 +104,10 @@ struct Timeouts {
     update: Option<String>,
 }
 
+/// The typed configuration; values not known yet (at validate and plan) read as unset.
 fn config(v: &Value) -> Result<Config, Diagnostics> {
-    from_value(v).map_err(|e| Diagnostic::error("Invalid configuration", e.to_string()).into())
+    from_value(&v.known_part())
+        .map_err(|e| Diagnostic::error("Invalid configuration", e.to_string()).into())
 }
 
 fn secs(v: &Option<String>, default: &str) -> u64 {
@@ -306,6 +308,50 @@ fn outdated(snap: &GroupSnapshot, image: &str) -> Vec<String> {
         })
         .map(|i| i.id.clone())
         .collect()
+}
+
+/// The image the release moves away from, as the plan shows it. Usually what the group launches.
+/// In `external` mode the other tool points the launch template at the new image in the same
+/// apply — after the plan, before Terraform re-plans at apply time, when a value known at plan
+/// time must not change — so there it is the image most of the instances to replace run (none
+/// when there is nothing to replace): the template's move leaves the instances as they are.
+fn previous_image(c: &Config, snap: &GroupSnapshot, target: Option<&str>) -> Option<String> {
+    if c.launch_mode.as_deref() != Some("external") {
+        return snap.launch_image_id.clone();
+    }
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for id in outdated(snap, target.unwrap_or_default()) {
+        if let Some(i) = snap.instances.iter().find(|i| i.id == id) {
+            *count.entry(i.image_id.as_str()).or_default() += 1;
+        }
+    }
+    // The most common; among equals the first in id order, so the answer is stable.
+    count
+        .into_iter()
+        .rev()
+        .max_by_key(|(_, n)| *n)
+        .map(|(image, _)| image.to_string())
+        .filter(|image| !image.is_empty())
+}
+
+/// In `external` mode a group pinned to a launch template version number is moved by the tool
+/// that owns it (`version = aws_launch_template.web.latest_version`), typically in the same apply
+/// as the new image. The plan's schedule records the group's launch setting, and Terraform's
+/// apply-time re-plan may not change it: say so before that apply fails.
+fn pinned_external(c: &Config, snap: &GroupSnapshot) -> Option<Diagnostic> {
+    let version = match &snap.launch {
+        LaunchSource::LaunchTemplate { version, .. }
+        | LaunchSource::MixedInstancesPolicy { version, .. } => version,
+        _ => return None,
+    };
+    let pinned = !version.is_empty() && version.chars().all(|c| c.is_ascii_digit());
+    (c.launch_mode.as_deref() == Some("external") && pinned).then(|| {
+        Diagnostic::warning(
+            format!("Group {} is pinned to launch template version {version}", snap.name),
+            "With launch_mode = \"external\", run the group on \"$Default\" (with update_default_version = true on the aws_launch_template) or \"$Latest\". A pinned version changed in the same apply as the image (version = aws_launch_template.<name>.latest_version) changes the group under this plan, and Terraform then stops the apply with \"Provider produced inconsistent final plan\". See examples/existing-asg.",
+        )
+        .at(AttrPath::root("launch_mode"))
+    })
 }
 
 fn strings(v: Vec<String>) -> Value {
@@ -546,11 +592,13 @@ impl Resource for ReleaseResource {
         set(
             &mut planned,
             "previous_image_id",
-            snap.launch_image_id
-                .clone()
+            previous_image(&c, &snap, req.proposed.get("image_id").as_str())
                 .map(Value::String)
                 .unwrap_or(Value::Null),
         );
+        if let Some(w) = pinned_external(&c, &snap) {
+            cx.warn(w);
+        }
         let target = req
             .proposed
             .get("image_id")
@@ -799,5 +847,75 @@ mod tests {
         assert_eq!(st.instance_warmup_secs, 120);
         assert_eq!(st.checkpoints, vec![50]);
         assert_eq!(st.target_image_id, "ami-9");
+    }
+
+    fn group(version: &str, images: &[&str]) -> GroupSnapshot {
+        GroupSnapshot {
+            name: "web".into(),
+            desired_capacity: images.len() as u32,
+            min_size: 0,
+            max_size: 10,
+            instances: images
+                .iter()
+                .enumerate()
+                .map(|(n, image)| release_planner::InstanceSnapshot {
+                    id: format!("i-{n}"),
+                    availability_zone: "a".into(),
+                    image_id: image.to_string(),
+                    lifecycle_state: LifecycleState::InService,
+                    health: release_planner::Health::Healthy,
+                    protected_from_scale_in: false,
+                    launch_time: None,
+                })
+                .collect(),
+            availability_zones: vec!["a".into()],
+            launch: LaunchSource::LaunchTemplate {
+                id: Some("lt-1".into()),
+                name: None,
+                version: version.into(),
+            },
+            target_group_arns: vec![],
+            load_balancer_names: vec![],
+            launch_image_id: Some("ami-new".into()),
+        }
+    }
+
+    #[test]
+    fn external_mode_previous_image_comes_from_the_instances() {
+        let external = config(&cfg(&[("launch_mode", s("external"))])).unwrap();
+        let inferred = config(&cfg(&[])).unwrap();
+        let g = group("$Default", &["ami-old", "ami-new", "ami-old", "ami-older"]);
+        // The template already launches the new image (moved by its owner in this apply): the
+        // instances still tell what the release replaces, at plan and at apply-time re-plan.
+        assert_eq!(
+            previous_image(&external, &g, Some("ami-new")).as_deref(),
+            Some("ami-old")
+        );
+        assert_eq!(
+            previous_image(&external, &g, None).as_deref(),
+            Some("ami-old"),
+            "image baked in the same apply"
+        );
+        assert_eq!(
+            previous_image(&external, &group("$Default", &["ami-new"]), Some("ami-new")),
+            None
+        );
+        assert_eq!(
+            previous_image(&inferred, &g, Some("ami-new")).as_deref(),
+            Some("ami-new"),
+            "other modes: what the group launches"
+        );
+    }
+
+    #[test]
+    fn external_mode_warns_about_a_pinned_template_version() {
+        let external = config(&cfg(&[("launch_mode", s("external"))])).unwrap();
+        let inferred = config(&cfg(&[])).unwrap();
+        let d = pinned_external(&external, &group("3", &[])).expect("a warning");
+        assert_eq!(d.severity, crate::tf::diag::Severity::Warning);
+        assert!(d.detail.contains("$Default"), "{d}");
+        assert!(pinned_external(&external, &group("$Default", &[])).is_none());
+        assert!(pinned_external(&external, &group("$Latest", &[])).is_none());
+        assert!(pinned_external(&inferred, &group("3", &[])).is_none());
     }
 }

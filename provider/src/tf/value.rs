@@ -116,6 +116,29 @@ impl Value {
         }
     }
 
+    /// The known part of the value, for checks at validate and plan time: unknown attributes
+    /// become null, unknown elements and map entries are dropped. (A config such as
+    /// `tags = { app = var.name }` in a `for_each` module is partly unknown at validate.)
+    pub fn known_part(&self) -> Value {
+        match self {
+            Value::Unknown(_) => Value::Null,
+            Value::List(items) => Value::List(items.iter().filter(|i| i.is_known()).map(Value::known_part).collect()),
+            Value::Set(items) => Value::Set(items.iter().filter(|i| i.is_known()).map(Value::known_part).collect()),
+            Value::Tuple(items) => Value::Tuple(items.iter().map(Value::known_part).collect()),
+            Value::Map(entries) => Value::Map(
+                entries
+                    .iter()
+                    .filter(|(_, v)| v.is_known())
+                    .map(|(k, v)| (k.clone(), v.known_part()))
+                    .collect(),
+            ),
+            Value::Object(entries) => {
+                Value::Object(entries.iter().map(|(k, v)| (k.clone(), v.known_part())).collect())
+            }
+            other => other.clone(),
+        }
+    }
+
     /// An attribute of an object (or element of a map); `Null` when absent or when this is no
     /// object, because resources treat a missing attribute exactly like an unset one.
     pub fn get(&self, attr: &str) -> &Value {
@@ -255,6 +278,20 @@ mod tests {
         assert!(v.get("b").is_null());
         assert!(Value::from(1).get("a").is_null());
         assert!(Value::Null.get("a").is_null());
+    }
+
+    #[test]
+    fn known_part_keeps_what_is_known() {
+        let v = Value::object([
+            ("a", Value::unknown()),
+            ("tags", Value::map([("app", Value::unknown()), ("team", Value::from("x"))])),
+            ("ids", Value::list([Value::unknown(), Value::from("i-1")])),
+        ]);
+        let k = v.known_part();
+        assert!(k.is_wholly_known());
+        assert!(k.get("a").is_null());
+        assert_eq!(k.get("tags"), &Value::map([("team", Value::from("x"))]));
+        assert_eq!(k.get("ids"), &Value::list([Value::from("i-1")]));
     }
 
     #[test]

@@ -193,15 +193,36 @@ fn twelve_instances_in_four_batches_exactly_as_planned() {
         Some(NEW)
     );
     // Each batch leaves in two calls (detach + terminate), and every old instance is gone.
-    assert_eq!(moto.count(region, "DetachInstances"), 4, "one detach per batch");
-    assert_eq!(moto.count(region, "TerminateInstances"), 4, "one termination call per batch");
+    assert_eq!(
+        moto.count(region, "DetachInstances"),
+        4,
+        "one detach per batch"
+    );
+    assert_eq!(
+        moto.count(region, "TerminateInstances"),
+        4,
+        "one termination call per batch"
+    );
     let old: Vec<String> = before.images.keys().cloned().collect();
     let d = moto
-        .block_on(moto.ec2(region).describe_instances().set_instance_ids(Some(old)).send())
+        .block_on(
+            moto.ec2(region)
+                .describe_instances()
+                .set_instance_ids(Some(old))
+                .send(),
+        )
         .unwrap();
     for i in d.reservations().iter().flat_map(|r| r.instances()) {
-        let state = i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string());
-        assert_eq!(state.as_deref(), Some("terminated"), "{:?}", i.instance_id());
+        let state = i
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str().to_string());
+        assert_eq!(
+            state.as_deref(),
+            Some("terminated"),
+            "{:?}",
+            i.instance_id()
+        );
     }
 
     // Nothing left to do: the next plan is empty.
@@ -468,9 +489,18 @@ fn killed_apply_is_resumed_without_replacing_anything_twice() {
     );
     assert!(after.suspended.is_empty());
     // Replacing an instance twice would launch more than one replacement per old instance.
-    let all = moto.block_on(moto.ec2(region).describe_instances().send()).unwrap();
-    let launched = all.reservations().iter().flat_map(|r| r.instances()).count();
-    assert!(launched <= 8 + 8 + 2, "8 old, 8 new, at most the killed batch's surge again: {launched}");
+    let all = moto
+        .block_on(moto.ec2(region).describe_instances().send())
+        .unwrap();
+    let launched = all
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .count();
+    assert!(
+        launched <= 8 + 8 + 2,
+        "8 old, 8 new, at most the killed batch's surge again: {launched}"
+    );
     tf.plan(&[]).assert_status(0);
 }
 
@@ -501,7 +531,11 @@ fn groups_behind_a_target_group_wait_for_load_balancer_health() {
         "each batch waited for the target group to call its new instances healthy"
     );
     let after = group(moto, region, "balanced");
-    assert!(after.images.values().all(|i| i == NEW), "{:?}", after.images);
+    assert!(
+        after.images.values().all(|i| i == NEW),
+        "{:?}",
+        after.images
+    );
 }
 
 #[test]
@@ -525,4 +559,32 @@ fn quickstart_example_bakes_and_rolls_in_one_apply() {
     assert_eq!(strings(&tf.output("replaced_instances")).len(), 6);
     // The same tag again: nothing to bake, nothing to roll.
     tf.plan(&vars).assert_status(0);
+}
+
+#[test]
+fn a_group_changed_since_the_plan_is_not_released_on_a_stale_schedule() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    template_group(moto, region, "moving", 4);
+    let tf = Terraform::new(moto, region, &config("moving", ""));
+    tf.plan_out(&[], "stale.tfplan").assert_success();
+    // Someone scales the group out after the plan was reviewed.
+    moto.block_on(
+        moto.autoscaling(region)
+            .update_auto_scaling_group()
+            .auto_scaling_group_name("moving")
+            .max_size(5)
+            .desired_capacity(5)
+            .send(),
+    )
+    .unwrap();
+    let run = tf.run(&["apply", "stale.tfplan"], &[]);
+    assert!(!run.success(), "a stale schedule must not be executed");
+    let out = run.combined().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(out.contains("inconsistent final plan"), "{out}");
+    assert_eq!(moto.count(region, "CreateLaunchTemplateVersion"), 0, "nothing changed");
+    assert_eq!(moto.count(region, "DetachInstances"), 0);
+    // A new plan shows the current group, and applies.
+    tf.apply(&[]).assert_success();
+    assert!(group(moto, region, "moving").images.values().all(|i| i == NEW));
 }

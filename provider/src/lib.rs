@@ -11,9 +11,15 @@ pub mod bake;
 pub mod cancel;
 mod civil_time;
 pub mod config;
+pub mod data_sources;
 pub mod docs;
 pub mod owner;
 pub mod plugin;
 pub mod resources;
 pub mod rollout;
 pub mod tf;
+
+/// The provider's version, from Cargo metadata. Terraform takes the version it shows from where
+/// the provider is installed (`scripts/install` names that directory after this same value); the
+/// binary prints it with `--version` and logs it at start-up.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

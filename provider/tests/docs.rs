@@ -1,11 +1,13 @@
-//! The reference docs' generated sections must match the schemas: an attribute the docs do not
-//! describe fails here. `UPDATE_DOCS=1` rewrites the sections instead of checking them.
+//! The reference docs' generated sections must match the schemas — the provider's, every
+//! resource's (`docs/resources/`) and every data source's (`docs/data-sources/`): an attribute
+//! the docs do not describe fails here. `UPDATE_DOCS=1` rewrites the sections instead of
+//! checking them.
 
 use std::path::PathBuf;
 
 use terraform_provider_immutable::docs;
-use terraform_provider_immutable::resources;
 use terraform_provider_immutable::tf::schema::Schema;
+use terraform_provider_immutable::{data_sources, resources};
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -23,6 +25,12 @@ fn pages() -> Vec<(PathBuf, Schema)> {
         out.push((
             repo_root().join(format!("docs/resources/{}.md", r.type_name())),
             r.schema(),
+        ));
+    }
+    for d in data_sources::all() {
+        out.push((
+            repo_root().join(format!("docs/data-sources/{}.md", d.type_name())),
+            d.schema(),
         ));
     }
     out
@@ -54,7 +62,10 @@ fn generated_sections_match_the_schema() {
 #[test]
 fn every_attribute_is_described_in_the_docs() {
     for (path, schema) in pages() {
+        // The page as it is once its generated section is current: staleness is the other
+        // test's finding, and with UPDATE_DOCS that test may be rewriting the file right now.
         let page = std::fs::read_to_string(&path).unwrap();
+        let page = docs::splice(&page, &docs::render(&schema)).unwrap_or(page);
         let mut names: Vec<&str> = schema
             .block
             .attributes
@@ -80,5 +91,21 @@ fn every_attribute_is_described_in_the_docs() {
                 a.name
             );
         }
+    }
+}
+
+#[test]
+fn every_page_is_linked_from_the_index() {
+    let index = std::fs::read_to_string(repo_root().join("docs/index.md")).unwrap();
+    for (path, _) in pages().into_iter().skip(1) {
+        let link = path
+            .strip_prefix(repo_root().join("docs"))
+            .unwrap()
+            .display()
+            .to_string();
+        assert!(
+            index.contains(&format!("({link})")),
+            "docs/index.md does not link {link}"
+        );
     }
 }

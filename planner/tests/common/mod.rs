@@ -17,10 +17,27 @@ impl Run {
     #[track_caller]
     pub fn assert_one_line_error(&self, needle: &str) {
         assert_eq!(self.code, 1, "exit code; stderr: {}", self.stderr);
-        assert!(self.stdout.is_empty(), "stdout should be empty: {}", self.stdout);
-        assert_eq!(self.stderr.lines().count(), 1, "one line on stderr: {:?}", self.stderr);
-        assert!(self.stderr.starts_with("planner: error: "), "{:?}", self.stderr);
-        assert!(self.stderr.contains(needle), "expected {needle:?} in {:?}", self.stderr);
+        assert!(
+            self.stdout.is_empty(),
+            "stdout should be empty: {}",
+            self.stdout
+        );
+        assert_eq!(
+            self.stderr.lines().count(),
+            1,
+            "one line on stderr: {:?}",
+            self.stderr
+        );
+        assert!(
+            self.stderr.starts_with("planner: error: "),
+            "{:?}",
+            self.stderr
+        );
+        assert!(
+            self.stderr.contains(needle),
+            "expected {needle:?} in {:?}",
+            self.stderr
+        );
     }
 }
 
@@ -29,7 +46,9 @@ pub fn planner() -> PathBuf {
 }
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// Runs the planner with no colour-related environment (tests set what they need) and the
@@ -41,7 +60,11 @@ pub fn run(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("AWS_PROFILE")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, v) in env {
@@ -66,7 +89,9 @@ pub fn run(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
 /// Compares with `tests/golden/<name>`, or writes it when `UPDATE_GOLDEN=1`.
 #[track_caller]
 pub fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
     if std::env::var("UPDATE_GOLDEN").as_deref() == Ok("1") {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, actual).unwrap();

@@ -11,7 +11,10 @@ use serde_json::Value;
 
 /// The schema file, parsed.
 pub fn schema() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../planner/preview.schema.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../planner/preview.schema.json"
+    );
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"))
 }
@@ -29,12 +32,31 @@ pub fn validate(root: &Value, pointer: &str, instance: &Value) -> Vec<String> {
 #[track_caller]
 pub fn assert_valid(root: &Value, pointer: &str, instance: &Value) {
     let errors = validate(root, pointer, instance);
-    assert!(errors.is_empty(), "not valid against preview.schema.json#{pointer}:\n  {}", errors.join("\n  "));
+    assert!(
+        errors.is_empty(),
+        "not valid against preview.schema.json#{pointer}:\n  {}",
+        errors.join("\n  ")
+    );
 }
 
 const KNOWN: [&str; 17] = [
-    "$schema", "$id", "$defs", "$ref", "title", "description", "type", "const", "enum", "required",
-    "properties", "additionalProperties", "items", "oneOf", "anyOf", "minimum", "default",
+    "$schema",
+    "$id",
+    "$defs",
+    "$ref",
+    "title",
+    "description",
+    "type",
+    "const",
+    "enum",
+    "required",
+    "properties",
+    "additionalProperties",
+    "items",
+    "oneOf",
+    "anyOf",
+    "minimum",
+    "default",
 ];
 
 /// Every keyword of every schema object is one this checker implements (or an annotation).
@@ -79,7 +101,8 @@ fn walk_keywords(schema: &Value, at: &str, bad: &mut Vec<String>) {
 }
 
 fn resolve<'a>(root: &'a Value, pointer: &str) -> &'a Value {
-    root.pointer(pointer).unwrap_or_else(|| panic!("the schema has nothing at #{pointer}"))
+    root.pointer(pointer)
+        .unwrap_or_else(|| panic!("the schema has nothing at #{pointer}"))
 }
 
 fn type_matches(t: &str, v: &Value) -> bool {
@@ -103,13 +126,24 @@ fn check(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<Str
         return;
     };
     if let Some(Value::String(r)) = s.get("$ref") {
-        let pointer = r.strip_prefix('#').unwrap_or_else(|| panic!("only local $ref is supported: {r}"));
+        let pointer = r
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("only local $ref is supported: {r}"));
         check(root, resolve(root, pointer), v, at, errors);
     }
     match s.get("type") {
-        Some(Value::String(t)) if !type_matches(t, v) => errors.push(format!("{at}: expected {t}, got {v}")),
-        Some(Value::Array(ts)) if !ts.iter().any(|t| type_matches(t.as_str().unwrap_or_default(), v)) => {
-            errors.push(format!("{at}: expected one of {}, got {v}", Value::Array(ts.clone())))
+        Some(Value::String(t)) if !type_matches(t, v) => {
+            errors.push(format!("{at}: expected {t}, got {v}"))
+        }
+        Some(Value::Array(ts))
+            if !ts
+                .iter()
+                .any(|t| type_matches(t.as_str().unwrap_or_default(), v)) =>
+        {
+            errors.push(format!(
+                "{at}: expected one of {}, got {v}",
+                Value::Array(ts.clone())
+            ))
         }
         _ => {}
     }
@@ -120,7 +154,10 @@ fn check(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<Str
     }
     if let Some(Value::Array(options)) = s.get("enum") {
         if !options.contains(v) {
-            errors.push(format!("{at}: {v} is not one of {}", Value::Array(options.clone())));
+            errors.push(format!(
+                "{at}: {v} is not one of {}",
+                Value::Array(options.clone())
+            ));
         }
     }
     if let (Some(min), Some(n)) = (s.get("minimum").and_then(Value::as_f64), v.as_f64()) {
@@ -129,7 +166,12 @@ fn check(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<Str
         }
     }
     if let Value::Object(obj) = v {
-        for r in s.get("required").and_then(Value::as_array).into_iter().flatten() {
+        for r in s
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let r = r.as_str().unwrap_or_default();
             if !obj.contains_key(r) {
                 errors.push(format!("{at}: missing required property {r:?}"));
@@ -141,7 +183,9 @@ fn check(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<Str
             match props.and_then(|p| p.get(k)) {
                 Some(ps) => check(root, ps, child, &here, errors),
                 None => match s.get("additionalProperties") {
-                    Some(Value::Bool(false)) => errors.push(format!("{here}: property not in the schema")),
+                    Some(Value::Bool(false)) => {
+                        errors.push(format!("{here}: property not in the schema"))
+                    }
                     Some(extra @ Value::Object(_)) => check(root, extra, child, &here, errors),
                     _ => {}
                 },
@@ -164,7 +208,9 @@ fn check(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<Str
             .collect();
         let ok = passing.iter().filter(|e| e.is_empty()).count();
         if ok != 1 {
-            errors.push(format!("{at}: matches {ok} of the oneOf options (exactly 1 expected): {passing:?}"));
+            errors.push(format!(
+                "{at}: matches {ok} of the oneOf options (exactly 1 expected): {passing:?}"
+            ));
         }
     }
     if let Some(Value::Array(options)) = s.get("anyOf") {

@@ -157,6 +157,7 @@ async fn serve<P: Provider>(provider: P, env: PluginEnv) -> Result<(), ServeErro
             .map_err(ServeError::Handshake)?;
     }
     tracing::info!(
+        version = crate::VERSION,
         network = "unix",
         address = %socket_dir.socket_path().display(),
         tls = server_cert.is_some(),

@@ -1,6 +1,7 @@
-//! The Terraform side of the provider: values, schemas, diagnostics, the resource trait and the
-//! gRPC service that dispatches to resources.
+//! The Terraform side of the provider: values, schemas, diagnostics, the resource and data source
+//! traits and the gRPC service that dispatches to them.
 
+pub mod data_source;
 pub mod diag;
 pub mod duration;
 pub mod plan_helpers;

@@ -1,5 +1,6 @@
 //! The `tfplugin6.Provider` gRPC service: decodes what Terraform sends, dispatches to the
-//! provider configuration and the resources, encodes the answers. Resources never see protobuf.
+//! provider configuration, the resources and the data sources, encodes the answers. Resources
+//! and data sources never see protobuf.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -7,6 +8,7 @@ use std::sync::{Arc, RwLock};
 use tfplugin_protos::tfplugin6 as pb;
 use tonic::{Request, Response, Status};
 
+use super::data_source::DataSource;
 use super::diag::{Diagnostic, Diagnostics};
 use super::plan_helpers::{fill_defaults, unknown_computed};
 use super::resource::{ApplyRequest, Cx, PlanRequest, Resource};
@@ -23,10 +25,17 @@ struct Registered {
     ty: Type,
 }
 
+struct RegisteredDataSource {
+    data_source: Arc<dyn DataSource>,
+    schema: Schema,
+    ty: Type,
+}
+
 pub struct ProviderService {
     provider_schema: Schema,
     provider_ty: Type,
     resources: BTreeMap<&'static str, Registered>,
+    data_sources: BTreeMap<&'static str, RegisteredDataSource>,
     /// Built once: Terraform asks for the schema on every one of its several plugin starts.
     schema_response: pb::get_provider_schema::Response,
     aws: RwLock<Option<Arc<Aws>>>,
@@ -69,10 +78,41 @@ impl ProviderService {
             provider_schema,
             provider_ty,
             resources,
+            data_sources: BTreeMap::new(),
             schema_response,
             aws: RwLock::new(None),
             cancel: Cancel::new(),
         }
+    }
+
+    /// Adds data sources (served beside the resources; their schemas join GetProviderSchema).
+    pub fn with_data_sources(mut self, data_sources: Vec<Arc<dyn DataSource>>) -> Self {
+        for d in data_sources {
+            let schema = d.schema();
+            let ty = schema.block.value_type();
+            self.schema_response
+                .data_source_schemas
+                .insert(d.type_name().to_string(), wire::schema(&schema));
+            self.data_sources.insert(
+                d.type_name(),
+                RegisteredDataSource {
+                    data_source: d,
+                    schema,
+                    ty,
+                },
+            );
+        }
+        self
+    }
+
+    fn data_source(&self, type_name: &str) -> Result<&RegisteredDataSource, Diagnostics> {
+        self.data_sources.get(type_name).ok_or_else(|| {
+            Diagnostic::error(
+                "Unknown data source",
+                format!("This provider has no data source {type_name:?}."),
+            )
+            .into()
+        })
     }
 
     fn registered(&self, type_name: &str) -> Result<&Registered, Diagnostics> {
@@ -195,6 +235,25 @@ impl ProviderService {
     }
 }
 
+/// A data source's state must carry every value its configuration set, unchanged (Terraform
+/// rejects anything else); attributes the configuration left null are the data source's to fill.
+fn keep_configured(block: &super::schema::Block, config: &Value, state: Value) -> Value {
+    let (Value::Object(configured), Value::Object(mut fields)) = (config, state) else {
+        return config.clone();
+    };
+    for a in &block.attributes {
+        if let Some(v) = configured.get(&a.name).filter(|v| !v.is_null()) {
+            fields.insert(a.name.clone(), v.clone());
+        }
+    }
+    for b in &block.blocks {
+        if let Some(v) = configured.get(&b.name) {
+            fields.insert(b.name.clone(), v.clone());
+        }
+    }
+    Value::Object(fields)
+}
+
 fn apply_error(
     prior: Option<pb::DynamicValue>,
     d: Diagnostics,
@@ -269,6 +328,67 @@ impl pb::provider_server::Provider for ProviderService {
         };
         Ok(Response::new(pb::validate_resource_config::Response {
             diagnostics: wire::diagnostics(&diags),
+        }))
+    }
+
+    async fn validate_data_resource_config(
+        &self,
+        req: Request<pb::validate_data_resource_config::Request>,
+    ) -> Result<Response<pb::validate_data_resource_config::Response>, Status> {
+        let req = req.get_ref();
+        let diags = match self.data_source(&req.type_name) {
+            Ok(d) => match wire::decode(req.config.as_ref(), &d.ty, "configuration") {
+                Ok(v) => d.data_source.validate(&v),
+                Err(e) => e,
+            },
+            Err(e) => e,
+        };
+        Ok(Response::new(pb::validate_data_resource_config::Response {
+            diagnostics: wire::diagnostics(&diags),
+        }))
+    }
+
+    async fn read_data_source(
+        &self,
+        req: Request<pb::read_data_source::Request>,
+    ) -> Result<Response<pb::read_data_source::Response>, Status> {
+        let req = req.get_ref();
+        let cx = self.cx();
+        let result = async {
+            let d = self.data_source(&req.type_name)?;
+            let config = wire::decode(req.config.as_ref(), &d.ty, "configuration")?;
+            if !config.is_wholly_known() {
+                // Terraform defers reads of configurations with unknown values to apply time.
+                return Err(Diagnostic::error(
+                    "Data source configuration not known yet",
+                    format!("{} was asked to read a configuration with values known only after apply; this is a bug in the caller.", req.type_name),
+                )
+                .into());
+            }
+            let config = fill_defaults(&d.schema.block, config);
+            let state = d.data_source.read(&cx, &config).await?;
+            wire::encode(
+                &keep_configured(&d.schema.block, &config, state),
+                &d.ty,
+                "data source state",
+            )
+        }
+        .await;
+        let mut diags = cx.take_warnings();
+        Ok(Response::new(match result {
+            Ok(state) => pb::read_data_source::Response {
+                state: Some(state),
+                diagnostics: wire::diagnostics(&diags),
+                deferred: None,
+            },
+            Err(e) => {
+                diags.extend(e);
+                pb::read_data_source::Response {
+                    state: None,
+                    diagnostics: wire::diagnostics(&diags),
+                    deferred: None,
+                }
+            }
         }))
     }
 
@@ -419,5 +539,10 @@ impl ProviderService {
     /// Every resource type's schema, for the docs generator and its test.
     pub fn resource_schemas(&self) -> impl Iterator<Item = (&'static str, &Schema)> {
         self.resources.iter().map(|(n, r)| (*n, &r.schema))
+    }
+
+    /// Every data source's schema, for the docs generator and its test.
+    pub fn data_source_schemas(&self) -> impl Iterator<Item = (&'static str, &Schema)> {
+        self.data_sources.iter().map(|(n, d)| (*n, &d.schema))
     }
 }

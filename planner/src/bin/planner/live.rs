@@ -83,7 +83,7 @@ async fn sdk_config(args: &AwsArgs) -> Result<aws_config::SdkConfig, String> {
         loader = loader.endpoint_url(e);
     }
     let config = loader.load().await;
-    if config.region().is_none() {
+    if config.region().is_none_or(|r| r.as_ref().trim().is_empty()) {
         return Err(
             "no AWS region: pass --region, or set AWS_REGION, or a region in the selected profile"
                 .into(),

@@ -17,8 +17,10 @@ use std::collections::BTreeSet;
 /// purely additive.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// What the provider puts in a schedule's `target_image_id` when the image is baked in the same
-/// apply (provider/src/resources/release.rs).
+/// What the provider writes as a schedule's `target_image_id`: "the value of `image_id`", so the
+/// schedule stays the same when the image is only known after apply (provider/src/resources/release.rs).
+pub const SCHEDULE_TARGET: &str = "(image_id)";
+/// What earlier provider builds wrote there when the image was baked in the same apply.
 pub const IMAGE_PLACEHOLDER: &str = "(image known after apply)";
 
 #[derive(Debug, Serialize)]
@@ -696,4 +698,146 @@ pub fn plural(n: u32, word: &str) -> String {
         (_, false) => "s",
     };
     format!("{n} {word}{suffix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn build_one(kind: &str, change: Value, reason: Option<&str>) -> PlanPreview {
+        let plan = json!({
+            "format_version": "1.2",
+            "planned_values": {},
+            "resource_changes": [{
+                "address": format!("{kind}.x"), "mode": "managed", "type": kind, "name": "x",
+                "provider_name": "registry.terraform.io/immutable-release/immutable",
+                "change": change, "action_reason": reason
+            }]
+        })
+        .to_string();
+        build(&crate::tfplan::parse(&plan).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn image_outcomes() {
+        let reuse = build_one(
+            IMAGE_TYPE,
+            json!({"actions": ["create"], "before": null, "after": {"code_tag": "v1", "reused": true}, "after_unknown": {"id": true}}),
+            None,
+        );
+        assert_eq!(reuse.images[0].outcome, ImageOutcome::Reuse);
+        assert_eq!(reuse.summary.text, "Plan: 1 image to reuse.");
+        let keep = build_one(
+            IMAGE_TYPE,
+            json!({"actions": ["delete"], "before": {"id": "ami-1", "retain_on_destroy": true}, "after": null}),
+            Some("delete_because_no_resource_config"),
+        );
+        assert_eq!(keep.images[0].outcome, ImageOutcome::Keep);
+        assert_eq!(keep.images[0].reasons, ["removed from the configuration"]);
+        let forget = build_one(
+            IMAGE_TYPE,
+            json!({"actions": ["forget"], "before": {"id": "ami-1"}, "after": null}),
+            None,
+        );
+        assert_eq!(forget.images[0].outcome, ImageOutcome::Keep);
+        assert!(forget.summary.changes);
+    }
+
+    #[test]
+    fn replacement_reasons_hide_sensitive_values() {
+        let p = build_one(
+            IMAGE_TYPE,
+            json!({
+                "actions": ["delete", "create"],
+                "before": {"code_tag": "v1", "environment": {"TOKEN": "old-secret"}, "fingerprint": "sha256:a", "source_ami_filter": [{"owners": ["self"], "name": "a-*"}]},
+                "after": {"code_tag": "v1", "environment": {"TOKEN": "new-secret"}, "fingerprint": "sha256:b", "source_ami_filter": [{"owners": ["self"], "name": "b-*"}]},
+                "after_unknown": {"id": true, "source_ami_id": true},
+                "before_sensitive": {"environment": true}, "after_sensitive": {"environment": true},
+                "replace_paths": [["fingerprint"]]
+            }),
+            Some("replace_because_tainted"),
+        );
+        let i = &p.images[0];
+        assert_eq!(
+            i.reasons,
+            [
+                "source_ami_id known after apply",
+                "source_ami_filter changed",
+                "environment changed",
+                "the resource is tainted"
+            ]
+        );
+        let env = i
+            .changed_attributes
+            .iter()
+            .find(|c| c.name == "environment")
+            .unwrap();
+        assert!(env.sensitive && env.before.is_none() && env.after.is_none());
+        let doc = serde_json::to_string(&p).unwrap();
+        assert!(!doc.contains("secret"), "{doc}");
+        assert_eq!(i.source_ami_filter.as_ref().unwrap().name, "b-*");
+    }
+
+    #[test]
+    fn release_states() {
+        let unknown = build_one(
+            RELEASE_TYPE,
+            json!({"actions": ["create"], "before": null, "after": {"image_id": "ami-1"},
+                   "after_unknown": {"autoscaling_group_name": true, "schedule": true, "planned_batches": true, "replaced_instances": true}}),
+            None,
+        );
+        let r = &unknown.releases[0];
+        assert_eq!(r.schedule_state, ScheduleState::KnownAfterApply);
+        assert!(r.schedule.is_none() && r.planned_batches.is_none());
+        assert_eq!(
+            unknown.summary.text,
+            "Plan: 1 release to run; 1 schedule known after apply."
+        );
+
+        let settings = build_one(
+            RELEASE_TYPE,
+            json!({"actions": ["update"], "before": {"image_id": "ami-1", "batch_size": "2", "status": "complete"},
+                   "after": {"image_id": "ami-1", "batch_size": "3", "status": "complete"}, "after_unknown": {}}),
+            None,
+        );
+        assert_eq!(
+            settings.releases[0].schedule_state,
+            ScheduleState::NotRunning
+        );
+        assert_eq!(
+            settings.releases[0].changed_attributes[0].describe(),
+            "batch_size 2 → 3"
+        );
+        assert_eq!(settings.summary.text, "Plan: 1 release with new settings.");
+
+        let resumed = build_one(
+            RELEASE_TYPE,
+            json!({"actions": ["update"],
+                   "before": {"image_id": "ami-1", "status": "checkpoint", "outdated_instances": ["i-1", "i-2"]},
+                   "after": {"image_id": "ami-1", "planned_batches": [["i-1"], ["i-2"]]},
+                   "after_unknown": {"replaced_instances": true, "schedule": true}}),
+            None,
+        );
+        let r = &resumed.releases[0];
+        assert_eq!(r.schedule_state, ScheduleState::KnownAfterApply);
+        assert_eq!(
+            r.planned_batches,
+            Some(vec![vec!["i-1".to_owned()], vec!["i-2".to_owned()]])
+        );
+        assert_eq!(
+            r.reasons,
+            [
+                "2 instances not yet on the image (a checkpoint, an interrupted release or a scale-out)",
+                "the last release stopped at status \"checkpoint\": this apply continues it"
+            ]
+        );
+    }
+
+    #[test]
+    fn plurals() {
+        assert_eq!(plural(1, "batch"), "1 batch");
+        assert_eq!(plural(3, "batch"), "3 batches");
+        assert_eq!(plural(0, "image"), "0 images");
+    }
 }

@@ -5,6 +5,7 @@
 
 use crate::preview::{
     Diff, ImageChange, ImageOutcome, PlanPreview, ReleaseChange, ScheduleState, IMAGE_PLACEHOLDER,
+    SCHEDULE_TARGET,
 };
 use crate::style::Style;
 use crate::tfplan::Action;
@@ -47,6 +48,15 @@ pub fn snapshot_of(preview: &Preview) -> GroupSnapshot {
 }
 
 const UNKNOWN: &str = "known after apply";
+
+/// A release's changed arguments but the image, which has its own line.
+fn release_changes(r: &ReleaseChange) -> Vec<crate::preview::AttributeChange> {
+    r.changed_attributes
+        .iter()
+        .filter(|c| c.name != "image_id")
+        .cloned()
+        .collect()
+}
 
 fn describe_all(changes: &[crate::preview::AttributeChange]) -> String {
     changes
@@ -134,12 +144,10 @@ fn release_image_text(r: &ReleaseChange) -> String {
             _ => new,
         };
     }
-    match r.resource.action {
-        _ => match old {
-            Some(old) if old == new => new,
-            Some(old) => format!("{old} → {new}"),
-            None => new,
-        },
+    match old {
+        Some(old) if old == new => new,
+        Some(old) => format!("{old} → {new}"),
+        None => new,
     }
 }
 
@@ -201,8 +209,29 @@ fn strategy_text(r: &ReleaseChange) -> String {
 const PLACEHOLDER_NOTE: &str =
     "The image is baked in this apply: the batches assume no instance runs it yet.";
 
-fn uses_placeholder(p: &Preview) -> bool {
-    p.schedule.target_image_id == IMAGE_PLACEHOLDER
+/// The release's schedule as people should read it: the provider names the target by reference
+/// (`(image_id)`), so put the image id in, or say it is only known after apply.
+fn shown_preview(r: &ReleaseChange, p: &Preview) -> Preview {
+    let mut p = p.clone();
+    if [SCHEDULE_TARGET, IMAGE_PLACEHOLDER].contains(&p.schedule.target_image_id.as_str()) {
+        let target = match (
+            &r.image_id.after,
+            r.image_id.known_after_apply,
+            &r.image_source,
+        ) {
+            (Some(id), false, _) => id.clone(),
+            (_, _, Some(source)) => format!("{source} ({UNKNOWN})"),
+            _ => IMAGE_PLACEHOLDER.to_owned(),
+        };
+        p.schedule.target_image_id = target.clone();
+        p.settings.target_image_id = target;
+    }
+    p
+}
+
+/// The image is baked in the same apply.
+fn image_unknown(r: &ReleaseChange) -> bool {
+    r.image_id.known_after_apply
 }
 
 // ---------------------------------------------------------------------------------------- text
@@ -231,8 +260,8 @@ fn heading(out: &mut String, address: &str, deposed: Option<&str>, action: Actio
         .unwrap_or_default();
     let _ = writeln!(
         out,
-        "{:>3} {}{deposed}  {}",
-        style.action(action, action.symbol()),
+        "{} {}{deposed}  {}",
+        style.action(action, &format!("{:>3}", action.symbol())),
         style.bold(address),
         style.action(action, action.as_str())
     );
@@ -293,8 +322,9 @@ fn release_text(out: &mut String, r: &ReleaseChange, style: Style) {
     );
     field(out, "group", &diff_text(&r.group, action));
     field(out, "image", &release_image_text(r));
-    if !r.changed_attributes.is_empty() {
-        field(out, "changes", &describe_all(&r.changed_attributes));
+    let changes = release_changes(r);
+    if !changes.is_empty() {
+        field(out, "changes", &describe_all(&changes));
     }
     if r.schedule_state == ScheduleState::NotRunning {
         if !r.reasons.is_empty() {
@@ -316,7 +346,8 @@ fn release_text(out: &mut String, r: &ReleaseChange, style: Style) {
     }
     match &r.schedule {
         Some(p) => {
-            if uses_placeholder(p) {
+            let p = &shown_preview(r, p);
+            if image_unknown(r) {
                 field(out, "note", PLACEHOLDER_NOTE);
             }
             out.push('\n');
@@ -507,7 +538,8 @@ fn release_md(out: &mut String, r: &ReleaseChange) {
         let _ = writeln!(bullets, "- **Why** {}", escape(&r.reasons.join("; ")));
     }
     if let Some(p) = &r.schedule {
-        if uses_placeholder(p) {
+        let p = &shown_preview(r, p);
+        if image_unknown(r) {
             let _ = writeln!(bullets, "- **Note** {PLACEHOLDER_NOTE}");
         }
         // The library's section starts with its own heading; ours nest one level deeper, and

@@ -1,0 +1,506 @@
+//! Data source `immutable_image`: the newest image baked by this provider that matches a code
+//! tag, a fingerprint, a name prefix and/or tags — so another stack (the one that owns the
+//! `aws_launch_template`, a second region's release) finds the current release without reading
+//! this stack's remote state. DescribeImages only: it changes nothing.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{Filter, Image};
+use serde::Deserialize;
+
+use crate::aws::{tags, ErrorContext};
+use crate::tf::data_source::DataSource;
+use crate::tf::diag::{AttrPath, Diagnostic, Diagnostics};
+use crate::tf::plan_helpers::object;
+use crate::tf::resource::Cx;
+use crate::tf::schema::{bool, list_of, map_of, string, Attribute, Block, Schema};
+use crate::tf::value::{from_value, Value};
+
+pub const TYPE_NAME: &str = "immutable_image";
+/// The longest AMI name AWS accepts; a longer prefix can match nothing.
+const MAX_NAME: usize = 128;
+/// How many matches an "ambiguous" error lists.
+const LISTED: usize = 5;
+
+pub struct ImageDataSource;
+
+pub fn schema() -> Schema {
+    Schema {
+        version: 0,
+        block: Block::new("The newest available image baked by `immutable_image` (it carries the provider's `immutable:fingerprint` tag) that matches every filter given. Read-only (DescribeImages): another stack finds the current release by code tag, fingerprint, name prefix or tags, without this stack's state. At least one of `code_tag`, `fingerprint`, `name_prefix` and `tags` is required.")
+            .attr(Attribute::optional_computed("code_tag", string(), "Only images baked for this code tag (their `immutable:code-tag` tag), e.g. `v1.4.2`. When not set, the code tag of the image found."))
+            .attr(Attribute::optional_computed("fingerprint", string(), "Only the image with this fingerprint (`immutable_image.<name>.fingerprint`, `sha256:` and hex digits). When not set, the fingerprint of the image found."))
+            .attr(Attribute::optional("name_prefix", string(), "Only images whose name starts with this text, e.g. `web-` for `name_template = \"web-{{tag}}-{{timestamp}}\"`. A plain prefix: `*` and `?` are not allowed."))
+            .attr(Attribute::optional("tags", map_of(string()), "Only images carrying every one of these tags with these values, e.g. the `tags` given to `immutable_image`."))
+            .attr(Attribute::defaulted("owners", list_of(string()), "[\"self\"]", "Accounts whose images are searched: `self`, or account ids (an image shared from the account that bakes)."))
+            .attr(Attribute::defaulted("most_recent", bool(), "true", "Take the newest match (by creation date). When false, more than one match is an error."))
+            .attr(Attribute::computed("id", string(), "The AMI id, e.g. for `aws_launch_template.image_id` or `rolling_asg_release.image_id`."))
+            .attr(Attribute::computed("name", string(), "The AMI name."))
+            .attr(Attribute::computed("source_ami_id", string(), "The AMI the image was baked from (its `immutable:source-ami` tag)."))
+            .attr(Attribute::computed("created_at", string(), "When AWS created the image (RFC 3339)."))
+            .attr(Attribute::computed("snapshot_ids", list_of(string()), "EBS snapshots backing the image."))
+            .attr(Attribute::computed("root_device_name", string(), "The image's root device, e.g. `/dev/sda1`: the `device_name` an `aws_launch_template` `block_device_mappings` block needs to resize the root volume."))
+            .attr(Attribute::computed("tags_all", map_of(string()), "Every tag on the image: those of `immutable_image.tags`, the provider's `default_tags`, and the `immutable:*` provenance tags.")),
+    }
+}
+
+#[derive(Deserialize)]
+struct Config {
+    code_tag: Option<String>,
+    fingerprint: Option<String>,
+    name_prefix: Option<String>,
+    tags: Option<BTreeMap<String, String>>,
+    owners: Option<Vec<String>>,
+    most_recent: Option<bool>,
+}
+
+fn config(v: &Value) -> Result<Config, Diagnostics> {
+    from_value(v).map_err(|e| Diagnostic::error("Invalid configuration", e.to_string()).into())
+}
+
+fn validate_config(raw: &Value) -> Diagnostics {
+    let mut d = Diagnostics::new();
+    let c = match config(raw) {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    if c.code_tag.as_deref() == Some("") {
+        d.attr_error(
+            AttrPath::root("code_tag"),
+            "Empty code_tag",
+            "Give the code tag the image was baked for, e.g. \"v1.4.2\", or leave code_tag out.",
+        );
+    }
+    if let Some(f) = &c.fingerprint {
+        let hex = f.strip_prefix("sha256:").unwrap_or_default();
+        if hex.is_empty() || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            d.attr_error(
+                AttrPath::root("fingerprint"),
+                "Invalid fingerprint",
+                format!("{f:?} is not an image fingerprint: use immutable_image.<name>.fingerprint (\"sha256:\" and hex digits)."),
+            );
+        }
+    }
+    if let Some(p) = &c.name_prefix {
+        if p.is_empty() {
+            d.attr_error(
+                AttrPath::root("name_prefix"),
+                "Empty name_prefix",
+                "Give the start of the image names, e.g. \"web-\", or leave name_prefix out.",
+            );
+        } else if p.contains(['*', '?']) {
+            d.attr_error(
+                AttrPath::root("name_prefix"),
+                "Wildcard in name_prefix",
+                format!("{p:?} contains * or ?: name_prefix is a plain prefix (\"web-\" matches every name starting with web-)."),
+            );
+        } else if p.chars().count() > MAX_NAME {
+            d.attr_error(
+                AttrPath::root("name_prefix"),
+                "name_prefix too long",
+                format!(
+                    "AMI names have at most {MAX_NAME} characters; this prefix has {}.",
+                    p.chars().count()
+                ),
+            );
+        }
+    }
+    for k in c.tags.iter().flat_map(|t| t.keys()) {
+        if k.is_empty() {
+            d.attr_error(
+                AttrPath::root("tags").key(k),
+                "Empty tag key",
+                "Tag keys cannot be empty.",
+            );
+        }
+    }
+    if let Some(owners) = &c.owners {
+        if owners.is_empty() && raw.get("owners").is_known() {
+            d.attr_error(
+                AttrPath::root("owners"),
+                "No owners",
+                "List at least one owner (`self` or an account id), or leave owners out for `self`.",
+            );
+        }
+        for (i, o) in owners.iter().enumerate() {
+            if o.is_empty() {
+                d.attr_error(
+                    AttrPath::root("owners").index(i as i64),
+                    "Empty owner",
+                    "An owner is `self` or an account id.",
+                );
+            }
+        }
+    }
+    // Unknown values (known only after apply) count as filters: they will be set.
+    let selects = |attr: &str| match raw.get(attr) {
+        Value::Null => false,
+        Value::Map(m) => !m.is_empty(),
+        _ => true,
+    };
+    if !["code_tag", "fingerprint", "name_prefix", "tags"]
+        .iter()
+        .any(|a| selects(a))
+    {
+        d.push(Diagnostic::error(
+            "No filter",
+            "Set at least one of code_tag, fingerprint, name_prefix and tags: without one, any image this provider baked in the account would match.",
+        ));
+    }
+    d
+}
+
+/// The filters of a configuration, as DescribeImages takes them and as an error names them.
+fn filters(c: &Config) -> (Vec<Filter>, Vec<String>) {
+    let filter = |name: String, value: &str| Filter::builder().name(name).values(value).build();
+    // Only images this provider baked, and only usable ones.
+    let mut f = vec![
+        Filter::builder()
+            .name("tag-key")
+            .values(tags::FINGERPRINT)
+            .build(),
+        filter("state".into(), "available"),
+    ];
+    let mut shown = vec![];
+    if let Some(t) = &c.code_tag {
+        f.push(filter(format!("tag:{}", tags::CODE_TAG), t));
+        shown.push(format!("code_tag = {t:?}"));
+    }
+    if let Some(fp) = &c.fingerprint {
+        f.push(filter(format!("tag:{}", tags::FINGERPRINT), fp));
+        shown.push(format!("fingerprint = {fp:?}"));
+    }
+    if let Some(p) = &c.name_prefix {
+        f.push(filter("name".into(), &format!("{p}*")));
+        shown.push(format!("name_prefix = {p:?}"));
+    }
+    for (k, v) in c.tags.iter().flatten() {
+        f.push(filter(format!("tag:{k}"), v));
+        shown.push(format!("tags[{k:?}] = {v:?}"));
+    }
+    shown.push(format!("owners = {:?}", owners(c)));
+    (f, shown)
+}
+
+fn owners(c: &Config) -> Vec<String> {
+    c.owners
+        .clone()
+        .filter(|o| !o.is_empty())
+        .unwrap_or_else(|| vec!["self".into()])
+}
+
+/// Newest first; equal creation dates in id order, so the choice is stable.
+fn newest_first(images: &mut [Image]) {
+    images.sort_by(|a, b| {
+        b.creation_date()
+            .cmp(&a.creation_date())
+            .then(a.image_id().cmp(&b.image_id()))
+    });
+}
+
+fn state(block: &Block, img: &Image) -> Value {
+    let tags: BTreeMap<String, String> = img
+        .tags()
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect();
+    let s = |v: Option<&str>| {
+        v.map(|v| Value::String(v.to_string()))
+            .unwrap_or(Value::Null)
+    };
+    let fields = BTreeMap::from([
+        ("id".to_string(), s(img.image_id())),
+        ("name".to_string(), s(img.name())),
+        ("created_at".to_string(), s(img.creation_date())),
+        ("root_device_name".to_string(), s(img.root_device_name())),
+        (
+            "code_tag".to_string(),
+            s(tags.get(tags::CODE_TAG).map(String::as_str)),
+        ),
+        (
+            "fingerprint".to_string(),
+            s(tags.get(tags::FINGERPRINT).map(String::as_str)),
+        ),
+        (
+            "source_ami_id".to_string(),
+            s(tags.get(tags::SOURCE_AMI).map(String::as_str)),
+        ),
+        (
+            "snapshot_ids".to_string(),
+            Value::List(
+                img.block_device_mappings()
+                    .iter()
+                    .filter_map(|m| m.ebs().and_then(|e| e.snapshot_id()))
+                    .map(|id| Value::String(id.to_string()))
+                    .collect(),
+            ),
+        ),
+        (
+            "tags_all".to_string(),
+            Value::Map(
+                tags.into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect(),
+            ),
+        ),
+    ]);
+    object(block, fields)
+}
+
+#[async_trait]
+impl DataSource for ImageDataSource {
+    fn type_name(&self) -> &'static str {
+        TYPE_NAME
+    }
+
+    fn schema(&self) -> Schema {
+        schema()
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        validate_config(config)
+    }
+
+    async fn read(&self, cx: &Cx, raw: &Value) -> Result<Value, Diagnostics> {
+        // Terraform validates first, but a read must never search with a bad filter.
+        validate_config(raw).into_result()?;
+        let c = config(raw)?;
+        let aws = cx.aws()?;
+        let ec2 = aws.ec2().await?;
+        let (filters, shown) = filters(&c);
+        let mut found: Vec<Image> = vec![];
+        let mut token = None;
+        loop {
+            let out = ec2
+                .describe_images()
+                .set_owners(Some(owners(&c)))
+                .set_filters(Some(filters.clone()))
+                .set_next_token(token)
+                .send()
+                .await
+                .context("DescribeImages", &shown.join(", "))?;
+            found.extend(out.images().iter().cloned());
+            token = out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        newest_first(&mut found);
+        let region = aws.region().await.unwrap_or_default();
+        let Some(first) = found.first() else {
+            return Err(Diagnostic::error(
+                "No image matches",
+                format!(
+                    "No available image baked by immutable_image matches {} in region {region}.",
+                    shown.join(", ")
+                ),
+            )
+            .into());
+        };
+        if found.len() > 1 && c.most_recent == Some(false) {
+            let listed: Vec<String> = found
+                .iter()
+                .take(LISTED)
+                .map(|i| {
+                    format!(
+                        "{} ({}, {})",
+                        i.image_id().unwrap_or_default(),
+                        i.name().unwrap_or_default(),
+                        i.creation_date().unwrap_or_default()
+                    )
+                })
+                .collect();
+            return Err(Diagnostic::error(
+                "More than one image matches",
+                format!(
+                    "{} images match {} in region {region}: {}{}. Narrow the filters, or set most_recent = true to take the newest.",
+                    found.len(),
+                    shown.join(", "),
+                    listed.join(", "),
+                    if found.len() > LISTED { ", …" } else { "" }
+                ),
+            )
+            .at(AttrPath::root("most_recent"))
+            .into());
+        }
+        tracing::debug!(image_id = ?first.image_id(), matches = found.len(), "immutable_image data source read");
+        let mut state = state(&schema().block, first);
+        if let (Value::Object(fields), Value::Object(configured)) = (&mut state, raw) {
+            for a in ["name_prefix", "tags", "owners", "most_recent"] {
+                if let Some(v) = configured.get(a) {
+                    fields.insert(a.to_string(), v.clone());
+                }
+            }
+        }
+        Ok(state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ec2::types::Tag;
+
+    fn cfg(pairs: &[(&str, Value)]) -> Value {
+        object(
+            &schema().block,
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+
+    fn s(v: &str) -> Value {
+        Value::String(v.into())
+    }
+
+    fn errors_at(d: &Diagnostics) -> Vec<String> {
+        d.0.iter()
+            .filter_map(|d| d.path.as_ref().map(|p| p.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn good_configs_validate() {
+        for c in [
+            cfg(&[("code_tag", s("v1.4.2"))]),
+            cfg(&[("fingerprint", s("sha256:0123abcd"))]),
+            cfg(&[("name_prefix", s("web-"))]),
+            cfg(&[("tags", Value::map([("app", s("web"))]))]),
+            cfg(&[
+                ("code_tag", s("v1")),
+                ("owners", Value::list([s("self"), s("123456789012")])),
+                ("most_recent", Value::Bool(false)),
+            ]),
+            // Known only after apply: a filter all the same, checked when it is known.
+            cfg(&[("fingerprint", Value::unknown())]),
+        ] {
+            let d = validate_config(&c);
+            assert!(d.is_empty(), "{d}");
+        }
+    }
+
+    #[test]
+    fn bad_configs_name_the_attribute() {
+        let cases: Vec<(Value, &str)> = vec![
+            (cfg(&[("code_tag", s(""))]), "code_tag"),
+            (cfg(&[("fingerprint", s("abc"))]), "fingerprint"),
+            (cfg(&[("fingerprint", s("sha256:"))]), "fingerprint"),
+            (cfg(&[("fingerprint", s("sha256:xyz"))]), "fingerprint"),
+            (cfg(&[("name_prefix", s(""))]), "name_prefix"),
+            (cfg(&[("name_prefix", s("web-*"))]), "name_prefix"),
+            (cfg(&[("name_prefix", s(&"x".repeat(129)))]), "name_prefix"),
+            (cfg(&[("tags", Value::map([("", s("x"))]))]), "tags[\"\"]"),
+            (
+                cfg(&[("code_tag", s("v1")), ("owners", Value::list([]))]),
+                "owners",
+            ),
+            (
+                cfg(&[("code_tag", s("v1")), ("owners", Value::list([s("")]))]),
+                "owners[0]",
+            ),
+        ];
+        for (i, (c, path)) in cases.iter().enumerate() {
+            let d = validate_config(c);
+            assert!(
+                d.has_errors() && errors_at(&d).iter().any(|p| p == path),
+                "case {i}: expected an error at {path}, got {d}"
+            );
+        }
+    }
+
+    #[test]
+    fn at_least_one_filter_is_required() {
+        let d = validate_config(&cfg(&[]));
+        assert!(d.has_errors());
+        assert!(d.to_string().contains("Set at least one of"), "{d}");
+        // Empty tags select nothing either.
+        let d = validate_config(&cfg(&[("tags", Value::map::<&str>([]))]));
+        assert!(d.has_errors(), "{d}");
+    }
+
+    #[test]
+    fn filters_name_what_they_match() {
+        let c = config(&cfg(&[
+            ("code_tag", s("v2")),
+            ("name_prefix", s("web-")),
+            ("tags", Value::map([("app", s("web"))])),
+        ]))
+        .unwrap();
+        let (f, shown) = filters(&c);
+        let pairs: Vec<(String, Vec<String>)> = f
+            .iter()
+            .map(|f| (f.name().unwrap().to_string(), f.values().to_vec()))
+            .collect();
+        assert!(pairs.contains(&("tag-key".into(), vec![tags::FINGERPRINT.into()])));
+        assert!(pairs.contains(&("state".into(), vec!["available".into()])));
+        assert!(pairs.contains(&(format!("tag:{}", tags::CODE_TAG), vec!["v2".into()])));
+        assert!(pairs.contains(&("name".into(), vec!["web-*".into()])));
+        assert!(pairs.contains(&("tag:app".into(), vec!["web".into()])));
+        assert_eq!(
+            shown,
+            [
+                "code_tag = \"v2\"",
+                "name_prefix = \"web-\"",
+                "tags[\"app\"] = \"web\"",
+                "owners = [\"self\"]"
+            ]
+        );
+    }
+
+    #[test]
+    fn newest_image_wins_and_state_carries_its_provenance() {
+        let img = |id: &str, created: &str, tag: &str| {
+            Image::builder()
+                .image_id(id)
+                .name(format!("web-{tag}"))
+                .creation_date(created)
+                .root_device_name("/dev/sda1")
+                .tags(Tag::builder().key(tags::CODE_TAG).value(tag).build())
+                .tags(
+                    Tag::builder()
+                        .key(tags::FINGERPRINT)
+                        .value("sha256:ab")
+                        .build(),
+                )
+                .tags(
+                    Tag::builder()
+                        .key(tags::SOURCE_AMI)
+                        .value("ami-src")
+                        .build(),
+                )
+                .build()
+        };
+        let mut images = vec![
+            img("ami-1", "2024-01-01T00:00:00.000Z", "v1"),
+            img("ami-3", "2024-03-01T00:00:00.000Z", "v3"),
+            img("ami-2", "2024-02-01T00:00:00.000Z", "v2"),
+        ];
+        newest_first(&mut images);
+        assert_eq!(images[0].image_id(), Some("ami-3"));
+        let st = state(&schema().block, &images[0]);
+        assert_eq!(st.get("id"), &s("ami-3"));
+        assert_eq!(st.get("name"), &s("web-v3"));
+        assert_eq!(st.get("code_tag"), &s("v3"));
+        assert_eq!(st.get("fingerprint"), &s("sha256:ab"));
+        assert_eq!(st.get("source_ami_id"), &s("ami-src"));
+        assert_eq!(st.get("root_device_name"), &s("/dev/sda1"));
+        assert_eq!(
+            st.get("tags_all").as_entries().unwrap().get(tags::CODE_TAG),
+            Some(&s("v3"))
+        );
+        // Every schema attribute is present (the wire format needs them all).
+        let Value::Object(fields) = &st else { panic!() };
+        assert_eq!(fields.len(), schema().block.attributes.len());
+    }
+}

@@ -580,11 +580,22 @@ fn a_group_changed_since_the_plan_is_not_released_on_a_stale_schedule() {
     .unwrap();
     let run = tf.run(&["apply", "stale.tfplan"], &[]);
     assert!(!run.success(), "a stale schedule must not be executed");
-    let out = run.combined().split_whitespace().collect::<Vec<_>>().join(" ");
+    let out = run
+        .combined()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(out.contains("inconsistent final plan"), "{out}");
-    assert_eq!(moto.count(region, "CreateLaunchTemplateVersion"), 0, "nothing changed");
+    assert_eq!(
+        moto.count(region, "CreateLaunchTemplateVersion"),
+        0,
+        "nothing changed"
+    );
     assert_eq!(moto.count(region, "DetachInstances"), 0);
     // A new plan shows the current group, and applies.
     tf.apply(&[]).assert_success();
-    assert!(group(moto, region, "moving").images.values().all(|i| i == NEW));
+    assert!(group(moto, region, "moving")
+        .images
+        .values()
+        .all(|i| i == NEW));
 }

@@ -102,8 +102,15 @@ fn release_overhead(moto: &Moto, n: u32, batch: u32, warmup: u32) -> Vec<Row> {
             target: "≤ 1.10".into(),
         },
         Row {
-            what: format!("AWS calls per replaced instance ({n}): {}", breakdown.join(", ")),
-            measured: format!("{} / {n} = {:.2}", during.len(), during.len() as f64 / f64::from(n)),
+            what: format!(
+                "AWS calls per replaced instance ({n}): {}",
+                breakdown.join(", ")
+            ),
+            measured: format!(
+                "{} / {n} = {:.2}",
+                during.len(),
+                during.len() as f64 / f64::from(n)
+            ),
             target: "≤ 1.5".into(),
         },
     ]
@@ -115,11 +122,14 @@ fn unchanged_reapply(moto: &Moto) -> Row {
     template_group(moto, region, "again", 4, OLD);
     let tf = Terraform::new(moto, region, &release_config("again", 2, 0));
     tf.apply(&[]).assert_success();
-    let launched_before = moto.count(region, "RunInstances") + moto.count(region, "UpdateAutoScalingGroup");
+    let launched_before =
+        moto.count(region, "RunInstances") + moto.count(region, "UpdateAutoScalingGroup");
     let start = Instant::now();
     tf.apply(&[]).assert_success();
     let wall = start.elapsed().as_secs_f64();
-    let launched = moto.count(region, "RunInstances") + moto.count(region, "UpdateAutoScalingGroup") - launched_before;
+    let launched = moto.count(region, "RunInstances")
+        + moto.count(region, "UpdateAutoScalingGroup")
+        - launched_before;
     Row {
         what: "unchanged re-apply (release of 4, nothing to do)".into(),
         measured: format!("{wall:.2}s, {launched} capacity/launch calls"),
@@ -153,7 +163,8 @@ resource "immutable_image" "img" {{
 "#
     );
     let tf = Terraform::new(moto, region, &images);
-    tf.run(&["apply", "-auto-approve", "-parallelism=20"], &[]).assert_success();
+    tf.run(&["apply", "-auto-approve", "-parallelism=20"], &[])
+        .assert_success();
     let floor_cfg = format!(
         "resource \"terraform_data\" \"d\" {{\n  count = {n}\n  input = \"v${{count.index}}\"\n}}\n"
     );
@@ -173,7 +184,9 @@ resource "immutable_image" "img" {{
     let ours = median(&tf);
     let base = median(&floor);
     vec![Row {
-        what: format!("terraform plan: {n} existing immutable_image vs {n} terraform_data (median of 3)"),
+        what: format!(
+            "terraform plan: {n} existing immutable_image vs {n} terraform_data (median of 3)"
+        ),
         measured: format!("{ours:.2}s vs {base:.2}s = {:.2}×", ours / base),
         target: "≤ 1.5×".into(),
     }]
@@ -187,7 +200,10 @@ fn startup() -> Row {
     for _ in 0..21 {
         let start = Instant::now();
         let mut child = Command::new(&bin)
-            .env("TF_PLUGIN_MAGIC_COOKIE", "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2")
+            .env(
+                "TF_PLUGIN_MAGIC_COOKIE",
+                "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2",
+            )
             .env("PLUGIN_PROTOCOL_VERSIONS", "6,5")
             .env("PLUGIN_CLIENT_CERT", &cert)
             .stdout(Stdio::piped())
@@ -195,7 +211,9 @@ fn startup() -> Row {
             .spawn()
             .expect("start plugin");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         times.push(start.elapsed().as_secs_f64() * 1000.0);
         assert!(line.starts_with("1|6|unix|"), "handshake: {line}");
         let _ = child.kill();
@@ -234,7 +252,9 @@ fn release_rss(moto: &Moto, n: u32, batch: u32) -> Row {
     done.store(true, Ordering::SeqCst);
     watcher.join().unwrap();
     Row {
-        what: format!("plugin peak RSS during a {n}-instance release (batch {batch}; took {wall:.0}s)"),
+        what: format!(
+            "plugin peak RSS during a {n}-instance release (batch {batch}; took {wall:.0}s)"
+        ),
         measured: format!("{:.1} MB", peak.load(Ordering::SeqCst) as f64 / 1024.0),
         target: "< 30 MB".into(),
     }
@@ -243,10 +263,14 @@ fn release_rss(moto: &Moto, n: u32, batch: u32) -> Row {
 /// VmHWM of every running plugin process (kB).
 fn plugin_peaks_kb() -> Vec<u64> {
     let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else { return out };
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
     for e in dir.flatten() {
         let p = e.path();
-        let Ok(cmd) = std::fs::read(p.join("cmdline")) else { continue };
+        let Ok(cmd) = std::fs::read(p.join("cmdline")) else {
+            continue;
+        };
         if !String::from_utf8_lossy(&cmd).contains("terraform-provider-immutable") {
             continue;
         }
@@ -272,8 +296,18 @@ fn client_cert_pem() -> String {
 }
 
 fn print_table(rows: &[Row]) {
-    let w0 = rows.iter().map(|r| r.what.chars().count()).max().unwrap_or(0).max(9);
-    let w1 = rows.iter().map(|r| r.measured.chars().count()).max().unwrap_or(0).max(8);
+    let w0 = rows
+        .iter()
+        .map(|r| r.what.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(9);
+    let w1 = rows
+        .iter()
+        .map(|r| r.measured.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(8);
     println!("| {:w0$} | {:w1$} | target |", "benchmark", "measured");
     println!("|{}|{}|--------|", "-".repeat(w0 + 2), "-".repeat(w1 + 2));
     for r in rows {

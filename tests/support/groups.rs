@@ -80,7 +80,11 @@ pub fn group_state(moto: &Moto, region: &str, name: &str) -> GroupState {
                 .send(),
         )
         .unwrap_or_else(|e| panic!("describe group {name}: {e:?}"));
-    let g = out.auto_scaling_groups().first().cloned().expect("group exists");
+    let g = out
+        .auto_scaling_groups()
+        .first()
+        .cloned()
+        .expect("group exists");
     let ids: Vec<String> = g
         .instances()
         .iter()
@@ -89,7 +93,12 @@ pub fn group_state(moto: &Moto, region: &str, name: &str) -> GroupState {
     let mut images = BTreeMap::new();
     if !ids.is_empty() {
         let d = moto
-            .block_on(moto.ec2(region).describe_instances().set_instance_ids(Some(ids)).send())
+            .block_on(
+                moto.ec2(region)
+                    .describe_instances()
+                    .set_instance_ids(Some(ids))
+                    .send(),
+            )
             .expect("describe instances");
         for i in d.reservations().iter().flat_map(|r| r.instances()) {
             images.insert(
@@ -118,7 +127,9 @@ pub fn group_state(moto: &Moto, region: &str, name: &str) -> GroupState {
             .iter()
             .filter_map(|p| p.process_name().map(String::from))
             .collect(),
-        launch_template_version: g.launch_template().and_then(|l| l.version().map(String::from)),
+        launch_template_version: g
+            .launch_template()
+            .and_then(|l| l.version().map(String::from)),
         launch_configuration: g.launch_configuration_name().map(String::from),
     }
 }

@@ -54,6 +54,9 @@ pub async fn launch(
     if let Some(s) = &b.subnet_id {
         req = req.subnet_id(s);
     }
+    if let Some(k) = &b.key_name {
+        req = req.key_name(k);
+    }
     if !b.security_group_ids.is_empty() {
         req = req.set_security_group_ids(Some(b.security_group_ids.clone()));
     }
@@ -72,12 +75,19 @@ pub async fn launch(
         .ok_or_else(|| AwsError::new("RunInstances", source_ami, "AWS returned no instance"))
 }
 
+/// The builder's addresses, as AWS reports them once it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Addresses {
+    pub public_ip: Option<String>,
+    pub private_ip: Option<String>,
+}
+
 pub async fn wait_running(
     ec2: &aws_sdk_ec2::Client,
     id: &str,
     timeout: Duration,
     cancel: &Cancel,
-) -> Result<(), WaitError<AwsError>> {
+) -> Result<Addresses, WaitError<AwsError>> {
     wait::until(
         &format!("builder {id} to run"),
         timeout,
@@ -99,7 +109,10 @@ pub async fn wait_running(
                 .cloned();
             let Some(inst) = inst else { return Ok(None) };
             match inst.state().and_then(|s| s.name()) {
-                Some(InstanceStateName::Running) => Ok(Some(())),
+                Some(InstanceStateName::Running) => Ok(Some(Addresses {
+                    public_ip: inst.public_ip_address().map(str::to_string),
+                    private_ip: inst.private_ip_address().map(str::to_string),
+                })),
                 Some(InstanceStateName::Pending) | None => Ok(None),
                 Some(other) => Err(AwsError::new(
                     "RunInstances",
@@ -134,4 +147,37 @@ pub async fn terminate(ec2: &aws_sdk_ec2::Client, ids: &[String]) -> Result<(), 
         Err(e) if e.is_code("InvalidInstanceID.NotFound") => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// Waits until the instances are terminated (or gone): a security group they use can only be
+/// deleted then. Cleanup calls this after Terraform asked to stop, so it has its own deadline
+/// and no cancel.
+pub async fn wait_terminated(
+    ec2: &aws_sdk_ec2::Client,
+    ids: &[String],
+    timeout: Duration,
+) -> Result<(), WaitError<AwsError>> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let what = format!("builder {} to terminate", ids.join(","));
+    wait::until(&what, timeout, Backoff::SECONDS, &Cancel::new(), || async {
+        let out = ec2
+            .describe_instances()
+            .set_instance_ids(Some(ids.to_vec()))
+            .send()
+            .await;
+        let out = match out.context("DescribeInstances", &ids.join(",")) {
+            Ok(o) => o,
+            Err(e) if e.is_code("InvalidInstanceID.NotFound") => return Ok(Some(())),
+            Err(e) => return Err(e),
+        };
+        let all_gone = out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .all(|i| i.state().and_then(|s| s.name()) == Some(&InstanceStateName::Terminated));
+        Ok(all_gone.then_some(()))
+    })
+    .await
 }

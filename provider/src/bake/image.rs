@@ -1,12 +1,17 @@
 //! AMIs: create (tagged at birth, so an interrupted bake never leaves an untagged image),
-//! wait for `available`, tag snapshots, find by fingerprint, describe, retag, delete.
+//! wait for `available`, tag snapshots, find by fingerprint, lineage or origin, describe, retag,
+//! share, discard and delete.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{Filter, Image, ImageState, ResourceType, Tag};
+use aws_sdk_ec2::types::{
+    Filter, Image, ImageState, LaunchPermission as SdkLaunchPermission,
+    LaunchPermissionModifications, ResourceType, Tag,
+};
 
 use super::builder::tag_spec;
+use super::spec::LaunchPermission;
 use crate::aws::tags;
 use crate::aws::wait::{self, Backoff, WaitError};
 use crate::aws::{AwsError, ErrorContext};
@@ -53,8 +58,14 @@ impl ImageInfo {
     pub fn tag(&self, key: &str) -> Option<&str> {
         self.tags.get(key).map(String::as_str)
     }
+
+    /// Marked `immutable:temporary`: a bake has not finished it (or died before it could).
+    pub fn is_temporary(&self) -> bool {
+        self.tags.contains_key(tags::TEMPORARY)
+    }
 }
 
+/// Starts CreateImage; the image is tagged in the same call.
 pub async fn create(
     ec2: &aws_sdk_ec2::Client,
     instance_id: &str,
@@ -93,8 +104,9 @@ pub async fn describe(ec2: &aws_sdk_ec2::Client, id: &str) -> Result<Option<Imag
     }
 }
 
-/// Images this account owns that carry `fingerprint`, newest first; pending ones included (a bake
-/// that reached CreateImage has finished provisioning, so its image is as good as ours).
+/// Finished images this account owns that carry `fingerprint`, newest first. Images still marked
+/// temporary are left out: their bake has not finished them (tags, copies, encryption) and may
+/// yet discard them.
 pub async fn find_by_fingerprint(
     ec2: &aws_sdk_ec2::Client,
     fingerprint: &str,
@@ -118,9 +130,138 @@ pub async fn find_by_fingerprint(
         .send()
         .await
         .context("DescribeImages", fingerprint)?;
-    let mut found: Vec<ImageInfo> = out.images().iter().map(ImageInfo::from_sdk).collect();
-    found.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+    let mut found: Vec<ImageInfo> = out
+        .images()
+        .iter()
+        .map(ImageInfo::from_sdk)
+        .filter(|i| !i.is_temporary())
+        .collect();
+    newest_first(&mut found);
     Ok(found)
+}
+
+pub fn newest_first(images: &mut [ImageInfo]) {
+    images.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+}
+
+/// Images this account owns with tag `key` = `value` (any state but deregistered).
+pub async fn find_tagged(
+    ec2: &aws_sdk_ec2::Client,
+    key: &str,
+    value: &str,
+) -> Result<Vec<ImageInfo>, AwsError> {
+    let out = ec2
+        .describe_images()
+        .owners("self")
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{key}"))
+                .values(value)
+                .build(),
+        )
+        .send()
+        .await
+        .context("DescribeImages", value)?;
+    let mut found: Vec<ImageInfo> = out
+        .images()
+        .iter()
+        .map(ImageInfo::from_sdk)
+        .filter(|i| i.state != ImageState::Deregistered.as_str())
+        .collect();
+    newest_first(&mut found);
+    Ok(found)
+}
+
+/// Snapshots that belong to an image, also while it is pending (when AWS may not list them in
+/// its block device mappings yet): those it lists, plus those whose description names it
+/// (`Created by CreateImage(i-…) for ami-…`, `Copied for DestinationAmi ami-…`).
+pub async fn snapshots_of(ec2: &aws_sdk_ec2::Client, id: &str) -> Result<Vec<String>, AwsError> {
+    let mut snaps = match describe(ec2, id).await? {
+        Some(i) => i.snapshot_ids,
+        None => vec![],
+    };
+    let out = ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(
+            Filter::builder()
+                .name("description")
+                .values(format!("*{id}*"))
+                .build(),
+        )
+        .send()
+        .await
+        .context("DescribeSnapshots", id)?;
+    for s in out.snapshots() {
+        if let Some(sid) = s.snapshot_id() {
+            if !snaps.iter().any(|x| x == sid) {
+                snaps.push(sid.to_string());
+            }
+        }
+    }
+    Ok(snaps)
+}
+
+/// Gets rid of an image a bake made but did not finish: marks it and its snapshots temporary
+/// first (so a sweep finds whatever this cannot delete), then deregisters it and deletes the
+/// snapshots. Runs during cleanup, so it ignores cancellation.
+pub async fn discard(
+    ec2: &aws_sdk_ec2::Client,
+    id: &str,
+    temp_marks: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    let snaps = snapshots_of(ec2, id).await?;
+    let mut all = vec![id.to_string()];
+    all.extend(snaps.iter().cloned());
+    if let Err(e) = tag(ec2, &all, temp_marks).await {
+        // Tagging is the safety net; the deletion below is what matters.
+        tracing::debug!("could not mark {id} as temporary before deleting it: {e}");
+    }
+    delete(ec2, id, &snaps, &Cancel::new()).await
+}
+
+/// Grants (`add`) and revokes (`remove`) launch permissions.
+pub async fn set_launch_permission(
+    ec2: &aws_sdk_ec2::Client,
+    id: &str,
+    add: &LaunchPermission,
+    remove: &LaunchPermission,
+) -> Result<(), AwsError> {
+    if add.is_empty() && remove.is_empty() {
+        return Ok(());
+    }
+    let perms = |p: &LaunchPermission| -> Vec<SdkLaunchPermission> {
+        let mut v: Vec<SdkLaunchPermission> = p
+            .accounts
+            .iter()
+            .map(|a| SdkLaunchPermission::builder().user_id(a).build())
+            .collect();
+        v.extend(
+            p.organization_arns
+                .iter()
+                .map(|a| SdkLaunchPermission::builder().organization_arn(a).build()),
+        );
+        v.extend(p.organizational_unit_arns.iter().map(|a| {
+            SdkLaunchPermission::builder()
+                .organizational_unit_arn(a)
+                .build()
+        }));
+        v
+    };
+    let mut m = LaunchPermissionModifications::builder();
+    if !add.is_empty() {
+        m = m.set_add(Some(perms(add)));
+    }
+    if !remove.is_empty() {
+        m = m.set_remove(Some(perms(remove)));
+    }
+    ec2.modify_image_attribute()
+        .image_id(id)
+        .launch_permission(m.build())
+        .send()
+        .await
+        .context("ModifyImageAttribute", id)?;
+    Ok(())
 }
 
 pub async fn wait_available(

@@ -51,13 +51,19 @@ fn allowed(c: char) -> bool {
 /// `YYYYMMDDhhmmss` in UTC: sorts as text, and is valid in an AMI name.
 pub fn timestamp(t: SystemTime) -> String {
     let d = UtcDateTime::from_system_time(t);
-    format!("{:04}{:02}{:02}{:02}{:02}{:02}", d.year, d.month, d.day, d.hour, d.minute, d.second)
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        d.year, d.month, d.day, d.hour, d.minute, d.second
+    )
 }
 
 /// RFC 3339 in UTC, second precision: the format of `created_at`, expiries and locks.
 pub fn rfc3339(t: SystemTime) -> String {
     let d = UtcDateTime::from_system_time(t);
-    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", d.year, d.month, d.day, d.hour, d.minute, d.second)
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        d.year, d.month, d.day, d.hour, d.minute, d.second
+    )
 }
 
 #[cfg(test)]

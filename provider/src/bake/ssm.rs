@@ -9,22 +9,8 @@ use crate::aws::wait::{Backoff, WaitError};
 use crate::aws::{AwsError, ErrorContext};
 use crate::cancel::Cancel;
 
-/// Lines of output quoted in the error when the script fails.
-const TAIL_LINES: usize = 20;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ProvisionError {
-    #[error("the provisioning script failed with exit code {code} (status {status}); last lines of its output:\n{tail}")]
-    ScriptFailed {
-        code: i32,
-        status: String,
-        tail: String,
-    },
-    #[error(transparent)]
-    Aws(#[from] AwsError),
-    #[error(transparent)]
-    Wait(#[from] WaitError<AwsError>),
-}
+pub use super::communicator::ProvisionError;
+use super::communicator::TAIL_LINES;
 
 /// The shell commands SSM runs: environment, the script written to a file, then the script
 /// called with the tag. Values are single-quoted so nothing in them is interpreted by the shell.

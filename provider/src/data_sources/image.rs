@@ -285,7 +285,14 @@ impl DataSource for ImageDataSource {
                 .send()
                 .await
                 .context("DescribeImages", &shown.join(", "))?;
-            found.extend(out.images().iter().cloned());
+            // An image still tagged temporary belongs to a bake that has not finished (or was
+            // killed): not a release anyone should launch.
+            found.extend(
+                out.images()
+                    .iter()
+                    .filter(|i| !i.tags().iter().any(|t| t.key() == Some(tags::TEMPORARY)))
+                    .cloned(),
+            );
             token = out
                 .next_token()
                 .filter(|t| !t.is_empty())

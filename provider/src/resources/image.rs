@@ -7,13 +7,15 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::aws::tags;
-use crate::bake::{self, fingerprint, image, name, source, spec};
+use crate::bake::{self, fingerprint, image, name, results, source, spec};
 use crate::tf::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tf::duration;
 use crate::tf::resource::{ApplyRequest, Cx, PlanRequest, Planned, Resource};
 use crate::tf::schema::{
-    bool, list_of, map_of, set_of, string, Attribute, Block, NestedBlock, Schema,
+    bool, list_of, map_of, number, set_of, string, Attribute, Block, NestedBlock, Schema,
 };
+
+mod settings;
 use crate::tf::value::{from_value, to_value, Value};
 
 pub const TYPE_NAME: &str = "immutable_image";
@@ -28,26 +30,39 @@ pub fn schema() -> Schema {
         block: Block::new("Bakes an AMI: launches a temporary builder from a source AMI, runs a provisioning script that deploys `code_tag` on it, creates the image, and removes every temporary object — on success, failure and interrupt alike. An available image with the same fingerprint (same source, tag, script and build settings) is reused instead of baked again.")
             .attr(Attribute::optional("source_ami", string(), "Id of the AMI to start from. Exactly one of `source_ami` and `source_ami_filter` is required."))
             .attr(Attribute::required("code_tag", string(), "What to deploy, e.g. a git tag `v1.4.2`. The script receives it as `$1` and in the `CODE_TAG` environment variable."))
-            .attr(Attribute::optional("script", string(), "The provisioning script, inline. Runs as root through SSM `AWS-RunShellScript`; a `#!` line picks the interpreter (default `sh`). Exactly one of `script` and `script_file` is required."))
+            .attr(Attribute::optional("script", string(), "The provisioning script, inline. Runs as root (through SSM `AWS-RunShellScript`, or `sudo -S sh -c` over SSH); a `#!` line picks the interpreter (default `sh`). Exactly one of `script` and `script_file` is required."))
             .attr(Attribute::optional("script_file", string(), "Path of a file holding the provisioning script (relative paths are from Terraform's working directory; `${path.module}/provision.sh` is the usual form). Its content, not its path, goes into the fingerprint."))
-            .attr(Attribute::optional("environment", map_of(string()), "Extra environment variables for the script. Marked sensitive so Terraform hides them, but they travel in the SSM command's parameters: fetch real secrets from SSM Parameter Store or Secrets Manager inside the script instead.").sensitive())
-            .attr(Attribute::defaulted("communicator", string(), "ssm", "How the script reaches the builder: `ssm` (no inbound network, no keys; the builder needs the SSM agent and a route to SSM, and usually an instance profile with `AmazonSSMManagedInstanceCore`)."))
+            .attr(Attribute::optional("environment", map_of(string()), "Extra environment variables for the script. Marked sensitive so Terraform hides them and the provider never logs them. With `ssm` they travel in the SSM command's parameters (visible in the SSM console): fetch real secrets from SSM Parameter Store or Secrets Manager inside the script instead. With `ssh` they travel inside the encrypted session into a file only the SSH user can read, deleted before the script starts.").sensitive())
+            .attr(Attribute::defaulted("communicator", string(), "ssm", "How the script reaches the builder: `ssm` (no inbound network, no keys; the builder needs the SSM agent and a route to SSM, and usually an instance profile with `AmazonSSMManagedInstanceCore`) or `ssh` (Packer's classic path: a key pair and a security group made for the bake, see the `ssh_*` arguments)."))
+            .attr(Attribute::optional("ssh_username", string(), "With `communicator = \"ssh\"` (required then): the user to log in as, e.g. `ubuntu`, `ec2-user`, `admin`. Unless it is `root`, the script runs through `sudo -S sh -c`, so the user needs password-less sudo, as on official cloud images."))
+            .attr(Attribute::defaulted("ssh_port", number(), "22", "SSH port to connect to; the temporary security group opens this port."))
+            .attr(Attribute::optional("ssh_host", string(), "Connect here instead of the builder's own address (its public IP; its private IP when it has no public one or a bastion is used): a port forward, a NAT, or `127.0.0.1` in tests."))
+            .attr(Attribute::optional("ssh_keypair_name", string(), "An existing EC2 key pair to launch the builder with, instead of a temporary one. Its private key goes in `ssh_private_key_file` or `ssh_private_key`."))
+            .attr(Attribute::optional("ssh_private_key", string(), "The private key of `ssh_keypair_name` (unencrypted OpenSSH, PEM RSA or PKCS#8). Never logged; sensitive, but stored in the state like every argument: prefer `ssh_private_key_file`.").sensitive())
+            .attr(Attribute::optional("ssh_private_key_file", string(), "Path of the private key of `ssh_keypair_name`, read at apply time: only the path is stored in the state."))
+            .attr(Attribute::optional("ssh_allowed_cidrs", set_of(string()), "Sources (IPv4 or IPv6 CIDRs) the temporary security group lets in on `ssh_port`, e.g. the runner's `203.0.113.7/32` or the bastion's subnet. Required with `ssh` unless `security_group_ids` is set (then those groups are used and none is made): nothing is opened to the world by default."))
+            .attr(Attribute::defaulted("ssh_timeout", string(), "5m", "How long to wait, once the builder runs, for SSH to accept the key (boot, cloud-init installing it)."))
             .attr(Attribute::defaulted("instance_type", string(), "t3.micro", "Builder instance type. Part of the fingerprint."))
             .attr(Attribute::optional("subnet_id", string(), "Subnet to launch the builder in (default: the default VPC). Where the builder runs does not change the image, so this is not part of the fingerprint."))
             .attr(Attribute::optional("security_group_ids", set_of(string()), "Security groups for the builder. SSM needs no inbound rule."))
             .attr(Attribute::optional("iam_instance_profile", string(), "Instance profile name or ARN for the builder. Part of the fingerprint, since it decides what the script may fetch."))
-            .attr(Attribute::optional("run_tags", map_of(string()), "Extra tags on the builder instance and its volumes."))
+            .attr(Attribute::optional("run_tags", map_of(string()), "Extra tags on the builder instance, its volumes, and the temporary key pair and security group."))
             .attr(Attribute::defaulted("name_template", string(), "immutable-{{tag}}-{{timestamp}}", "AMI name. `{{tag}}` is the code tag, `{{timestamp}}` the bake start (UTC, `YYYYMMDDhhmmss`), `{{fingerprint}}` the first 12 hex digits of the fingerprint. Characters AMI names cannot hold become `-`."))
             .attr(Attribute::optional("description", string(), "AMI description."))
             .attr(Attribute::optional("tags", map_of(string()), "Tags on the image and its snapshots, merged over the provider's `default_tags`. Changing them updates the image in place."))
-            .attr(Attribute::defaulted("retain_on_destroy", bool(), "false", "When true, destroying the resource forgets the image but leaves it and its snapshots in the account."))
+            .attr(Attribute::defaulted("retain_on_destroy", bool(), "false", "When true, destroying (or replacing) the resource forgets the image but leaves it, its snapshots and its copies in the account; `keep_previous` then prunes them."))
+            .attr(Attribute::optional("copy_to_regions", set_of(string()), "Regions that get a copy of the image, with its tags and launch permissions. Copies are deleted with the image; adding or removing a region updates the resource in place."))
+            .attr(Attribute::defaulted("encrypted", bool(), "false", "Encrypt the image's snapshots: the built image is copied with encryption (`kms_key_id`, or the account's default EBS key) and the unencrypted one deleted, as Packer does. Part of the fingerprint."))
+            .attr(Attribute::optional("kms_key_id", string(), "KMS key (id, ARN or alias ARN) for `encrypted`; part of the fingerprint. Copies in other regions use their region's default EBS key."))
+            .attr(Attribute::optional("keep_previous", number(), "How many images baked earlier by this resource to keep beside the current one: after each successful bake, older ones are deregistered with their snapshots, in every region that has them. \"This resource\" means the same `name_template` (which `keep_previous` therefore requires). Useful with `retain_on_destroy = true`, which keeps replaced images for rollback. Unset: nothing is pruned."))
             .attr(Attribute::computed("id", string(), "The AMI id."))
             .attr(Attribute::computed("name", string(), "The AMI name, as rendered from `name_template`."))
-            .attr(Attribute::computed("fingerprint", string(), "Digest of what determines the image's content: resolved source AMI id, code tag, script, environment, instance type and instance profile. A change of any of them replaces the image."))
+            .attr(Attribute::computed("fingerprint", string(), "Digest of what determines the image's content: resolved source AMI id, code tag, script, environment, instance type, instance profile, and encryption (`encrypted`, `kms_key_id`) when enabled. A change of any of them replaces the image."))
             .attr(Attribute::computed("source_ami_id", string(), "The source AMI actually used (the filter's newest match, or `source_ami`)."))
             .attr(Attribute::computed("snapshot_ids", list_of(string()), "EBS snapshots backing the image."))
             .attr(Attribute::computed("reused", bool(), "True when an existing image with the same fingerprint was adopted instead of baking."))
             .attr(Attribute::computed("created_at", string(), "When AWS created the image (RFC 3339)."))
+            .attr(Attribute::computed("region_image_ids", map_of(string()), "Region → AMI id: the image in the provider's region and each copy."))
             .block(NestedBlock::single(
                 "source_ami_filter",
                 Block::new("Pick the source AMI by owner and name pattern.")
@@ -60,6 +75,23 @@ pub fn schema() -> Schema {
                 Block::new("How long operations may take, as durations like `40m` or `1h30m`.")
                     .attr(Attribute::optional("create", string(), &format!("The whole bake: launch, provisioning, image creation. Default `{DEFAULT_CREATE_TIMEOUT}` (AMI creation alone can take 30 minutes and more)." )))
                     .attr(Attribute::optional("delete", string(), &format!("Deregistering the image and deleting its snapshots. Default `{DEFAULT_DELETE_TIMEOUT}`."))),
+            ))
+            .block(NestedBlock::single(
+                "ssh_bastion",
+                Block::new("Reach the builder through a bastion (jump host), like `ssh -J`: the provider opens a `direct-tcpip` channel on the bastion to the builder's private address.")
+                    .attr(Attribute::required("host", string(), "The bastion's address."))
+                    .attr(Attribute::defaulted("port", number(), "22", "The bastion's SSH port."))
+                    .attr(Attribute::required("username", string(), "User to log in to the bastion as."))
+                    .attr(Attribute::optional("private_key", string(), "Private key for the bastion (unencrypted). Default: the builder's key from `ssh_private_key` or `ssh_private_key_file`.").sensitive())
+                    .attr(Attribute::optional("private_key_file", string(), "Path of the private key for the bastion, read at apply time."))
+                    .attr(Attribute::optional("host_key", string(), "The bastion's public host key (`ssh-ed25519 AAAA…`, a `known_hosts` line without the host name). When set, any other key is refused; without it, the key shown is accepted and its fingerprint logged.")),
+            ))
+            .block(NestedBlock::single(
+                "launch_permission",
+                Block::new("Who besides this account may launch the image and its copies. Changes apply in place.")
+                    .attr(Attribute::optional("accounts", set_of(string()), "AWS account ids (12 digits)."))
+                    .attr(Attribute::optional("organization_arns", set_of(string()), "AWS Organizations, e.g. `arn:aws:organizations::111122223333:organization/o-exampleorgid`."))
+                    .attr(Attribute::optional("organizational_unit_arns", set_of(string()), "Organizational units, e.g. `arn:aws:organizations::111122223333:ou/o-exampleorgid/ou-examplerootid-exampleouid`.")),
             )),
     }
 }
@@ -83,6 +115,37 @@ struct Config {
     tags: Option<BTreeMap<String, String>>,
     retain_on_destroy: Option<bool>,
     timeouts: Option<Vec<TimeoutsBlock>>,
+    ssh_username: Option<String>,
+    ssh_port: Option<f64>,
+    ssh_host: Option<String>,
+    ssh_keypair_name: Option<String>,
+    ssh_private_key: Option<String>,
+    ssh_private_key_file: Option<String>,
+    ssh_allowed_cidrs: Option<Vec<String>>,
+    ssh_timeout: Option<String>,
+    ssh_bastion: Option<Vec<BastionBlock>>,
+    copy_to_regions: Option<Vec<String>>,
+    launch_permission: Option<Vec<LaunchPermissionBlock>>,
+    encrypted: Option<bool>,
+    kms_key_id: Option<String>,
+    keep_previous: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct BastionBlock {
+    host: Option<String>,
+    port: Option<f64>,
+    username: Option<String>,
+    private_key: Option<String>,
+    private_key_file: Option<String>,
+    host_key: Option<String>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+struct LaunchPermissionBlock {
+    accounts: Option<Vec<String>>,
+    organization_arns: Option<Vec<String>>,
+    organizational_unit_arns: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -108,10 +171,14 @@ struct Computed {
     snapshot_ids: Option<Vec<String>>,
     reused: Option<bool>,
     created_at: Option<String>,
+    region_image_ids: Option<BTreeMap<String, String>>,
 }
 
+/// The typed configuration; values not known yet (`terraform validate` sees every variable as
+/// unknown, plan may see values of other resources) read as unset. Apply sees only known values.
 fn config(v: &Value) -> Result<Config, Diagnostics> {
-    from_value(v).map_err(|e| Diagnostic::error("Invalid configuration", e.to_string()).into())
+    from_value(&v.known_part())
+        .map_err(|e| Diagnostic::error("Invalid configuration", e.to_string()).into())
 }
 
 fn validate_config(raw: &Value) -> Diagnostics {
@@ -208,14 +275,16 @@ fn validate_config(raw: &Value) -> Diagnostics {
         }
     }
     if let Some(comm) = &c.communicator {
-        if comm != "ssm" {
+        if comm != "ssm" && comm != "ssh" {
             d.attr_error(
                 AttrPath::root("communicator"),
                 "Unsupported communicator",
-                format!("{comm:?} is not supported; use \"ssm\"."),
+                format!("{comm:?} is not supported; use \"ssm\" or \"ssh\"."),
             );
         }
     }
+    settings::validate_ssh(&c, raw, &mut d);
+    settings::validate_results(&c, raw, &mut d);
     if c.instance_type.as_deref() == Some("") {
         d.attr_error(
             AttrPath::root("instance_type"),
@@ -250,11 +319,12 @@ fn validate_config(raw: &Value) -> Diagnostics {
             }
         }
     }
-    let _ = c.retain_on_destroy;
     d
 }
 
-/// Everything the bake needs, from a fully known configuration. Reads `script_file`.
+/// Everything the bake needs, from a fully known configuration. Reads `script_file`. The
+/// communicator is left at `ssm`: [`settings::communicator`] fills it in at apply time (it reads
+/// private keys, which plan has no business touching).
 fn bake_spec(
     c: &Config,
     default_tags: &BTreeMap<String, String>,
@@ -293,36 +363,35 @@ fn bake_spec(
             )
         }
     };
-    let timeouts = c.timeouts.as_ref().and_then(|l| l.first());
-    let create_timeout = timeout(
-        timeouts.and_then(|t| t.create.as_deref()),
-        DEFAULT_CREATE_TIMEOUT,
-        "create",
-    )?;
-    let mut tags = default_tags.clone();
-    tags.extend(c.tags.clone().unwrap_or_default());
+    let create_timeout = create_timeout(c)?;
     Ok(spec::BakeSpec {
         source,
         code_tag: c.code_tag.clone().unwrap_or_default(),
         script,
         environment: c.environment.clone().unwrap_or_default(),
+        communicator: spec::Communicator::Ssm,
         builder: spec::Builder {
             instance_type: c.instance_type.clone().unwrap_or_else(|| "t3.micro".into()),
             subnet_id: c.subnet_id.clone(),
             security_group_ids: c.security_group_ids.clone().unwrap_or_default(),
             iam_instance_profile: c.iam_instance_profile.clone(),
             run_tags: c.run_tags.clone().unwrap_or_default(),
+            key_name: None,
         },
-        image: spec::ImageSettings {
-            name_template: c
-                .name_template
-                .clone()
-                .unwrap_or_else(|| "immutable-{{tag}}-{{timestamp}}".into()),
-            description: c.description.clone(),
-            tags,
-        },
+        image: settings::image_settings(c, default_tags),
         create_timeout,
     })
+}
+
+fn create_timeout(c: &Config) -> Result<Duration, Diagnostics> {
+    timeout(
+        c.timeouts
+            .as_ref()
+            .and_then(|l| l.first())
+            .and_then(|t| t.create.as_deref()),
+        DEFAULT_CREATE_TIMEOUT,
+        "create",
+    )
 }
 
 fn timeout(v: Option<&str>, default: &str, attr: &str) -> Result<Duration, Diagnostics> {
@@ -331,6 +400,29 @@ fn timeout(v: Option<&str>, default: &str, attr: &str) -> Result<Duration, Diagn
             .at(AttrPath::root("timeouts").index(0).attr(attr))
             .into()
     })
+}
+
+/// Whether the regions holding the image will change: `copy_to_regions` differs from the regions
+/// in `region_image_ids` (also when a copy vanished and refresh dropped it).
+async fn copies_change(cx: &Cx, proposed: &Value, prior: &Value) -> Result<bool, Diagnostics> {
+    let wanted = proposed.get("copy_to_regions");
+    if !wanted.is_wholly_known() {
+        return Ok(true);
+    }
+    let home = cx.aws()?.region().await?;
+    let mut want: Vec<String> = from_value::<Option<Vec<String>>>(wanted)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    want.push(home.clone());
+    want.sort();
+    want.dedup();
+    let have: Vec<String> = computed_of(prior)
+        .region_image_ids
+        .unwrap_or_else(|| BTreeMap::from([(home, String::new())]))
+        .into_keys()
+        .collect();
+    Ok(want != have)
 }
 
 /// The inputs of the fingerprint are all known (plan can compute it now).
@@ -344,6 +436,8 @@ fn fingerprint_inputs_known(v: &Value) -> bool {
         "environment",
         "instance_type",
         "iam_instance_profile",
+        "encrypted",
+        "kms_key_id",
     ]
     .iter()
     .all(|a| v.get(a).is_wholly_known())
@@ -422,9 +516,18 @@ impl Resource for ImageResource {
         let replacing =
             !req.prior.is_null() && planned.get("fingerprint") != req.prior.get("fingerprint");
         if replacing {
-            for a in ["id", "name", "snapshot_ids", "reused", "created_at"] {
+            for a in [
+                "id",
+                "name",
+                "snapshot_ids",
+                "reused",
+                "created_at",
+                "region_image_ids",
+            ] {
                 set(&mut planned, a, unknown());
             }
+        } else if !req.prior.is_null() && copies_change(cx, req.proposed, req.prior).await? {
+            set(&mut planned, "region_image_ids", unknown());
         }
         Ok(Planned {
             state: planned,
@@ -435,7 +538,8 @@ impl Resource for ImageResource {
     async fn create(&self, cx: &Cx, req: ApplyRequest<'_>) -> Result<Value, Diagnostics> {
         let c = config(req.planned)?;
         let aws = cx.aws()?;
-        let spec = bake_spec(&c, aws.default_tags())?;
+        let mut spec = bake_spec(&c, aws.default_tags())?;
+        spec.communicator = settings::communicator(&c)?;
         let ec2 = aws.ec2().await?;
         let resolved = source::resolve(&ec2, &spec.source).await?;
         let fp = fingerprint::fingerprint(&spec, &resolved.image_id);
@@ -458,6 +562,9 @@ impl Resource for ImageResource {
                 };
                 Diagnostics::from(Diagnostic::error(summary, e.to_string()))
             })?;
+        for w in &baked.warnings {
+            cx.warn(Diagnostic::warning("Bake housekeeping", w.clone()));
+        }
         // A reused image keeps its own tags; make them what this configuration asks for.
         if baked.reused {
             image::tag(
@@ -481,31 +588,42 @@ impl Resource for ImageResource {
                 snapshot_ids: Some(baked.image.snapshot_ids.clone()),
                 reused: Some(baked.reused),
                 created_at: Some(baked.image.created_at.clone()),
+                region_image_ids: Some(baked.region_image_ids.clone()),
             },
         )
     }
 
     async fn update(&self, cx: &Cx, req: ApplyRequest<'_>) -> Result<Value, Diagnostics> {
-        // Only in-place changes reach here (the fingerprint forces replacement): tags, and
-        // settings that apply to the next bake only.
+        // Only in-place changes reach here (the fingerprint forces replacement): tags, launch
+        // permissions, copies, keep_previous, and settings that apply to the next bake only.
         let aws = cx.aws()?;
-        let prior = computed_of(req.prior);
+        let mut prior = computed_of(req.prior);
         let id = prior.id.clone().unwrap_or_default();
-        let old: BTreeMap<String, String> = from_value(req.prior.get("tags")).unwrap_or_default();
-        let new: BTreeMap<String, String> = from_value(req.planned.get("tags")).unwrap_or_default();
-        if old != new {
-            let ec2 = aws.ec2().await?;
-            let mut targets = vec![id.clone()];
-            targets.extend(prior.snapshot_ids.clone().unwrap_or_default());
-            let removed: Vec<String> = old
-                .keys()
-                .filter(|k| !new.contains_key(*k) && !aws.default_tags().contains_key(*k))
-                .cloned()
-                .collect();
-            image::untag(&ec2, &targets, &removed).await?;
-            let mut desired = aws.default_tags().clone();
-            desired.extend(new);
-            image::tag(&ec2, &targets, &desired).await?;
+        let old = settings::image_settings(&config(req.prior)?, aws.default_tags());
+        let c = config(req.planned)?;
+        let new = settings::image_settings(&c, aws.default_tags());
+        let home = aws.region().await?;
+        let ids = prior
+            .region_image_ids
+            .clone()
+            .unwrap_or_else(|| BTreeMap::from([(home, id.clone())]));
+        let done = results::reconcile(aws, &id, &ids, &old, &new, create_timeout(&c)?, &cx.cancel)
+            .await
+            .map_err(|e| {
+                let summary = if e.cancelled {
+                    "Update interrupted"
+                } else {
+                    "Update failed"
+                };
+                Diagnostics::from(Diagnostic::error(summary, e.to_string()))
+            })?;
+        for w in &done.warnings {
+            cx.warn(Diagnostic::warning("Image housekeeping", w.clone()));
+        }
+        // A state written before copies existed keeps its null map until copies are asked for:
+        // the plan promised the prior value.
+        if prior.region_image_ids.is_some() || !new.copy_to_regions.is_empty() {
+            prior.region_image_ids = Some(done.region_image_ids);
         }
         state_from(req.planned, prior)
     }
@@ -531,14 +649,30 @@ impl Resource for ImageResource {
             DEFAULT_DELETE_TIMEOUT,
             "delete",
         )?;
-        tokio::time::timeout(limit, image::delete(&ec2, &id, &snaps, &cx.cancel))
-            .await
-            .map_err(|_| {
-                Diagnostics::from(Diagnostic::error(
-                    "Delete timed out",
-                    format!("deleting {id} took longer than {}s", limit.as_secs()),
-                ))
-            })??;
+        let aws = cx.aws()?;
+        let home = aws.region().await?;
+        let copies: Vec<(String, String)> = c
+            .region_image_ids
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(r, _)| *r != home)
+            .collect();
+        let work = async {
+            // Copies first: the image they came from is what identifies them.
+            for (region, copy) in &copies {
+                let ec2_r = aws.ec2_in(Some(region)).await?;
+                let snaps = image::snapshots_of(&ec2_r, copy).await?;
+                image::delete(&ec2_r, copy, &snaps, &cx.cancel).await?;
+                tracing::info!(region, image_id = %copy, "copy deregistered and snapshots deleted");
+            }
+            image::delete(&ec2, &id, &snaps, &cx.cancel).await
+        };
+        tokio::time::timeout(limit, work).await.map_err(|_| {
+            Diagnostics::from(Diagnostic::error(
+                "Delete timed out",
+                format!("deleting {id} took longer than {}s", limit.as_secs()),
+            ))
+        })??;
         tracing::info!(image_id = %id, snapshots = snaps.len(), "image deregistered and snapshots deleted");
         Ok(())
     }
@@ -572,6 +706,26 @@ impl Resource for ImageResource {
                 "created_at",
                 Value::String(info.created_at.clone()),
             );
+        }
+        // A copy deregistered outside Terraform is dropped, so the plan makes it again.
+        if let Some(ids) = c.region_image_ids {
+            let aws = cx.aws()?;
+            let home = aws.region().await?;
+            let mut still = BTreeMap::new();
+            for (region, copy) in ids {
+                let exists = if region == home {
+                    copy == id
+                } else {
+                    let ec2_r = aws.ec2_in(Some(&region)).await?;
+                    image::describe(&ec2_r, &copy).await?.is_some()
+                };
+                if exists {
+                    still.insert(region, Value::String(copy));
+                } else {
+                    tracing::info!(region, image_id = %copy, "copy no longer exists; it will be made again");
+                }
+            }
+            set(&mut new, "region_image_ids", Value::Map(still));
         }
         Ok(Some(new))
     }
@@ -623,6 +777,11 @@ impl Resource for ImageResource {
         fields.insert("created_at".into(), Value::String(info.created_at.clone()));
         fields.insert("reused".into(), Value::Bool(false));
         fields.insert("retain_on_destroy".into(), Value::Bool(false));
+        let home = cx.aws()?.region().await?;
+        fields.insert(
+            "region_image_ids".into(),
+            Value::Map(BTreeMap::from([(home, Value::String(info.id.clone()))])),
+        );
         if !user_tags.is_empty() {
             fields.insert(
                 "tags".into(),
@@ -789,6 +948,358 @@ mod tests {
             ("timeouts", t),
         ]));
         assert_eq!(errors_at(&d), vec!["timeouts[0].create"]);
+    }
+
+    fn block(name: &str, pairs: &[(&str, Value)]) -> Value {
+        let b = schema()
+            .block
+            .blocks
+            .into_iter()
+            .find(|b| b.name == name)
+            .unwrap()
+            .block;
+        Value::List(vec![object(
+            &b,
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )])
+    }
+
+    fn strings(v: &[&str]) -> Value {
+        Value::Set(v.iter().map(|x| s(x)).collect())
+    }
+
+    fn n(v: f64) -> Value {
+        Value::Number(crate::tf::value::Number::Float(v))
+    }
+
+    /// A valid base plus `extra` attributes.
+    fn with(extra: &[(&str, Value)]) -> Value {
+        let mut pairs = vec![
+            ("source_ami", s("ami-1")),
+            ("code_tag", s("v1")),
+            ("script", s("x")),
+            ("name_template", s("web-{{tag}}")),
+        ];
+        pairs.extend(extra.iter().cloned());
+        cfg(&pairs)
+    }
+
+    fn ssh(extra: &[(&str, Value)]) -> Value {
+        let mut pairs = vec![
+            ("communicator", s("ssh")),
+            ("ssh_username", s("ubuntu")),
+            ("ssh_allowed_cidrs", strings(&["203.0.113.7/32"])),
+        ];
+        pairs.extend(extra.iter().cloned());
+        with(&pairs)
+    }
+
+    fn errors(v: &Value) -> Vec<String> {
+        let d = validate_config(v);
+        d.0.iter()
+            .filter(|d| d.severity == crate::tf::diag::Severity::Error)
+            .map(|d| d.path.as_ref().map(|p| p.to_string()).unwrap_or_default())
+            .collect()
+    }
+
+    fn valid_key() -> String {
+        crate::bake::ssh::keys::generate("t")
+            .unwrap()
+            .to_openssh(russh::keys::ssh_key::LineEnding::LF)
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn good_ssh_and_results_configs_validate() {
+        let pem = valid_key();
+        let host_key =
+            crate::bake::ssh::keys::public_openssh(&crate::bake::ssh::keys::generate("h").unwrap());
+        let v = ssh(&[
+            ("ssh_port", n(2222.0)),
+            ("ssh_host", s("127.0.0.1")),
+            ("ssh_keypair_name", s("deploy")),
+            ("ssh_private_key", s(&pem)),
+            ("ssh_timeout", s("90s")),
+            (
+                "ssh_bastion",
+                block(
+                    "ssh_bastion",
+                    &[
+                        ("host", s("bastion.example.com")),
+                        ("port", n(22.0)),
+                        ("username", s("ec2-user")),
+                        ("host_key", s(&host_key)),
+                    ],
+                ),
+            ),
+            ("copy_to_regions", strings(&["eu-west-1", "us-gov-west-1"])),
+            ("encrypted", Value::Bool(true)),
+            ("kms_key_id", s("alias/images")),
+            ("keep_previous", n(3.0)),
+            ("retain_on_destroy", Value::Bool(true)),
+            (
+                "launch_permission",
+                block(
+                    "launch_permission",
+                    &[
+                        ("accounts", strings(&["111122223333"])),
+                        (
+                            "organization_arns",
+                            strings(&["arn:aws:organizations::111122223333:organization/o-abc"]),
+                        ),
+                        (
+                            "organizational_unit_arns",
+                            strings(&["arn:aws:organizations::111122223333:ou/o-abc/ou-1-2"]),
+                        ),
+                    ],
+                ),
+            ),
+        ]);
+        let d = validate_config(&v);
+        assert!(d.is_empty(), "{d}");
+        // With existing groups no CIDR is needed.
+        let d = validate_config(&with(&[
+            ("communicator", s("ssh")),
+            ("ssh_username", s("ubuntu")),
+            ("security_group_ids", strings(&["sg-1"])),
+        ]));
+        assert!(d.is_empty(), "{d}");
+    }
+
+    #[test]
+    fn bad_ssh_settings_name_their_attribute() {
+        let cases: Vec<(Value, &str)> = vec![
+            (
+                with(&[
+                    ("communicator", s("ssh")),
+                    ("ssh_allowed_cidrs", strings(&["10.0.0.0/8"])),
+                ]),
+                "ssh_username",
+            ),
+            (
+                with(&[("communicator", s("ssh")), ("ssh_username", s("u"))]),
+                "ssh_allowed_cidrs",
+            ),
+            (
+                ssh(&[("ssh_allowed_cidrs", strings(&[]))]),
+                "ssh_allowed_cidrs",
+            ),
+            (
+                ssh(&[("ssh_allowed_cidrs", strings(&["10.0.0.0/33"]))]),
+                "ssh_allowed_cidrs",
+            ),
+            (
+                ssh(&[("ssh_allowed_cidrs", strings(&["10.0.0.1"]))]),
+                "ssh_allowed_cidrs",
+            ),
+            (ssh(&[("ssh_port", n(70000.0))]), "ssh_port"),
+            (ssh(&[("ssh_port", n(0.0))]), "ssh_port"),
+            (ssh(&[("ssh_port", n(22.5))]), "ssh_port"),
+            (ssh(&[("ssh_timeout", s("5 minutes"))]), "ssh_timeout"),
+            (ssh(&[("ssh_username", s(""))]), "ssh_username"),
+            (ssh(&[("ssh_host", s(""))]), "ssh_host"),
+            (ssh(&[("ssh_keypair_name", s("k"))]), "ssh_keypair_name"),
+            (
+                ssh(&[("ssh_private_key_file", s("k.pem"))]),
+                "ssh_private_key_file",
+            ),
+            (
+                ssh(&[
+                    ("ssh_keypair_name", s("k")),
+                    ("ssh_private_key", s("not a key")),
+                ]),
+                "ssh_private_key",
+            ),
+            (
+                ssh(&[
+                    ("ssh_keypair_name", s("k")),
+                    ("ssh_private_key", s(&valid_key())),
+                    ("ssh_private_key_file", s("k.pem")),
+                ]),
+                "ssh_private_key",
+            ),
+            (
+                ssh(&[(
+                    "ssh_bastion",
+                    block(
+                        "ssh_bastion",
+                        &[
+                            ("host", s("b")),
+                            ("username", s("u")),
+                            ("port", n(65536.0)),
+                            ("private_key_file", s("b.pem")),
+                        ],
+                    ),
+                )]),
+                "ssh_bastion[0].port",
+            ),
+            (
+                ssh(&[(
+                    "ssh_bastion",
+                    block("ssh_bastion", &[("host", s("b")), ("username", s("u"))]),
+                )]),
+                "ssh_bastion[0].private_key_file",
+            ),
+            (
+                ssh(&[(
+                    "ssh_bastion",
+                    block(
+                        "ssh_bastion",
+                        &[
+                            ("host", s("b")),
+                            ("username", s("u")),
+                            ("private_key_file", s("b.pem")),
+                            ("host_key", s("bastion.example.com ssh-ed25519")),
+                        ],
+                    ),
+                )]),
+                "ssh_bastion[0].host_key",
+            ),
+            (
+                ssh(&[(
+                    "ssh_bastion",
+                    block(
+                        "ssh_bastion",
+                        &[
+                            ("host", s("")),
+                            ("username", s("u")),
+                            ("private_key_file", s("b.pem")),
+                        ],
+                    ),
+                )]),
+                "ssh_bastion[0].host",
+            ),
+            (with(&[("communicator", s("winrm"))]), "communicator"),
+        ];
+        for (i, (c, path)) in cases.iter().enumerate() {
+            let got = errors(c);
+            assert!(
+                got.iter().any(|p| p == path),
+                "case {i}: expected an error at {path}, got {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_results_settings_name_their_attribute() {
+        let lp = |k: &str, v: &str| {
+            (
+                "launch_permission",
+                block("launch_permission", &[(k, strings(&[v]))]),
+            )
+        };
+        let cases: Vec<(Value, &str)> = vec![
+            (
+                with(&[("copy_to_regions", strings(&["eu-west1"]))]),
+                "copy_to_regions",
+            ),
+            (
+                with(&[("copy_to_regions", strings(&["EU-WEST-1"]))]),
+                "copy_to_regions",
+            ),
+            (with(&[("keep_previous", n(-1.0))]), "keep_previous"),
+            (with(&[("keep_previous", n(1.5))]), "keep_previous"),
+            (
+                cfg(&[
+                    ("source_ami", s("ami-1")),
+                    ("code_tag", s("v1")),
+                    ("script", s("x")),
+                    ("keep_previous", n(2.0)),
+                ]),
+                "keep_previous",
+            ),
+            (
+                with(&[lp("accounts", "12345678901")]),
+                "launch_permission[0].accounts",
+            ),
+            (
+                with(&[lp("accounts", "12345678901a")]),
+                "launch_permission[0].accounts",
+            ),
+            (
+                with(&[lp("organization_arns", "o-exampleorgid")]),
+                "launch_permission[0].organization_arns",
+            ),
+            (
+                with(&[lp(
+                    "organizational_unit_arns",
+                    "arn:aws:organizations::111122223333:organization/o-abc",
+                )]),
+                "launch_permission[0].organizational_unit_arns",
+            ),
+            (with(&[("kms_key_id", s("alias/x"))]), "kms_key_id"),
+            (
+                with(&[
+                    ("kms_key_id", s("alias/x")),
+                    ("encrypted", Value::Bool(false)),
+                ]),
+                "kms_key_id",
+            ),
+            (
+                with(&[("kms_key_id", s("")), ("encrypted", Value::Bool(true))]),
+                "kms_key_id",
+            ),
+        ];
+        for (i, (c, path)) in cases.iter().enumerate() {
+            let got = errors(c);
+            assert!(
+                got.iter().any(|p| p == path),
+                "case {i}: expected an error at {path}, got {got:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_private_key_is_reported_without_its_content() {
+        let d = validate_config(&ssh(&[
+            ("ssh_keypair_name", s("k")),
+            (
+                "ssh_private_key",
+                s("-----BEGIN OPENSSH PRIVATE KEY-----\nc2VjcmV0LWtleS1ib2R5\n-----END OPENSSH PRIVATE KEY-----\n"),
+            ),
+        ]));
+        let text = d.to_string();
+        assert!(d.has_errors(), "{text}");
+        assert!(!text.contains("c2VjcmV0LWtleS1ib2R5"), "{text}");
+    }
+
+    #[test]
+    fn warnings_for_settings_without_effect() {
+        let d = validate_config(&with(&[("ssh_username", s("ubuntu"))]));
+        assert!(!d.has_errors(), "{d}");
+        assert!(d.to_string().contains("SSH settings are ignored"), "{d}");
+        let d = validate_config(&with(&[("keep_previous", n(2.0))]));
+        assert!(!d.has_errors(), "{d}");
+        assert!(d.to_string().contains("retain_on_destroy"), "{d}");
+        let d = validate_config(&with(&[
+            ("keep_previous", n(2.0)),
+            ("retain_on_destroy", Value::Bool(true)),
+        ]));
+        assert!(d.is_empty(), "{d}");
+    }
+
+    #[test]
+    fn unknown_values_inside_collections_are_not_errors_at_validate() {
+        // `terraform validate` sees every variable as unknown.
+        let d = validate_config(&ssh(&[
+            (
+                "environment",
+                Value::Map([("APP_DIR".to_string(), unknown())].into()),
+            ),
+            ("ssh_allowed_cidrs", Value::Set(vec![unknown()])),
+            ("ssh_port", unknown()),
+            (
+                "copy_to_regions",
+                Value::Set(vec![unknown(), s("eu-west-1")]),
+            ),
+            ("kms_key_id", s("alias/x")),
+            ("encrypted", unknown()),
+        ]));
+        assert!(!d.has_errors(), "{d}");
     }
 
     #[test]

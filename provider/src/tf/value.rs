@@ -122,8 +122,20 @@ impl Value {
     pub fn known_part(&self) -> Value {
         match self {
             Value::Unknown(_) => Value::Null,
-            Value::List(items) => Value::List(items.iter().filter(|i| i.is_known()).map(Value::known_part).collect()),
-            Value::Set(items) => Value::Set(items.iter().filter(|i| i.is_known()).map(Value::known_part).collect()),
+            Value::List(items) => Value::List(
+                items
+                    .iter()
+                    .filter(|i| i.is_known())
+                    .map(Value::known_part)
+                    .collect(),
+            ),
+            Value::Set(items) => Value::Set(
+                items
+                    .iter()
+                    .filter(|i| i.is_known())
+                    .map(Value::known_part)
+                    .collect(),
+            ),
             Value::Tuple(items) => Value::Tuple(items.iter().map(Value::known_part).collect()),
             Value::Map(entries) => Value::Map(
                 entries
@@ -132,9 +144,12 @@ impl Value {
                     .map(|(k, v)| (k.clone(), v.known_part()))
                     .collect(),
             ),
-            Value::Object(entries) => {
-                Value::Object(entries.iter().map(|(k, v)| (k.clone(), v.known_part())).collect())
-            }
+            Value::Object(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.known_part()))
+                    .collect(),
+            ),
             other => other.clone(),
         }
     }
@@ -284,7 +299,10 @@ mod tests {
     fn known_part_keeps_what_is_known() {
         let v = Value::object([
             ("a", Value::unknown()),
-            ("tags", Value::map([("app", Value::unknown()), ("team", Value::from("x"))])),
+            (
+                "tags",
+                Value::map([("app", Value::unknown()), ("team", Value::from("x"))]),
+            ),
             ("ids", Value::list([Value::unknown(), Value::from("i-1")])),
         ]);
         let k = v.known_part();

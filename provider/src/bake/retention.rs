@@ -1,0 +1,97 @@
+//! `keep_previous`: images baked earlier by the same resource, beyond the newest N, are
+//! deregistered with their snapshots. "The same resource" is the image's lineage, a tag written
+//! at bake time: a digest of the `name_template`, which names the series (`web-{{tag}}-…`) and
+//! survives new code tags, scripts and source AMIs. It lives in the cloud, so pruning works
+//! across applies, workspaces and machines.
+
+use sha2::{Digest, Sha256};
+
+use crate::aws::AwsError;
+use crate::cancel::Cancel;
+
+use super::image::{self, ImageInfo};
+
+/// On images, snapshots and copies: which series of images they belong to.
+pub const LINEAGE: &str = "immutable:lineage";
+
+pub fn lineage(name_template: &str) -> String {
+    let digest = Sha256::digest(format!("immutable-image-lineage/1\n{name_template}").as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Of `images` (one lineage, one region), those to delete so that `keep` remain beside
+/// `current`: never `current`, never one still being baked (temporary), oldest first to go.
+pub fn to_prune<'a>(images: &'a [ImageInfo], current: &str, keep: u32) -> Vec<&'a ImageInfo> {
+    let mut previous: Vec<&ImageInfo> = images
+        .iter()
+        .filter(|i| i.id != current && !i.is_temporary())
+        .collect();
+    previous.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+    previous.into_iter().skip(keep as usize).collect()
+}
+
+/// Prunes the lineage in `ec2`'s region; returns the images deleted.
+pub async fn prune(
+    ec2: &aws_sdk_ec2::Client,
+    lineage: &str,
+    current: &str,
+    keep: u32,
+) -> Result<Vec<String>, AwsError> {
+    let images = image::find_tagged(ec2, LINEAGE, lineage).await?;
+    let mut deleted = Vec::new();
+    for old in to_prune(&images, current, keep) {
+        image::delete(ec2, &old.id, &old.snapshot_ids, &Cancel::new()).await?;
+        tracing::info!(image_id = %old.id, name = %old.name, created_at = %old.created_at, "keep_previous: deregistered an earlier image and its snapshots");
+        deleted.push(old.id.clone());
+    }
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::tags;
+
+    fn img(id: &str, created: &str, temporary: bool) -> ImageInfo {
+        let mut t = std::collections::BTreeMap::new();
+        if temporary {
+            t.insert(tags::TEMPORARY.to_string(), "true".to_string());
+        }
+        ImageInfo {
+            id: id.into(),
+            name: id.into(),
+            state: "available".into(),
+            snapshot_ids: vec![],
+            created_at: created.into(),
+            tags: t,
+        }
+    }
+
+    #[test]
+    fn keeps_the_newest_previous_and_never_the_current_or_unfinished() {
+        let images = vec![
+            img("ami-1", "2026-01-01T00:00:00Z", false),
+            img("ami-4", "2026-04-01T00:00:00Z", false),
+            img("ami-2", "2026-02-01T00:00:00Z", false),
+            img("ami-5", "2026-05-01T00:00:00Z", true),
+            img("ami-3", "2026-03-01T00:00:00Z", false),
+        ];
+        let ids = |v: Vec<&ImageInfo>| v.iter().map(|i| i.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(to_prune(&images, "ami-4", 1)), vec!["ami-2", "ami-1"]);
+        assert_eq!(
+            ids(to_prune(&images, "ami-4", 0)),
+            vec!["ami-3", "ami-2", "ami-1"]
+        );
+        assert!(to_prune(&images, "ami-4", 10).is_empty());
+        // The current image is never pruned, even when it is not the newest.
+        assert_eq!(ids(to_prune(&images, "ami-1", 2)), vec!["ami-2"]);
+    }
+
+    #[test]
+    fn lineage_follows_the_name_template_only() {
+        assert_eq!(lineage("web-{{tag}}"), lineage("web-{{tag}}"));
+        assert_ne!(lineage("web-{{tag}}"), lineage("api-{{tag}}"));
+        assert!(lineage("x").starts_with("sha256:") && lineage("x").len() == 39);
+    }
+}

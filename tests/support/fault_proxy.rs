@@ -2,19 +2,41 @@
 //! loopback interface only.
 //!
 //! Each request is identified like the recorder does ([`AwsCall`]: `Action=` form field or
-//! `X-Amz-Target` header; service and region from the SigV4 scope) and the FIRST matching rule
-//! whose count limit is not used up applies:
+//! `X-Amz-Target` header; service and region from the SigV4 scope). Rules are looked at in
+//! order; a rule applies when it matches the request (action or any action, service), is within
+//! its time window ([`Rule::within`]), wins its seeded coin toss ([`Rule::with_probability`]) and
+//! has uses left ([`Rule::times`]). [`Effect::Delay`] rules add latency and let the evaluation go
+//! on; the FIRST other rule that applies decides the answer:
 //! - [`Rule::respond`]: a canned answer, the request is not forwarded;
 //! - [`Rule::aws_error`]: a canned AWS error in the protocol of the request's service;
+//! - [`Rule::throttle`]: the throttling error of the request's service, as AWS sends it (EC2
+//!   `RequestLimitExceeded` 503 XML, Auto Scaling/ELB `Throttling` 400 query XML, SSM
+//!   `ThrottlingException` 400 JSON);
+//! - [`Rule::server_error`]: a 500 `InternalError` / 503 `ServiceUnavailable`;
+//! - [`Rule::drop_before`]: the connection is closed without forwarding (the request never
+//!   reached AWS);
+//! - [`Rule::drop_after`]: forwarded, moto answers, and the connection is closed without passing
+//!   the answer on (the request reached AWS, the answer was lost: what idempotency is for);
 //! - [`Rule::rewrite_json`]: forward, then transform a JSON answer (moto's SSM always reports
 //!   `Success`; a test makes `GetCommandInvocation` say `Failed` this way).
 //!
-//! Everything else is forwarded unchanged. The proxy runs on its own thread and tokio runtime
+//! Everything else is forwarded unchanged, with two emulations of AWS where moto 5.2.1 differs
+//! in a way that matters once answers get lost and calls are retried:
+//! - a `RunInstances` that repeats an earlier request's `ClientToken` gets the earlier answer
+//!   and launches nothing (moto ignores the token; AWS makes the call idempotent with it);
+//! - an instance that a `DetachInstances` through this proxy took out of its group is refused by
+//!   a later `DetachInstances` ("not part of Auto Scaling group") and
+//!   `TerminateInstanceInAutoScalingGroup` ("not found"), as AWS refuses them (moto detaches
+//!   "again", decrementing desired capacity a second time, or fails with a 500).
+//!
+//! The proxy runs on its own thread and tokio runtime
 //! (so blocking test code, e.g. a terraform run, never starves it) and stops on drop.
 //!
-//! Shape for later work: a rule is a matcher (action, service, count limit) plus an [`Effect`];
-//! new faults (throttling, 5xx, latency, dropped connections, seeded random choice) are new
-//! effects or matcher options, with the forwarding code unchanged.
+//! Bounds: it listens and forwards on loopback only; every fault can be limited in count
+//! ([`Rule::times`]) and time ([`Rule::within`]); a delay is capped at [`MAX_DELAY`]. Random
+//! choices are seeded ([`FaultProxy::start_seeded`]): the n-th request a rule sees gets the same
+//! draw in every run with the same seed (requests reach a rule in the order the client sends
+//! them, so a sequential client sees the same faults every time).
 
 use std::fmt;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
@@ -38,6 +60,8 @@ const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(120);
 const MAX_HEAD: usize = 64 * 1024;
 const MAX_BODY: usize = 64 * 1024 * 1024;
 const MAX_CONNECTIONS: usize = 256;
+/// Longest latency one rule may add (a typo must not hang a test).
+pub const MAX_DELAY: Duration = Duration::from_secs(30);
 
 type JsonRewrite = dyn Fn(serde_json::Value) -> serde_json::Value + Send + Sync;
 
@@ -59,6 +83,19 @@ pub enum Effect {
     },
     /// Forward, then pass a successful (2xx) JSON answer through this function.
     RewriteJson(Arc<JsonRewrite>),
+    /// The service's own throttling error (see the module documentation). Not forwarded.
+    Throttle,
+    /// A server error with this status (500 `InternalError`, 503 `ServiceUnavailable`, other:
+    /// `InternalFailure`), in the request's protocol. Not forwarded.
+    ServerError(u16),
+    /// Wait this long (capped at [`MAX_DELAY`]), then go on with the next rules: latency adds
+    /// up with whatever else applies.
+    Delay(Duration),
+    /// Close the client connection without forwarding or answering.
+    DropBeforeForward,
+    /// Forward, let moto process the request, then close the client connection without
+    /// answering: the call happened but the client does not know it.
+    DropAfterForward,
 }
 
 impl fmt::Debug for Effect {
@@ -67,6 +104,11 @@ impl fmt::Debug for Effect {
             Effect::Respond { status, .. } => write!(f, "Respond({status})"),
             Effect::AwsError { status, code, .. } => write!(f, "AwsError({status} {code})"),
             Effect::RewriteJson(_) => write!(f, "RewriteJson"),
+            Effect::Throttle => write!(f, "Throttle"),
+            Effect::ServerError(status) => write!(f, "ServerError({status})"),
+            Effect::Delay(d) => write!(f, "Delay({d:?})"),
+            Effect::DropBeforeForward => write!(f, "DropBeforeForward"),
+            Effect::DropAfterForward => write!(f, "DropAfterForward"),
         }
     }
 }
@@ -74,9 +116,14 @@ impl fmt::Debug for Effect {
 /// A fault rule: which requests it matches, how often it may apply, and its effect.
 #[derive(Debug, Clone)]
 pub struct Rule {
-    action: String,
+    /// `None`: every action.
+    action: Option<String>,
     service: Option<String>,
     limit: Option<usize>,
+    /// Chance (0 to 1) that a matching request is hit; `None`: always.
+    probability: Option<f64>,
+    /// Active only this long after the proxy started.
+    window: Option<Duration>,
     effect: Effect,
 }
 
@@ -85,11 +132,66 @@ impl Rule {
     /// `AmazonSSM.`-style prefix is accepted and ignored).
     pub fn new(action: &str, effect: Effect) -> Rule {
         Rule {
-            action: crate::aws_request::strip_target_prefix(action),
+            action: Some(crate::aws_request::strip_target_prefix(action)),
             service: None,
             limit: None,
+            probability: None,
+            window: None,
             effect,
         }
+    }
+
+    /// A rule for every action (narrow it with [`Rule::in_service`]).
+    pub fn any(effect: Effect) -> Rule {
+        Rule {
+            action: None,
+            ..Rule::new("", effect)
+        }
+    }
+
+    /// The service's throttling error for `action` (`"*"`: every action).
+    pub fn throttle(action: &str) -> Rule {
+        Rule::for_action(action, Effect::Throttle)
+    }
+
+    /// A 5xx answer for `action` (`"*"`: every action).
+    pub fn server_error(action: &str, status: u16) -> Rule {
+        Rule::for_action(action, Effect::ServerError(status))
+    }
+
+    /// Latency before `action` (`"*"`: every action) is answered; other rules still apply.
+    pub fn delay(action: &str, by: Duration) -> Rule {
+        Rule::for_action(action, Effect::Delay(by.min(MAX_DELAY)))
+    }
+
+    /// Close the connection before `action` reaches moto.
+    pub fn drop_before(action: &str) -> Rule {
+        Rule::for_action(action, Effect::DropBeforeForward)
+    }
+
+    /// Let `action` reach moto, then lose its answer.
+    pub fn drop_after(action: &str) -> Rule {
+        Rule::for_action(action, Effect::DropAfterForward)
+    }
+
+    fn for_action(action: &str, effect: Effect) -> Rule {
+        if action == "*" {
+            Rule::any(effect)
+        } else {
+            Rule::new(action, effect)
+        }
+    }
+
+    /// Hit only a share `p` (0 to 1) of the matching requests, drawn from the proxy's seed.
+    pub fn with_probability(mut self, p: f64) -> Rule {
+        self.probability = Some(p.clamp(0.0, 1.0));
+        self
+    }
+
+    /// Apply only during the first `d` after the proxy started; later requests pass.
+    pub fn within(mut self, d: Duration) -> Rule {
+        self.window = Some(d);
+        self
     }
 
     /// A canned answer for `action`, not forwarded.
@@ -143,7 +245,9 @@ impl Rule {
     }
 
     fn matches(&self, call: &AwsCall) -> bool {
-        call.action.as_deref() == Some(self.action.as_str())
+        self.action
+            .as_deref()
+            .is_none_or(|a| call.action.as_deref() == Some(a))
             && self
                 .service
                 .as_ref()
@@ -155,36 +259,103 @@ impl Rule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProxiedCall {
     pub call: AwsCall,
-    /// Index (in the list given to [`FaultProxy::start`]) of the rule that applied, if any.
+    /// Index (in the list given to [`FaultProxy::start`]) of the rule that decided the answer,
+    /// if any (latency rules are not counted here; see `delayed`).
     pub rule: Option<usize>,
-    /// Status sent back to the client (502 when moto could not be reached).
+    /// Status sent back to the client (502 when moto could not be reached; 0 when the
+    /// connection was dropped without an answer).
     pub status: u16,
+    /// Latency the proxy added.
+    pub delayed: Duration,
+    /// Whether moto received the request.
+    pub forwarded: bool,
+    /// The request body (lossy UTF-8, at most [`MAX_LOGGED_BODY`] bytes): what a test asserts
+    /// the provider asked for, e.g. the ingress rules of a security group.
+    pub body: String,
+}
+
+/// Longest request body kept in [`ProxiedCall::body`].
+pub const MAX_LOGGED_BODY: usize = 64 * 1024;
+
+fn logged_body(body: &[u8]) -> String {
+    String::from_utf8_lossy(&body[..body.len().min(MAX_LOGGED_BODY)]).into_owned()
 }
 
 struct State {
     upstream: SocketAddr,
     rules: Vec<Rule>,
+    /// How many times each rule applied.
     hits: Vec<AtomicUsize>,
+    /// How many matching requests each rule has seen (the index of its next random draw).
+    seen: Vec<AtomicUsize>,
+    seed: u64,
+    started: std::time::Instant,
     log: Mutex<Vec<ProxiedCall>>,
     connections: tokio::sync::Semaphore,
+    /// Answers to `RunInstances` by `ClientToken` (AWS's idempotency, which moto lacks).
+    client_tokens: Mutex<std::collections::HashMap<String, Message>>,
+    /// Instances detached from their group through this proxy.
+    detached: Mutex<std::collections::HashSet<String>>,
+}
+
+/// What the rules decided for one request.
+struct Decision {
+    delay: Duration,
+    /// The deciding rule, if any.
+    rule: Option<usize>,
 }
 
 impl State {
-    /// The first rule that matches and still has uses left (its use is counted here).
-    fn pick_rule(&self, call: &AwsCall) -> Option<usize> {
-        self.rules.iter().enumerate().find_map(|(i, rule)| {
+    /// Total latency of the applying [`Effect::Delay`] rules, and the first other rule that
+    /// applies (uses are counted here).
+    fn decide(&self, call: &AwsCall) -> Decision {
+        let mut delay = Duration::ZERO;
+        for (i, rule) in self.rules.iter().enumerate() {
             if !rule.matches(call) {
-                return None;
+                continue;
+            }
+            if rule.window.is_some_and(|w| self.started.elapsed() > w) {
+                continue;
+            }
+            if let Some(p) = rule.probability {
+                let n = self.seen[i].fetch_add(1, Ordering::SeqCst);
+                if unit_draw(self.seed, i as u64, n as u64) >= p {
+                    continue;
+                }
             }
             let limit = rule.limit.unwrap_or(usize::MAX);
-            self.hits[i]
+            let used = self.hits[i]
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |h| {
                     (h < limit).then_some(h + 1)
                 })
-                .ok()
-                .map(|_| i)
-        })
+                .is_ok();
+            if !used {
+                continue;
+            }
+            match &rule.effect {
+                Effect::Delay(d) => delay = (delay + *d).min(MAX_DELAY),
+                _ => {
+                    return Decision {
+                        delay,
+                        rule: Some(i),
+                    }
+                }
+            }
+        }
+        Decision { delay, rule: None }
     }
+}
+
+/// A uniform draw in [0, 1) from (seed, rule, n): splitmix64 over the three, so each rule has
+/// its own reproducible sequence whatever other rules do.
+fn unit_draw(seed: u64, rule: u64, n: u64) -> f64 {
+    let mut z =
+        seed ^ rule.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ n.wrapping_mul(0xD1B5_4A32_D192_ED03);
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// A running fault proxy; stops when dropped.
@@ -199,6 +370,12 @@ impl FaultProxy {
     /// Starts a proxy on a free loopback port in front of `upstream_endpoint`
     /// (`http://127.0.0.1:PORT`, e.g. [`crate::Moto::endpoint`]).
     pub fn start(upstream_endpoint: &str, rules: Vec<Rule>) -> FaultProxy {
+        FaultProxy::start_seeded(upstream_endpoint, 0, rules)
+    }
+
+    /// [`FaultProxy::start`] with a seed for the random choices of
+    /// [`Rule::with_probability`]: the same seed gives the same faults.
+    pub fn start_seeded(upstream_endpoint: &str, seed: u64, rules: Vec<Rule>) -> FaultProxy {
         let upstream = parse_loopback_endpoint(upstream_endpoint);
         let listener = StdTcpListener::bind(("127.0.0.1", 0)).expect("bind a loopback port");
         listener
@@ -208,9 +385,14 @@ impl FaultProxy {
         let state = Arc::new(State {
             upstream,
             hits: rules.iter().map(|_| AtomicUsize::new(0)).collect(),
+            seen: rules.iter().map(|_| AtomicUsize::new(0)).collect(),
+            seed,
+            started: std::time::Instant::now(),
             rules,
             log: Mutex::new(Vec::new()),
             connections: tokio::sync::Semaphore::new(MAX_CONNECTIONS),
+            client_tokens: Mutex::new(Default::default()),
+            detached: Mutex::new(Default::default()),
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let thread_state = state.clone();
@@ -262,6 +444,19 @@ impl FaultProxy {
             .iter()
             .filter(|c| c.call.action.as_deref() == Some(action))
             .count()
+    }
+
+    /// How many requests got a fault (any rule but latency decided their answer, or they were
+    /// dropped), per effect name (`Throttle`, `ServerError(503)`, `DropAfterForward`, ...).
+    pub fn faults(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut out = std::collections::BTreeMap::new();
+        for c in self.calls() {
+            if let Some(i) = c.rule {
+                *out.entry(format!("{:?}", self.state.rules[i].effect))
+                    .or_insert(0) += 1;
+            }
+        }
+        out
     }
 }
 
@@ -315,6 +510,7 @@ async fn serve(
 }
 
 /// An HTTP/1.1 message: start line, headers in order, de-chunked body.
+#[derive(Clone)]
 struct Message {
     start: String,
     headers: Vec<(String, String)>,
@@ -340,25 +536,170 @@ async fn handle_connection(stream: TcpStream, state: &State) -> std::io::Result<
             .unwrap_or("/")
             .to_string();
         let call = AwsCall::identify(&target, &request.headers, &request.body);
-        let rule = state.pick_rule(&call);
+        let client_token = (call.action.as_deref() == Some("RunInstances"))
+            .then(|| crate::aws_request::form_field(&request.body, "ClientToken"))
+            .flatten();
+        let replay = client_token.as_ref().and_then(|t| {
+            state
+                .client_tokens
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(t)
+                .cloned()
+        });
+        if let Some(response) = replay {
+            state
+                .log
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(ProxiedCall {
+                    call,
+                    rule: None,
+                    status: 200,
+                    delayed: Duration::ZERO,
+                    forwarded: false,
+                    body: logged_body(&request.body),
+                });
+            write_message(&mut write, &response, close).await?;
+            if close {
+                return Ok(());
+            }
+            continue;
+        }
+        let remember = |response: &Message| {
+            if let Some(t) = &client_token {
+                if response.start.split_whitespace().nth(1) == Some("200") {
+                    state
+                        .client_tokens
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(t.clone(), response.clone());
+                }
+            }
+        };
+        // AWS refuses to detach or terminate-in-group an instance no longer in its group.
+        let ids = instance_ids(&request.body);
+        let action = call.action.clone().unwrap_or_default();
+        let refused =
+            if action == "DetachInstances" || action == "TerminateInstanceInAutoScalingGroup" {
+                let detached = state.detached.lock().unwrap_or_else(|p| p.into_inner());
+                ids.iter().find(|id| detached.contains(*id)).cloned()
+            } else {
+                None
+            };
+        if let Some(id) = refused {
+            let message = if action == "DetachInstances" {
+                format!("The instance {id} is not part of Auto Scaling group (fault proxy: detached earlier).")
+            } else {
+                format!("Instance Id not found - No managed instance found for instance ID: {id}")
+            };
+            let response = aws_error(&call, &request, 400, "ValidationError", &message);
+            state
+                .log
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(ProxiedCall {
+                    call,
+                    rule: None,
+                    status: 400,
+                    delayed: Duration::ZERO,
+                    forwarded: false,
+                    body: logged_body(&request.body),
+                });
+            write_message(&mut write, &response, close).await?;
+            if close {
+                return Ok(());
+            }
+            continue;
+        }
+        let remember_detach = |response: &Message| {
+            if action == "DetachInstances"
+                && response.start.split_whitespace().nth(1) == Some("200")
+            {
+                state
+                    .detached
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(ids.iter().cloned());
+            }
+        };
+        let decision = state.decide(&call);
+        let rule = decision.rule;
+        if !decision.delay.is_zero() {
+            tokio::time::sleep(decision.delay).await;
+        }
+        let log = |status: u16, forwarded: bool| {
+            state
+                .log
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(ProxiedCall {
+                    call: call.clone(),
+                    rule,
+                    status,
+                    delayed: decision.delay,
+                    forwarded,
+                    body: logged_body(&request.body),
+                });
+        };
 
-        let response = match rule.map(|i| &state.rules[i].effect) {
+        let (response, forwarded) = match rule.map(|i| &state.rules[i].effect) {
             Some(Effect::Respond {
                 status,
                 content_type,
                 body,
-            }) => canned(*status, content_type, body.clone()),
+            }) => (canned(*status, content_type, body.clone()), false),
             Some(Effect::AwsError {
                 status,
                 code,
                 message,
-            }) => aws_error(&call, &request, *status, code, message),
+            }) => (aws_error(&call, &request, *status, code, message), false),
+            Some(Effect::Throttle) => {
+                let (status, code) = throttling(&call, &request);
+                (
+                    aws_error(&call, &request, status, code, "Rate exceeded (fault proxy)"),
+                    false,
+                )
+            }
+            Some(Effect::ServerError(status)) => {
+                let code = match status {
+                    500 => "InternalError",
+                    503 => "ServiceUnavailable",
+                    _ => "InternalFailure",
+                };
+                (
+                    aws_error(
+                        &call,
+                        &request,
+                        *status,
+                        code,
+                        "injected by the fault proxy",
+                    ),
+                    false,
+                )
+            }
             Some(Effect::RewriteJson(f)) => {
                 let mut response = forward(state.upstream, &request).await;
                 rewrite_json(&mut response, f.as_ref());
-                response
+                (response, true)
             }
-            None => forward(state.upstream, &request).await,
+            Some(Effect::DropBeforeForward) => {
+                log(0, false);
+                return Ok(()); // closes both halves: the client sees the connection end
+            }
+            Some(Effect::DropAfterForward) => {
+                let response = forward(state.upstream, &request).await;
+                remember(&response);
+                remember_detach(&response);
+                log(0, true);
+                return Ok(());
+            }
+            Some(Effect::Delay(_)) | None => {
+                let response = forward(state.upstream, &request).await;
+                remember(&response);
+                remember_detach(&response);
+                (response, true)
+            }
         };
         let status = response
             .start
@@ -366,11 +707,7 @@ async fn handle_connection(stream: TcpStream, state: &State) -> std::io::Result<
             .nth(1)
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
-        state
-            .log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(ProxiedCall { call, rule, status });
+        log(status, forwarded);
         write_message(&mut write, &response, close).await?;
         if close {
             return Ok(());
@@ -627,6 +964,31 @@ fn aws_error(call: &AwsCall, request: &Message, status: u16, code: &str, message
         .retain(|(k, _)| !k.eq_ignore_ascii_case("x-amzn-RequestId"));
     response.headers.push(("x-amzn-RequestId".to_string(), id));
     response
+}
+
+/// Instance ids of a query-protocol request (`InstanceId`, `InstanceIds.member.N`).
+fn instance_ids(body: &[u8]) -> Vec<String> {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return vec![];
+    };
+    text.split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(k, _)| *k == "InstanceId" || k.starts_with("InstanceIds.member."))
+        .filter_map(|(k, _)| crate::aws_request::form_field(body, k))
+        .collect()
+}
+
+/// The throttling answer AWS gives for the request's service: EC2 `RequestLimitExceeded` (503),
+/// SSM and other JSON services `ThrottlingException` (400), Auto Scaling, ELB and other query
+/// services `Throttling` (400).
+fn throttling(call: &AwsCall, request: &Message) -> (u16, &'static str) {
+    if header(&request.headers, "x-amz-target").is_some() {
+        (400, "ThrottlingException")
+    } else if call.service.as_deref() == Some("ec2") {
+        (503, "RequestLimitExceeded")
+    } else {
+        (400, "Throttling")
+    }
 }
 
 fn request_id() -> String {

@@ -202,7 +202,10 @@ async fn run_locked(
             let (previous_launch, previous_image) = match &found {
                 Some(paused) => {
                     tracing::info!(previous = %paused.release_id, "continuing a release that stopped early: rollback still returns to {}", paused.previous_image);
-                    (paused.previous_launch.clone(), paused.previous_image.clone())
+                    (
+                        paused.previous_launch.clone(),
+                        paused.previous_image.clone(),
+                    )
                 }
                 None => (
                     group
@@ -240,7 +243,15 @@ async fn run_locked(
     let launch = match switch_launch(group, cfg, &snap0).await {
         Ok(l) => l,
         Err(e) => {
-            let restored = restore(group, &record, &cfg.settings.target_image_id, false).await;
+            // The switch may have happened with its answer lost: if the group no longer
+            // launches what it did before, the next apply must still know the previous setting.
+            let switched = match group.launch().await {
+                Ok(now) => now.map(|l| l.encode()) != Some(record.previous_launch.clone()),
+                Err(_) => true,
+            };
+            let restored = restore(group, &record, &cfg.settings.target_image_id, switched)
+                .await
+                .notes;
             return Err(ReleaseError { restored, ..e });
         }
     };
@@ -265,6 +276,19 @@ async fn run_locked(
                 done.checkpoint,
             )
             .await;
+            if !restored.complete {
+                // Reporting success would leave the group's settings changed without a word.
+                return Err(ReleaseError {
+                    replaced: done.batches.iter().flatten().cloned().collect(),
+                    restored: restored.notes,
+                    ..ReleaseError::new(format!(
+                        "the release of group {} {}, but the group's own settings could not all be restored; apply again to finish restoring them",
+                        group.name(),
+                        if done.checkpoint { "reached its checkpoint" } else { "completed" }
+                    ))
+                });
+            }
+            let restored = restored.notes;
             tracing::info!(restored = %restored.join("; "), "group settings restored");
             Ok(Outcome {
                 status: if done.checkpoint {
@@ -323,13 +347,9 @@ async fn run_locked(
             // Unless it is back where it started, the group launches the new image now: keep
             // what it launched before for the next apply's rollback.
             err.restored.extend(
-                restore(
-                    group,
-                    &record,
-                    &cfg.settings.target_image_id,
-                    !rolled_back,
-                )
-                .await,
+                restore(group, &record, &cfg.settings.target_image_id, !rolled_back)
+                    .await
+                    .notes,
             );
             Err(err)
         }
@@ -512,7 +532,10 @@ async fn run_batch(
             group.remove(&batch.instance_ids, true).await.map_err(err)?;
         }
         Strategy::Replace => {
-            group.remove(&batch.instance_ids, false).await.map_err(err)?;
+            group
+                .remove(&batch.instance_ids, false)
+                .await
+                .map_err(err)?;
             wait_for_new(group, cfg, settings, &known, record.desired, deadline).await?;
         }
     }
@@ -689,7 +712,7 @@ async fn restore(
     record: &Record,
     target: &str,
     keep_previous: bool,
-) -> Vec<String> {
+) -> Restored {
     let mut notes = vec![];
     let mut complete = true;
     match remove_surplus(group, record, target).await {
@@ -749,15 +772,27 @@ async fn restore(
             ..record.clone()
         };
         if let Err(e) = group.set_tag(RECORD_TAG, &paused.to_string()).await {
+            complete = false;
             notes.push(format!(
                 "could not mark the release record as paused (the next apply's rollback would not know the previous image {}): {e}",
                 record.previous_image
             ));
         }
     } else if let Err(e) = group.delete_tag(RECORD_TAG).await {
-        notes.push(format!("could not delete the release record tag: {e}"));
+        // Left behind, the record would make a later release restore these settings again.
+        complete = false;
+        notes.push(format!(
+            "could not delete the release record (group tag {RECORD_TAG}): {e}"
+        ));
     }
-    notes
+    Restored { notes, complete }
+}
+
+/// What [`restore`] did; `complete` is false when some setting could not be put back (the
+/// record then stays for the next apply).
+struct Restored {
+    notes: Vec<String>,
+    complete: bool,
 }
 
 /// A surge that failed half-way (its new instances not known to the failure path, e.g. when the
@@ -789,7 +824,13 @@ async fn remove_surplus(
     let surplus = (live.len() as u32)
         .min(snap.desired_capacity)
         .saturating_sub(record.desired);
-    live.sort_by_key(|i| (i.is_healthy_in_service(), i.image_id != target, i.id.clone()));
+    live.sort_by_key(|i| {
+        (
+            i.is_healthy_in_service(),
+            i.image_id != target,
+            i.id.clone(),
+        )
+    });
     let mut removed = vec![];
     let mut failed = None;
     for i in live.into_iter().take(surplus as usize) {

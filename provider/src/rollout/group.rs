@@ -69,7 +69,11 @@ pub trait GroupApi: Send + Sync {
     async fn terminate(&self, instance_id: &str, decrement_desired: bool) -> Result<(), AwsError>;
     /// Takes a batch of instances out of the group and terminates them, in as few calls as the
     /// cloud allows.
-    async fn remove(&self, instance_ids: &[String], decrement_desired: bool) -> Result<(), AwsError> {
+    async fn remove(
+        &self,
+        instance_ids: &[String],
+        decrement_desired: bool,
+    ) -> Result<(), AwsError> {
         for id in instance_ids {
             self.terminate(id, decrement_desired).await?;
         }
@@ -168,7 +172,11 @@ impl GroupApi for AwsGroup {
     /// Detaching with `decrement` lowers desired capacity exactly like a decrementing termination;
     /// without it the group launches replacements at once. Falls back to one call per instance
     /// when the group refuses the detach (an instance not in service any more).
-    async fn remove(&self, instance_ids: &[String], decrement_desired: bool) -> Result<(), AwsError> {
+    async fn remove(
+        &self,
+        instance_ids: &[String],
+        decrement_desired: bool,
+    ) -> Result<(), AwsError> {
         for chunk in instance_ids.chunks(20) {
             let detached = self
                 .asg
@@ -184,20 +192,14 @@ impl GroupApi for AwsGroup {
                 for id in chunk {
                     self.terminate(id, decrement_desired).await?;
                 }
+                // A refused detach may be the SDK's retry of one whose answer was lost: those
+                // instances are out of the group already, and the group's termination calls
+                // above answer "not found" for them. Terminate them in EC2 as well, or they
+                // keep running outside the group.
+                self.terminate_ec2(chunk).await?;
                 continue;
             }
-            match self
-                .ec2
-                .terminate_instances()
-                .set_instance_ids(Some(chunk.to_vec()))
-                .send()
-                .await
-                .context("TerminateInstances", &chunk.join(","))
-            {
-                Ok(_) => {}
-                Err(e) if e.is_code("InvalidInstanceID.NotFound") => {}
-                Err(e) => return Err(e),
-            }
+            self.terminate_ec2(chunk).await?;
         }
         Ok(())
     }
@@ -230,7 +232,22 @@ impl GroupApi for AwsGroup {
             Err(e) if e.message.contains("not found") || e.message.contains("Terminating") => {
                 Ok(())
             }
-            Err(e) => Err(e),
+            // The SDK retried a call whose first answer was lost, and the retry failed in
+            // another way (an emulator answers 500 for an instance no longer in the group): if
+            // the instance has left the group or is leaving it, the termination happened.
+            Err(e) => match self.describe().await {
+                Ok(g)
+                    if !g.instances().iter().any(|i| {
+                        i.instance_id() == Some(instance_id)
+                            && !i
+                                .lifecycle_state()
+                                .is_some_and(|s| s.as_str().starts_with("Terminating"))
+                    }) =>
+                {
+                    Ok(())
+                }
+                _ => Err(e),
+            },
         }
     }
 
@@ -437,10 +454,29 @@ impl GroupApi for AwsGroup {
 }
 
 impl AwsGroup {
+    /// EC2 TerminateInstances; instances already gone count as terminated.
+    async fn terminate_ec2(&self, ids: &[String]) -> Result<(), AwsError> {
+        match self
+            .ec2
+            .terminate_instances()
+            .set_instance_ids(Some(ids.to_vec()))
+            .send()
+            .await
+            .context("TerminateInstances", &ids.join(","))
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_code("InvalidInstanceID.NotFound") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn read(&self, launch: bool) -> Result<GroupSnapshot, AwsError> {
         // The cache is moved out while the calls run: no lock is held across an await.
         let mut cache = std::mem::take(&mut *self.images.lock().expect("image cache"));
-        let r = release_planner::aws::snapshot_cached(&self.asg, &self.ec2, &self.name, &mut cache, launch).await;
+        let r = release_planner::aws::snapshot_cached(
+            &self.asg, &self.ec2, &self.name, &mut cache, launch,
+        )
+        .await;
         *self.images.lock().expect("image cache") = cache;
         r.map_err(|e| AwsError::new("snapshot", &self.name, e.to_string()))
     }

@@ -4,6 +4,7 @@
 pub mod execute;
 pub mod group;
 pub mod record;
+pub mod sim;
 
 pub use execute::{run, LaunchMode, Outcome, ReleaseConfig, ReleaseError, Status};
 pub use group::{AwsGroup, GroupApi, HealthSource, LaunchSetting};

@@ -52,6 +52,11 @@ pub struct Record {
     /// The launch setting before the release, for rollback: `lt:<id>:<version>` or `lc:<name>`.
     pub previous_launch: String,
     pub previous_image: String,
+    /// The release stopped before completing (checkpoint, interrupt, failure without rollback)
+    /// and restored the group's settings; only `previous_launch`/`previous_image` still matter:
+    /// the next apply keeps them (the group launches the NEW image by now, so reading "previous"
+    /// from it would make a rollback return to the new image) and reads capacity afresh.
+    pub paused: bool,
 }
 
 impl fmt::Display for Record {
@@ -66,7 +71,11 @@ impl fmt::Display for Record {
             self.suspended.join(","),
             self.previous_launch,
             self.previous_image
-        )
+        )?;
+        if self.paused {
+            write!(f, ";paused=1")?;
+        }
+        Ok(())
     }
 }
 
@@ -87,6 +96,7 @@ impl Record {
                 .collect(),
             previous_launch: fields.get("prev").unwrap_or(&"").to_string(),
             previous_image: fields.get("prev_image").unwrap_or(&"").to_string(),
+            paused: fields.get("paused") == Some(&"1"),
         })
     }
 }
@@ -105,6 +115,7 @@ mod tests {
             suspended: vec!["AZRebalance".into(), "ScheduledActions".into()],
             previous_launch: "lt:lt-0123456789abcdef0:3".into(),
             previous_image: "ami-0123456789abcdef0".into(),
+            paused: false,
         };
         let s = r.to_string();
         assert!(
@@ -117,7 +128,13 @@ mod tests {
             suspended: vec![],
             ..Record::parse(&s).unwrap()
         };
-        assert_eq!(Record::parse(&none.to_string()), Some(none));
+        assert_eq!(Record::parse(&none.to_string()), Some(none.clone()));
+        let paused = Record {
+            paused: true,
+            ..none
+        };
+        assert!(paused.to_string().len() <= 256);
+        assert_eq!(Record::parse(&paused.to_string()), Some(paused));
         assert_eq!(Record::parse("garbage"), None);
     }
 

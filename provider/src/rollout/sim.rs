@@ -1,0 +1,821 @@
+//! A deterministic, in-memory Auto Scaling group behind [`GroupApi`]: the release engine runs on
+//! it exactly as it runs on AWS, on tokio's clock (paused and advanced virtually in tests), with
+//! a seeded random source for everything the cloud decides — boot times, instances that never
+//! become healthy, slow terminations, load balancer lag, throttled and failing calls.
+//!
+//! What it models, and how it stands in for [`super::AwsGroup`] + the AWS SDK:
+//! - **The group**: desired/min/max validated like AWS (`min ≤ desired ≤ max`, and a
+//!   decrementing termination may not take desired below min); missing capacity is launched at
+//!   once as `Pending` instances of the group's current launch setting, spread over the zones;
+//!   surplus capacity is scaled in with AWS's default policy order (instances of an older launch
+//!   setting first, then the oldest), which is what makes a careless capacity change cost
+//!   healthy instances.
+//! - **Instances**: `Pending` for a random boot time, then `InService` and `Healthy` — or never:
+//!   instances of a *broken* image (and a share of all instances) either stay `Pending` forever
+//!   or come up `Unhealthy` (and are replaced by the group 30 s later, as its health check does
+//!   unless `ReplaceUnhealthy` is suspended). A terminated instance is `Terminating` for a
+//!   while, then leaves.
+//!   With load balancer health, an instance turns healthy there a random lag after `InService`.
+//! - **The SDK layer**: the engine relies on the SDK's retries (throttling, 5xx, lost answers)
+//!   for `AwsGroup`, so a retried call is modelled as already retried: it costs virtual time (the
+//!   SDK's backoff) and then succeeds. With a small chance the retries run out and the call
+//!   fails with a retryable error; a mutating call may have taken effect before that (its answer
+//!   was lost). Repeating a termination is a no-op, as `AwsGroup::terminate` makes it.
+//!
+//! [`SimGroup::lowest_healthy`] is the lowest healthy in-service capacity seen after any change
+//! (capacity only falls through the engine's own calls, so looking after each call is exact);
+//! the tests assert it never drops below the release's floor over 1,000 seeded runs
+//! (`SIM_RUNS=1000 cargo test -p terraform-provider-immutable --lib rollout::sim`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use release_planner::{GroupSnapshot, Health, InstanceSnapshot, LaunchSource, LifecycleState};
+use tokio::time::Instant;
+
+use super::group::{GroupApi, HealthSource, LaunchSetting};
+use crate::aws::AwsError;
+
+/// The cloud's behaviour in one simulated run.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub seed: u64,
+    pub group_name: String,
+    pub instances: u32,
+    pub min: u32,
+    pub max: u32,
+    pub zones: Vec<String>,
+    pub image: String,
+    /// Pending → InService, drawn uniformly.
+    pub boot: (Duration, Duration),
+    /// Terminating → gone.
+    pub termination: (Duration, Duration),
+    /// InService → healthy in the load balancer.
+    pub elb_lag: (Duration, Duration),
+    /// Whether the group has a load balancer (target group) at all.
+    pub elb: bool,
+    /// Images whose instances never become healthy (a broken release).
+    pub broken_images: BTreeSet<String>,
+    /// Chance that any new instance never becomes healthy.
+    pub never_healthy: f64,
+    /// Latency of one call, drawn uniformly.
+    pub latency: (Duration, Duration),
+    /// Chance that a call is throttled or hits a 5xx and is retried by the SDK (costs time).
+    pub retried: f64,
+    /// Chance that a call fails after the SDK's retries ran out.
+    pub exhausted: f64,
+}
+
+impl SimConfig {
+    pub fn new(seed: u64, instances: u32) -> Self {
+        SimConfig {
+            seed,
+            group_name: "sim".into(),
+            instances,
+            min: instances,
+            max: instances,
+            zones: vec!["sim-1a".into(), "sim-1b".into(), "sim-1c".into()],
+            image: "ami-old".into(),
+            boot: (Duration::from_secs(20), Duration::from_secs(120)),
+            termination: (Duration::from_secs(5), Duration::from_secs(60)),
+            elb_lag: (Duration::from_secs(5), Duration::from_secs(30)),
+            elb: false,
+            broken_images: BTreeSet::new(),
+            never_healthy: 0.0,
+            latency: (Duration::from_millis(20), Duration::from_millis(300)),
+            retried: 0.0,
+            exhausted: 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum State {
+    Pending { ready_at: Option<Instant> },
+    InService,
+    Terminating { gone_at: Instant },
+}
+
+#[derive(Debug, Clone)]
+struct Inst {
+    id: String,
+    az: String,
+    image: String,
+    /// Order of launch (the oldest is scaled in first among equals).
+    seq: u64,
+    state: State,
+    health: Health,
+    /// Healthy in the load balancer from then on.
+    elb_at: Option<Instant>,
+    /// Comes up Unhealthy instead of Healthy.
+    bad: bool,
+    /// When the group replaces it for being Unhealthy (its health check grace).
+    replace_at: Option<Instant>,
+}
+
+/// The lowest healthy in-service capacity observed, and what had just happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lowest {
+    pub healthy: u32,
+    pub after: String,
+    pub at_secs: u64,
+}
+
+struct World {
+    cfg: SimConfig,
+    rng: fastrand::Rng,
+    start: Instant,
+    desired: u32,
+    min: u32,
+    max: u32,
+    instances: Vec<Inst>,
+    seq: u64,
+    launch: LaunchSetting,
+    /// Image of every launch setting, by its encoded form.
+    images: BTreeMap<String, String>,
+    next_version: u32,
+    tags: BTreeMap<String, String>,
+    suspended: BTreeSet<String>,
+    faults_on: bool,
+    lowest: Option<Lowest>,
+    calls: BTreeMap<&'static str, u32>,
+    failures: u32,
+    terminations: BTreeMap<String, u32>,
+    /// What happened, with virtual seconds (the last [`EVENTS`] entries), for failure reports.
+    events: std::collections::VecDeque<String>,
+}
+
+const EVENTS: usize = 2000;
+
+/// The simulated group. Cheap to query; every method advances the world to tokio's clock first.
+pub struct SimGroup {
+    name: String,
+    world: Mutex<World>,
+}
+
+fn between(rng: &mut fastrand::Rng, (lo, hi): (Duration, Duration)) -> Duration {
+    if hi <= lo {
+        return lo;
+    }
+    let span = (hi - lo).as_millis() as u64;
+    lo + Duration::from_millis(rng.u64(0..=span))
+}
+
+impl SimGroup {
+    pub fn new(cfg: SimConfig) -> SimGroup {
+        let now = Instant::now();
+        let launch = LaunchSetting::Template {
+            id: "lt-sim".into(),
+            version: "1".into(),
+        };
+        let mut images = BTreeMap::new();
+        images.insert(launch.encode(), cfg.image.clone());
+        let mut world = World {
+            rng: fastrand::Rng::with_seed(cfg.seed),
+            start: now,
+            desired: cfg.instances,
+            min: cfg.min.min(cfg.instances),
+            max: cfg.max.max(cfg.instances),
+            instances: vec![],
+            seq: 0,
+            launch,
+            images,
+            next_version: 2,
+            tags: BTreeMap::new(),
+            suspended: BTreeSet::new(),
+            faults_on: true,
+            lowest: None,
+            calls: BTreeMap::new(),
+            failures: 0,
+            terminations: BTreeMap::new(),
+            events: Default::default(),
+            cfg,
+        };
+        // The group starts settled: every instance in service, healthy, on the old image.
+        for _ in 0..world.desired {
+            let image = world.cfg.image.clone();
+            world.spawn(image, now);
+        }
+        for i in &mut world.instances {
+            i.state = State::InService;
+            i.health = Health::Healthy;
+            i.bad = false;
+            i.elb_at = Some(now);
+        }
+        world.observe("start");
+        SimGroup {
+            name: world.cfg.group_name.clone(),
+            world: Mutex::new(world),
+        }
+    }
+
+    fn world(&self) -> std::sync::MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Turns random call failures and retries on or off (a later apply on a calm day).
+    pub fn set_faults(&self, on: bool) {
+        self.world().faults_on = on;
+    }
+
+    pub fn lowest_healthy(&self) -> Option<Lowest> {
+        self.world().lowest.clone()
+    }
+
+    /// Healthy in-service instances now.
+    pub fn healthy_now(&self) -> u32 {
+        let mut w = self.world();
+        w.advance(Instant::now());
+        w.healthy()
+    }
+
+    /// (desired, min, max) now.
+    pub fn capacity(&self) -> (u32, u32, u32) {
+        let w = self.world();
+        (w.desired, w.min, w.max)
+    }
+
+    /// Image of every instance that is not leaving, by id.
+    pub fn live_images(&self) -> BTreeMap<String, String> {
+        let mut w = self.world();
+        w.advance(Instant::now());
+        w.instances
+            .iter()
+            .filter(|i| !matches!(i.state, State::Terminating { .. }))
+            .map(|i| (i.id.clone(), i.image.clone()))
+            .collect()
+    }
+
+    pub fn tag_map(&self) -> BTreeMap<String, String> {
+        self.world().tags.clone()
+    }
+
+    pub fn suspended_now(&self) -> BTreeSet<String> {
+        self.world().suspended.clone()
+    }
+
+    pub fn launch_now(&self) -> LaunchSetting {
+        self.world().launch.clone()
+    }
+
+    /// Number of calls per operation so far.
+    pub fn calls(&self) -> BTreeMap<&'static str, u32> {
+        self.world().calls.clone()
+    }
+
+    /// The last events (calls, launches, terminations), oldest first.
+    pub fn events(&self) -> Vec<String> {
+        self.world().events.iter().cloned().collect()
+    }
+
+    /// Calls that failed after the SDK layer gave up.
+    pub fn failures(&self) -> u32 {
+        self.world().failures
+    }
+
+    /// Terminations that took effect, per instance (1 at most for each, by construction of a
+    /// correct engine: a second one finds the instance already leaving).
+    pub fn terminations(&self) -> BTreeMap<String, u32> {
+        self.world().terminations.clone()
+    }
+
+    /// What a killed process leaves: its lock, held by an owner that no longer exists.
+    pub fn kill_lock_owner(&self) {
+        let mut w = self.world();
+        let key = super::record::LOCK_TAG;
+        if let Some(v) = w.tags.get(key).cloned() {
+            if let Some(mut lock) = super::record::Lock::parse(&v) {
+                let host = crate::owner::current()
+                    .rsplitn(3, ':')
+                    .nth(2)
+                    .unwrap_or("host")
+                    .to_string();
+                lock.owner = format!("{host}:4000000000:1");
+                w.tags.insert(key.to_string(), lock.to_string());
+            }
+        }
+    }
+
+    /// Latency, SDK retries and (rarely) an exhausted call. `Err(applied)`: the call fails,
+    /// and for a mutation `applied` says whether it took effect before its answer was lost.
+    async fn gate(&self, op: &'static str, mutating: bool) -> Result<(), bool> {
+        let (delay, fail) = {
+            let mut w = self.world();
+            *w.calls.entry(op).or_insert(0) += 1;
+            let latency = w.cfg.latency;
+            let mut delay = between(&mut w.rng, latency);
+            let mut fail = None;
+            if w.faults_on {
+                if w.rng.f64() < w.cfg.retried {
+                    // The SDK's backoff for 1 to 3 retries (base 1 s, doubling, full jitter).
+                    let retries = w.rng.u32(1..=3);
+                    for k in 0..retries {
+                        let cap = Duration::from_secs(1 << k);
+                        delay += between(&mut w.rng, (Duration::ZERO, cap)) + latency.0;
+                    }
+                }
+                if w.rng.f64() < w.cfg.exhausted {
+                    w.failures += 1;
+                    fail = Some(mutating && w.rng.bool());
+                }
+            }
+            (delay, fail)
+        };
+        tokio::time::sleep(delay).await;
+        {
+            let mut w = self.world();
+            let note = match fail {
+                None => op.to_string(),
+                Some(true) => format!("{op} (applied, answer lost, retries exhausted)"),
+                Some(false) => format!("{op} (failed, retries exhausted)"),
+            };
+            w.event(note);
+        }
+        match fail {
+            Some(applied) => Err(applied),
+            None => Ok(()),
+        }
+    }
+
+    fn error(&self, op: &str) -> AwsError {
+        AwsError {
+            operation: op.to_string(),
+            target: self.name.clone(),
+            code: Some("Throttling".into()),
+            message: "Rate exceeded (simulated: the SDK's retries ran out)".into(),
+        }
+    }
+
+    /// Runs a mutation through the gate: on a lost answer it still happens, then fails.
+    async fn mutate<T>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&mut World) -> Result<T, AwsError>,
+    ) -> Result<T, AwsError> {
+        match self.gate(op, true).await {
+            Ok(()) => {
+                let mut w = self.world();
+                w.advance(Instant::now());
+                let r = f(&mut w);
+                w.observe(op);
+                r
+            }
+            Err(applied) => {
+                if applied {
+                    let mut w = self.world();
+                    w.advance(Instant::now());
+                    let _ = f(&mut w);
+                    w.observe(op);
+                }
+                Err(self.error(op))
+            }
+        }
+    }
+
+    async fn read<T>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&mut World) -> T,
+    ) -> Result<T, AwsError> {
+        self.gate(op, false).await.map_err(|_| self.error(op))?;
+        let mut w = self.world();
+        w.advance(Instant::now());
+        w.observe(op);
+        Ok(f(&mut w))
+    }
+}
+
+fn validation(op: &str, message: String) -> AwsError {
+    AwsError {
+        operation: op.to_string(),
+        target: String::new(),
+        code: Some("ValidationError".into()),
+        message,
+    }
+}
+
+impl World {
+    fn event(&mut self, what: String) {
+        let t = Instant::now().duration_since(self.start).as_secs();
+        let line = format!(
+            "t={t}s {what} [desired {} healthy {}]",
+            self.desired,
+            self.healthy()
+        );
+        if self.events.len() == EVENTS {
+            self.events.pop_front();
+        }
+        self.events.push_back(line);
+    }
+
+    fn healthy(&self) -> u32 {
+        self.instances
+            .iter()
+            .filter(|i| i.state == State::InService && i.health == Health::Healthy)
+            .count() as u32
+    }
+
+    fn observe(&mut self, what: &str) {
+        let healthy = self.healthy();
+        if self.lowest.as_ref().is_none_or(|l| healthy < l.healthy) {
+            self.lowest = Some(Lowest {
+                healthy,
+                after: what.to_string(),
+                at_secs: Instant::now().duration_since(self.start).as_secs(),
+            });
+        }
+    }
+
+    fn spawn(&mut self, image: String, now: Instant) {
+        // AWS balances zones: the zone with the fewest live instances.
+        let az = self
+            .cfg
+            .zones
+            .iter()
+            .min_by_key(|z| {
+                self.instances
+                    .iter()
+                    .filter(|i| &&i.az == z && !matches!(i.state, State::Terminating { .. }))
+                    .count()
+            })
+            .cloned()
+            .unwrap_or_default();
+        let broken = self.cfg.broken_images.contains(&image);
+        let never = broken || self.rng.f64() < self.cfg.never_healthy;
+        // A never-healthy instance either hangs in Pending or comes up Unhealthy.
+        let stuck = never && self.rng.bool();
+        let boot = between(&mut self.rng, self.cfg.boot);
+        let lag = between(&mut self.rng, self.cfg.elb_lag);
+        self.seq += 1;
+        let id = format!("i-{:08x}{:04}", self.cfg.seed as u32, self.seq);
+        self.event(format!("launch {id} ({image})"));
+        self.instances.push(Inst {
+            id,
+            az,
+            image,
+            seq: self.seq,
+            state: State::Pending {
+                ready_at: (!stuck).then_some(now + boot),
+            },
+            health: Health::Healthy,
+            elb_at: (!never).then_some(now + boot + lag),
+            bad: never,
+            replace_at: None,
+        });
+    }
+
+    /// Time passes: boots finish, terminations complete; then the group reconciles its size.
+    fn advance(&mut self, now: Instant) {
+        for i in &mut self.instances {
+            if let State::Pending { ready_at: Some(t) } = i.state {
+                if t <= now {
+                    i.state = State::InService;
+                    i.health = if i.bad {
+                        // The group's health check replaces it a while later.
+                        i.replace_at = Some(t + Duration::from_secs(30));
+                        Health::Unhealthy
+                    } else {
+                        Health::Healthy
+                    };
+                }
+            }
+        }
+        if !self.suspended.contains("ReplaceUnhealthy") {
+            let due: Vec<String> = self
+                .instances
+                .iter()
+                .filter(|i| i.state == State::InService && i.replace_at.is_some_and(|t| t <= now))
+                .map(|i| i.id.clone())
+                .collect();
+            for id in due {
+                self.start_termination(&id, now);
+            }
+        }
+        self.instances
+            .retain(|i| !matches!(i.state, State::Terminating { gone_at } if gone_at <= now));
+        self.reconcile(now);
+    }
+
+    fn live(&self) -> u32 {
+        self.instances
+            .iter()
+            .filter(|i| !matches!(i.state, State::Terminating { .. }))
+            .count() as u32
+    }
+
+    fn reconcile(&mut self, now: Instant) {
+        let live = self.live();
+        if live < self.desired && !self.suspended.contains("Launch") {
+            let image = self
+                .images
+                .get(&self.launch.encode())
+                .cloned()
+                .unwrap_or_default();
+            for _ in live..self.desired {
+                self.spawn(image.clone(), now);
+            }
+        }
+        if live > self.desired && !self.suspended.contains("Terminate") {
+            // AWS's default termination policy: instances of an older launch setting first,
+            // then the oldest. (Zone balance and billing hours do not change who serves.)
+            let current = self.images.get(&self.launch.encode()).cloned();
+            let mut victims: Vec<(bool, u64, String)> = self
+                .instances
+                .iter()
+                .filter(|i| !matches!(i.state, State::Terminating { .. }))
+                .map(|i| (Some(&i.image) == current.as_ref(), i.seq, i.id.clone()))
+                .collect();
+            victims.sort();
+            for (_, _, id) in victims.into_iter().take((live - self.desired) as usize) {
+                self.start_termination(&id, now);
+            }
+        }
+    }
+
+    fn start_termination(&mut self, id: &str, now: Instant) {
+        self.event(format!("terminating {id}"));
+        let gone = between(&mut self.rng, self.cfg.termination);
+        if let Some(i) = self.instances.iter_mut().find(|i| i.id == id) {
+            i.state = State::Terminating {
+                gone_at: now + gone,
+            };
+        }
+    }
+}
+
+#[async_trait]
+impl GroupApi for SimGroup {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn snapshot(&self) -> Result<GroupSnapshot, AwsError> {
+        let name = self.name.clone();
+        self.read("DescribeAutoScalingGroups", move |w| GroupSnapshot {
+            name,
+            desired_capacity: w.desired,
+            min_size: w.min,
+            max_size: w.max,
+            instances: w
+                .instances
+                .iter()
+                .map(|i| InstanceSnapshot {
+                    id: i.id.clone(),
+                    availability_zone: i.az.clone(),
+                    image_id: i.image.clone(),
+                    lifecycle_state: match i.state {
+                        State::Pending { .. } => LifecycleState::Pending,
+                        State::InService => LifecycleState::InService,
+                        State::Terminating { .. } => LifecycleState::Terminating,
+                    },
+                    health: i.health,
+                    protected_from_scale_in: false,
+                    launch_time: None,
+                })
+                .collect(),
+            availability_zones: w.cfg.zones.clone(),
+            launch: match &w.launch {
+                LaunchSetting::Template { id, version } => LaunchSource::LaunchTemplate {
+                    id: Some(id.clone()),
+                    name: None,
+                    version: version.clone(),
+                },
+                LaunchSetting::Configuration { name } => {
+                    LaunchSource::LaunchConfiguration { name: name.clone() }
+                }
+            },
+            target_group_arns: if w.cfg.elb {
+                vec!["arn:aws:elasticloadbalancing:sim:targetgroup/sim".into()]
+            } else {
+                vec![]
+            },
+            load_balancer_names: vec![],
+            launch_image_id: w.images.get(&w.launch.encode()).cloned(),
+        })
+        .await
+    }
+
+    async fn set_capacity(&self, desired: u32, min: u32, max: u32) -> Result<(), AwsError> {
+        self.mutate("UpdateAutoScalingGroup", move |w| {
+            if min > desired || desired > max {
+                return Err(validation(
+                    "UpdateAutoScalingGroup",
+                    format!("desired capacity {desired} must be between min {min} and max {max}"),
+                ));
+            }
+            w.desired = desired;
+            w.min = min;
+            w.max = max;
+            w.reconcile(Instant::now());
+            Ok(())
+        })
+        .await
+    }
+
+    async fn terminate(&self, instance_id: &str, decrement_desired: bool) -> Result<(), AwsError> {
+        let id = instance_id.to_string();
+        self.mutate("TerminateInstanceInAutoScalingGroup", move |w| {
+            let Some(inst) = w.instances.iter().find(|i| i.id == id) else {
+                return Ok(()); // gone already: AwsGroup maps "not found" to success
+            };
+            if matches!(inst.state, State::Terminating { .. }) {
+                return Ok(()); // leaving already (a retried call after a lost answer)
+            }
+            if decrement_desired && w.desired <= w.min {
+                return Err(validation(
+                    "TerminateInstanceInAutoScalingGroup",
+                    format!(
+                        "Currently, desiredSize equals minSize ({}). Terminating instance without replacement will violate group's min size constraint.",
+                        w.min
+                    ),
+                ));
+            }
+            if decrement_desired {
+                w.desired -= 1;
+            }
+            *w.terminations.entry(id.clone()).or_insert(0) += 1;
+            let now = Instant::now();
+            w.start_termination(&id, now);
+            w.reconcile(now);
+            Ok(())
+        })
+        .await
+    }
+
+    /// DetachInstances + TerminateInstances: the batch leaves the group in one call (instances
+    /// already leaving are skipped, as the engine's fallback makes a repeat harmless); with
+    /// `decrement` desired drops by the batch, refused below min like AWS.
+    async fn remove(
+        &self,
+        instance_ids: &[String],
+        decrement_desired: bool,
+    ) -> Result<(), AwsError> {
+        let ids = instance_ids.to_vec();
+        self.mutate("DetachInstances", move |w| {
+            let present: Vec<String> = ids
+                .iter()
+                .filter(|id| {
+                    w.instances
+                        .iter()
+                        .any(|i| &&i.id == id && !matches!(i.state, State::Terminating { .. }))
+                })
+                .cloned()
+                .collect();
+            let n = present.len() as u32;
+            if decrement_desired && w.desired < w.min + n {
+                return Err(validation(
+                    "DetachInstances",
+                    format!(
+                        "detaching {n} instance(s) would take desired {} below min {}",
+                        w.desired, w.min
+                    ),
+                ));
+            }
+            if decrement_desired {
+                w.desired -= n;
+            }
+            let now = Instant::now();
+            for id in present {
+                *w.terminations.entry(id.clone()).or_insert(0) += 1;
+                w.start_termination(&id, now);
+            }
+            w.reconcile(now);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn healthy(
+        &self,
+        snapshot: &GroupSnapshot,
+        ids: &[String],
+        source: HealthSource,
+    ) -> Result<BTreeSet<String>, AwsError> {
+        let group_view: BTreeSet<String> = snapshot
+            .instances
+            .iter()
+            .filter(|i| ids.contains(&i.id) && i.is_healthy_in_service())
+            .map(|i| i.id.clone())
+            .collect();
+        if source == HealthSource::Ec2 || snapshot.target_group_arns.is_empty() {
+            return Ok(group_view);
+        }
+        self.read("DescribeTargetHealth", move |w| {
+            let now = Instant::now();
+            group_view
+                .into_iter()
+                .filter(|id| {
+                    w.instances
+                        .iter()
+                        .any(|i| &i.id == id && i.elb_at.is_some_and(|t| t <= now))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn tags(&self) -> Result<BTreeMap<String, String>, AwsError> {
+        self.read("DescribeAutoScalingGroups", |w| w.tags.clone())
+            .await
+    }
+
+    async fn set_tag(&self, key: &str, value: &str) -> Result<(), AwsError> {
+        let (k, v) = (key.to_string(), value.to_string());
+        self.mutate("CreateOrUpdateTags", move |w| {
+            w.tags.insert(k, v);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_tag(&self, key: &str) -> Result<(), AwsError> {
+        let k = key.to_string();
+        self.mutate("DeleteTags", move |w| {
+            w.tags.remove(&k);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn suspended_processes(&self) -> Result<Vec<String>, AwsError> {
+        self.read("DescribeAutoScalingGroups", |w| {
+            w.suspended.iter().cloned().collect()
+        })
+        .await
+    }
+
+    async fn suspend(&self, processes: &[String]) -> Result<(), AwsError> {
+        let p = processes.to_vec();
+        self.mutate("SuspendProcesses", move |w| {
+            w.suspended.extend(p);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn resume(&self, processes: &[String]) -> Result<(), AwsError> {
+        let p = processes.to_vec();
+        self.mutate("ResumeProcesses", move |w| {
+            for x in &p {
+                w.suspended.remove(x);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn launch(&self) -> Result<Option<LaunchSetting>, AwsError> {
+        self.read("DescribeAutoScalingGroups", |w| Some(w.launch.clone()))
+            .await
+    }
+
+    async fn launch_image(
+        &self,
+        current: &LaunchSetting,
+        image: &str,
+        _release_id: &str,
+    ) -> Result<LaunchSetting, AwsError> {
+        let LaunchSetting::Template { id, .. } = current else {
+            return Err(validation(
+                "CreateLaunchConfiguration",
+                "the simulation models launch templates only".into(),
+            ));
+        };
+        let id = id.clone();
+        let image = image.to_string();
+        // Two calls on AWS: a new template version, then the group pinned to it.
+        let new = self
+            .mutate("CreateLaunchTemplateVersion", move |w| {
+                let new = LaunchSetting::Template {
+                    id,
+                    version: w.next_version.to_string(),
+                };
+                w.next_version += 1;
+                w.images.insert(new.encode(), image);
+                Ok(new)
+            })
+            .await?;
+        self.set_launch(&new).await?;
+        Ok(new)
+    }
+
+    async fn set_launch(&self, setting: &LaunchSetting) -> Result<(), AwsError> {
+        let s = setting.clone();
+        self.mutate("UpdateAutoScalingGroup", move |w| {
+            if !w.images.contains_key(&s.encode()) {
+                return Err(validation(
+                    "UpdateAutoScalingGroup",
+                    format!("launch setting {} does not exist", s.describe()),
+                ));
+            }
+            w.launch = s;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests;

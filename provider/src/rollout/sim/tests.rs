@@ -1,0 +1,459 @@
+//! Seeded releases on the simulated group, on tokio's paused clock.
+//!
+//! `cargo test -p terraform-provider-immutable --lib rollout::sim` runs a small sweep
+//! (`SIM_RUNS`, default 50 seeds); the full sweep is
+//! `SIM_RUNS=1000 cargo test -p terraform-provider-immutable --lib rollout::sim -- --nocapture`,
+//! and one seed again is `SIM_SEED=<n>`.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use release_planner::{BatchSize, ReleaseSettings, Strategy};
+
+use super::*;
+use crate::cancel::Cancel;
+use crate::rollout::execute::{run, LaunchMode, ReleaseConfig, ReleaseError, Status};
+use crate::rollout::record::{LOCK_TAG, RECORD_TAG};
+
+const OLD: &str = "ami-old";
+const NEW: &str = "ami-new";
+
+/// How a run was interrupted, if it was.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Interrupt {
+    None,
+    /// Terraform's StopProvider after this long.
+    Cancel(Duration),
+    /// SIGKILL after this long: the future is dropped, the lock's owner is dead.
+    Kill(Duration),
+}
+
+#[derive(Debug, Clone)]
+struct Scenario {
+    cloud: SimConfig,
+    release: ReleaseConfig,
+    interrupt: Interrupt,
+    broken: bool,
+    floor: u32,
+}
+
+fn scenario(seed: u64) -> Scenario {
+    let mut rng = fastrand::Rng::with_seed(seed ^ 0x05EE_D0FF_100D);
+    let n = rng.u32(1..=60);
+    let mut cloud = SimConfig::new(seed, n);
+    cloud.zones.truncate(rng.usize(1..=3));
+    // Groups with and without headroom above desired, with and without a min below it.
+    cloud.min = if rng.bool() { n } else { rng.u32(0..=n) };
+    cloud.max = n + if rng.bool() { 0 } else { rng.u32(0..=n) };
+    cloud.boot = (
+        Duration::from_secs(rng.u64(5..=60)),
+        Duration::from_secs(rng.u64(60..=240)),
+    );
+    cloud.termination = (
+        Duration::from_secs(rng.u64(1..=30)),
+        Duration::from_secs(rng.u64(30..=120)),
+    );
+    cloud.elb = rng.bool();
+    cloud.never_healthy = if rng.u8(0..10) < 3 {
+        rng.f64() * 0.05
+    } else {
+        0.0
+    };
+    cloud.retried = rng.f64() * 0.3;
+    cloud.exhausted = if rng.bool() { rng.f64() * 0.01 } else { 0.0 };
+    let broken = rng.u8(0..100) < 15;
+    if broken {
+        cloud.broken_images.insert(NEW.into());
+    }
+
+    let strategy = if rng.bool() {
+        Strategy::Surge
+    } else {
+        Strategy::Replace
+    };
+    let batch_size = if rng.bool() {
+        BatchSize::Count(rng.u32(1..=n))
+    } else {
+        BatchSize::Percent(rng.u32(1..=100))
+    };
+    let min_healthy = match strategy {
+        Strategy::Surge => None,
+        Strategy::Replace if rng.bool() => None,
+        Strategy::Replace => Some(rng.u32(0..=95)),
+    };
+    let mut settings = ReleaseSettings {
+        batch_size,
+        strategy,
+        min_healthy_percentage: min_healthy,
+        instance_warmup_secs: rng.u64(0..=120),
+        pause_between_batches_secs: if rng.u8(0..4) == 0 {
+            rng.u64(1..=120)
+        } else {
+            0
+        },
+        ..ReleaseSettings::new(NEW)
+    };
+    if rng.u8(0..5) == 0 {
+        settings.checkpoints = vec![rng.u32(10..=90)];
+    }
+    let floor = match strategy {
+        Strategy::Surge => n,
+        Strategy::Replace => {
+            (u64::from(settings.effective_min_healthy_percentage()) * u64::from(n)).div_ceil(100)
+                as u32
+        }
+    };
+    let settings_clone = settings.clone();
+    let release = ReleaseConfig {
+        release_id: format!("rel-sim{seed:08x}"),
+        settings,
+        mode: LaunchMode::LaunchTemplate,
+        health: if cloud.elb && rng.bool() {
+            HealthSource::Elb
+        } else {
+            HealthSource::Ec2
+        },
+        // Long enough for a boot, the warm-up and the SDK's retries: a batch timeout shorter
+        // than the boot time fails every release, which the e2e tests cover.
+        batch_timeout: cloud.boot.1
+            + Duration::from_secs(settings_clone.instance_warmup_secs)
+            + Duration::from_secs(rng.u64(3..=15) * 60),
+        total_timeout: Duration::from_secs(4 * 3600),
+        auto_rollback: rng.u8(0..5) != 0,
+        suspend_processes: vec!["AZRebalance".into(), "ScheduledActions".into()],
+    };
+    let interrupt = match rng.u8(0..10) {
+        0 | 1 => Interrupt::Cancel(Duration::from_secs(rng.u64(0..=1800))),
+        2 | 3 => Interrupt::Kill(Duration::from_secs(rng.u64(0..=1800))),
+        _ => Interrupt::None,
+    };
+    Scenario {
+        cloud,
+        release,
+        interrupt,
+        broken,
+        floor,
+    }
+}
+
+/// What one seed did, for the sweep's summary.
+#[derive(Debug, Default)]
+struct Summary {
+    applies: u32,
+    complete: bool,
+    rolled_back: bool,
+    refused_to_plan: bool,
+    virtual_secs: u64,
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("a paused runtime")
+}
+
+/// Runs one seed: the first apply (maybe interrupted), then more applies until the release is
+/// complete (or has failed for good), then checks every invariant. Err: what went wrong.
+fn run_seed(seed: u64) -> Result<Summary, String> {
+    let sc = scenario(seed);
+    rt().block_on(async move {
+        // The engine's backoff jitter comes from fastrand's thread-local generator.
+        fastrand::seed(seed);
+        let started = Instant::now();
+        let sim = SimGroup::new(sc.cloud.clone());
+        let original = sim.capacity();
+        let mut summary = Summary::default();
+        let mut last: Option<Result<Status, ReleaseError>> = None;
+        for apply in 0..8u32 {
+            summary.applies += 1;
+            // After three applies the weather clears: the next apply converges.
+            sim.set_faults(apply < 3);
+            let cancel = Cancel::new();
+            let interrupt = if apply == 0 { sc.interrupt } else { Interrupt::None };
+            let fut = run(&sim, &sc.release, None, &cancel);
+            let result = match interrupt {
+                Interrupt::None => Some(fut.await),
+                Interrupt::Cancel(after) => {
+                    let c = cancel.clone();
+                    let trip = async move {
+                        tokio::time::sleep(after).await;
+                        c.trip();
+                        std::future::pending::<()>().await
+                    };
+                    tokio::select! {
+                        biased;
+                        r = fut => Some(r),
+                        _ = trip => None,
+                    }
+                }
+                Interrupt::Kill(after) => {
+                    tokio::select! {
+                        biased;
+                        r = fut => Some(r),
+                        _ = tokio::time::sleep(after) => None,
+                    }
+                }
+            };
+            let Some(result) = result else {
+                sim.kill_lock_owner();
+                tokio::time::sleep(Duration::from_secs(300)).await;
+                continue;
+            };
+            // The plugin process ends with the apply: a lock it could not delete is void.
+            sim.kill_lock_owner();
+            let result = result.map(|o| o.status);
+            // A restore that could not finish keeps the record: the next apply finishes it.
+            let restore_pending = matches!(&result, Err(e) if {
+                let m = e.to_string();
+                m.contains("is kept") || m.contains("ROLLBACK FAILED") || m.contains("could not")
+            });
+            let done = !restore_pending && match &result {
+                Ok(Status::Complete) => true,
+                Ok(Status::Checkpoint { .. }) => false,
+                // The planner refuses to take a healthy instance below the floor: at the start
+                // of a group with no room (final), or while replacements still boot (a later
+                // apply goes on).
+                Err(e) if e.what.contains("cannot schedule") && apply == 0 && e.replaced.is_empty() && sim.live_images().values().all(|i| i == OLD) => {
+                    summary.refused_to_plan = true;
+                    true
+                }
+                // A broken image fails for good: rollback (or a stop when it is off).
+                Err(e) if sc.broken && is_batch_failure(e) => {
+                    summary.rolled_back = sc.release.auto_rollback;
+                    true
+                }
+                Err(_) => false,
+            };
+            last = Some(result);
+            if done {
+                break;
+            }
+            // Someone reads the error and applies again, a few minutes later.
+            tokio::time::sleep(Duration::from_secs(300)).await;
+        }
+        summary.virtual_secs = started.elapsed().as_secs();
+        let fail = |what: String| {
+            let events = sim.events();
+            let keep = if std::env::var("SIM_SEED").is_ok() { events.len() } else { 60 };
+            let events = events[events.len().saturating_sub(keep)..].join("\n    ");
+            Err(format!(
+                "seed {seed}: {what}\n  events (last 60; all with SIM_SEED):\n    {events}\n  scenario: {} instances, min {} max {}, {:?} batch {:?} min_healthy {:?}, warmup {}s, pause {}s, checkpoints {:?}, health {:?}, elb {}, rollback {}, broken {}, never_healthy {:.3}, retried {:.2}, exhausted {:.4}, interrupt {:?}\n  last result: {:?}\n  calls: {:?}",
+                sc.cloud.instances, sc.cloud.min, sc.cloud.max, sc.release.settings.strategy,
+                sc.release.settings.batch_size, sc.release.settings.min_healthy_percentage,
+                sc.release.settings.instance_warmup_secs, sc.release.settings.pause_between_batches_secs,
+                sc.release.settings.checkpoints, sc.release.health, sc.cloud.elb,
+                sc.release.auto_rollback, sc.broken, sc.cloud.never_healthy, sc.cloud.retried,
+                sc.cloud.exhausted, sc.interrupt,
+                last.as_ref().map(|r| r.as_ref().map_err(|e| e.to_string())),
+                sim.calls()
+            ))
+        };
+
+        // 1. The floor, at every step of every apply.
+        let lowest = sim.lowest_healthy().expect("observed");
+        if lowest.healthy < sc.floor {
+            return fail(format!(
+                "healthy in-service capacity fell to {} (< floor {}) after {} at t={}s",
+                lowest.healthy, sc.floor, lowest.after, lowest.at_secs
+            ));
+        }
+        // 2. The group's own settings are back, nothing of the release is left on it.
+        if sim.capacity() != original {
+            return fail(format!(
+                "capacity {:?} after the release, was {:?}",
+                sim.capacity(),
+                original
+            ));
+        }
+        let tags = sim.tag_map();
+        // The lock always goes; the record goes once the release is complete or rolled back
+        // (a release that stopped early keeps it, paused, for its previous image).
+        let record_ok = match tags.get(RECORD_TAG) {
+            None => true,
+            Some(r) => r.contains("paused=1") && !matches!(last, Some(Ok(Status::Complete))),
+        };
+        let lock_ok = match tags.get(LOCK_TAG) {
+            None => true,
+            Some(l) => crate::rollout::record::Lock::parse(l)
+                .is_some_and(|l| crate::owner::is_dead_local(&l.owner)),
+        };
+        if !record_ok || !lock_ok {
+            return fail(format!("release tags left on the group: {tags:?}"));
+        }
+        if !sim.suspended_now().is_empty() {
+            return fail(format!("processes left suspended: {:?}", sim.suspended_now()));
+        }
+        // 3. Never the same instance terminated twice.
+        if let Some((id, n)) = sim.terminations().into_iter().find(|(_, n)| *n > 1) {
+            return fail(format!("{id} terminated {n} times"));
+        }
+        // 4. The outcome: complete on the new image, or (broken image) back on the old one.
+        let live = sim.live_images();
+        let (desired, _, _) = original;
+        match last.as_ref() {
+            Some(Ok(Status::Complete)) => {
+                summary.complete = true;
+                if live.len() as u32 != desired || live.values().any(|i| i != NEW) {
+                    return fail(format!("complete, but the group runs {live:?}"));
+                }
+            }
+            Some(Err(_)) if summary.refused_to_plan => {
+                if live.values().any(|i| i != OLD) {
+                    return fail(format!("refused to plan, but the group changed: {live:?}"));
+                }
+            }
+            Some(Err(e)) if summary.rolled_back => {
+                let msg = e.to_string();
+                let clean = !msg.contains("ROLLBACK FAILED");
+                if clean && live.values().any(|i| i != OLD) {
+                    return fail(format!("rolled back, but the group runs {live:?}"));
+                }
+                if !msg.contains("launches ami-old again") {
+                    return fail(format!("the error does not say what was restored: {msg}"));
+                }
+                if clean && sim.launch_now().encode() != "lt:lt-sim:1" {
+                    return fail(format!(
+                        "rolled back, but the group launches {:?}",
+                        sim.launch_now()
+                    ));
+                }
+            }
+            Some(Err(e)) if sc.broken && !sc.release.auto_rollback => {
+                if !e.to_string().contains("auto_rollback is off") {
+                    return fail(format!("a stop without rollback must say so: {e}"));
+                }
+            }
+            other => {
+                // Only a release whose new instances could never all be healthy may end
+                // without completing.
+                if sc.cloud.never_healthy == 0.0 {
+                    return fail(format!("did not converge in 8 applies: {other:?}"));
+                }
+            }
+        }
+        Ok(summary)
+    })
+}
+
+fn is_batch_failure(e: &ReleaseError) -> bool {
+    e.what.contains("became healthy") || e.what.contains("marked Unhealthy")
+}
+
+fn seeds() -> Vec<u64> {
+    if let Ok(one) = std::env::var("SIM_SEED") {
+        return vec![one.parse().expect("SIM_SEED is a number")];
+    }
+    let runs: u64 = std::env::var("SIM_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    (0..runs).collect()
+}
+
+#[test]
+fn healthy_capacity_never_drops_below_the_floor_over_seeded_releases() {
+    let mut failures = vec![];
+    let mut complete = 0;
+    let mut rolled_back = 0;
+    let mut refused = 0;
+    let mut applies = 0;
+    let mut virtual_secs = 0;
+    let seeds = seeds();
+    for &seed in &seeds {
+        match run_seed(seed) {
+            Ok(s) => {
+                complete += u32::from(s.complete);
+                rolled_back += u32::from(s.rolled_back);
+                refused += u32::from(s.refused_to_plan);
+                applies += s.applies;
+                virtual_secs += s.virtual_secs;
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    eprintln!(
+        "rollout::sim: {} seeds, {} failed; {complete} complete, {rolled_back} rolled back, {refused} refused by the planner; {applies} applies, {:.1} virtual hours",
+        seeds.len(),
+        failures.len(),
+        virtual_secs as f64 / 3600.0
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} seeds broke an invariant:\n{}",
+        failures.len(),
+        seeds.len(),
+        failures
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn a_calm_surge_release_replaces_every_instance_once() {
+    let mut cloud = SimConfig::new(7, 12);
+    cloud.max = 12;
+    let sim = SimGroup::new(cloud);
+    let cfg = ReleaseConfig {
+        release_id: "rel-calm".into(),
+        settings: ReleaseSettings {
+            batch_size: BatchSize::Count(3),
+            instance_warmup_secs: 30,
+            ..ReleaseSettings::new(NEW)
+        },
+        mode: LaunchMode::LaunchTemplate,
+        health: HealthSource::Ec2,
+        batch_timeout: Duration::from_secs(600),
+        total_timeout: Duration::from_secs(3600),
+        auto_rollback: true,
+        suspend_processes: vec!["AZRebalance".into()],
+    };
+    let before: BTreeSet<String> = sim.live_images().into_keys().collect();
+    let out = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect("a calm release completes");
+    assert_eq!(out.status, Status::Complete);
+    assert_eq!(out.batches.len(), 4);
+    let replaced: BTreeSet<String> = out.replaced.iter().cloned().collect();
+    assert_eq!(replaced, before, "every old instance, once");
+    assert!(sim.live_images().values().all(|i| i == NEW));
+    assert_eq!(sim.capacity(), (12, 12, 12));
+    assert_eq!(sim.lowest_healthy().unwrap().healthy, 12);
+    assert_eq!(sim.launch_now().encode(), "lt:lt-sim:2");
+}
+
+#[test]
+fn a_broken_image_is_rolled_back_without_losing_capacity() {
+    let mut cloud = SimConfig::new(11, 8);
+    cloud.broken_images.insert(NEW.into());
+    let sim = SimGroup::new(cloud);
+    let cfg = ReleaseConfig {
+        release_id: "rel-broken".into(),
+        settings: ReleaseSettings {
+            batch_size: BatchSize::Count(2),
+            strategy: Strategy::Replace,
+            min_healthy_percentage: Some(75),
+            ..ReleaseSettings::new(NEW)
+        },
+        mode: LaunchMode::LaunchTemplate,
+        health: HealthSource::Ec2,
+        batch_timeout: Duration::from_secs(300),
+        total_timeout: Duration::from_secs(3600),
+        auto_rollback: true,
+        suspend_processes: vec![],
+    };
+    let err = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect_err("a broken image fails");
+    let msg = err.to_string();
+    assert!(msg.contains("batch 1 of 4 failed"), "{msg}");
+    assert!(msg.contains("the group launches ami-old again"), "{msg}");
+    assert!(sim.live_images().values().all(|i| i == OLD));
+    assert_eq!(sim.live_images().len(), 8);
+    assert!(sim.lowest_healthy().unwrap().healthy >= 6);
+    assert_eq!(sim.launch_now().encode(), "lt:lt-sim:1");
+}

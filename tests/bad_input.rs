@@ -485,7 +485,6 @@ fn every_bad_input_names_its_attribute_and_calls_nothing_that_mutates() {
 }
 
 #[test]
-#[ignore = "gap in resources/release.rs (not this test's owner to fix; described in RELIABILITY.md): plan does not check that image_id exists, so a typo is found only when the new instances fail to launch"]
 fn a_release_image_that_does_not_exist_is_refused_at_plan() {
     let moto = Moto::shared();
     let region = moto.unique_region();

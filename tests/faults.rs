@@ -524,7 +524,6 @@ fn lost_answers_after_mutating_calls_duplicate_nothing() {
 }
 
 #[test]
-#[ignore = "known bug in bake/ (owned by the SSH work, fix described in RELIABILITY.md): after a lost CreateImage answer the SDK's retry creates a second image (moto accepts the duplicate name; AWS would answer InvalidAMIName.Duplicate and fail the bake)"]
 fn lost_create_image_answer_makes_no_second_image() {
     let moto = Moto::shared();
     let region = moto.unique_region();

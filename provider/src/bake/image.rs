@@ -66,6 +66,14 @@ impl ImageInfo {
 }
 
 /// Starts CreateImage; the image is tagged in the same call.
+/// How many times CreateImage is tried (it is retried here, not by the SDK: see `create`).
+const CREATE_ATTEMPTS: u32 = 6;
+
+/// CreateImage, safe to retry. The SDK's own retries are off for this call, because a retry
+/// after a lost answer would create a second image (or, on AWS, fail with
+/// `InvalidAMIName.Duplicate` although the first one exists). Before each retry, and on a
+/// duplicate name, the image this bake already created is looked up by its `immutable:bake-id`
+/// tag — set in the same call — and adopted.
 pub async fn create(
     ec2: &aws_sdk_ec2::Client,
     instance_id: &str,
@@ -73,17 +81,86 @@ pub async fn create(
     description: Option<&str>,
     tags: &BTreeMap<String, String>,
 ) -> Result<String, AwsError> {
+    let bake_id = tags.get(tags::BAKE_ID).cloned().unwrap_or_default();
+    let mut attempt = 0;
+    loop {
+        if attempt > 0 && !bake_id.is_empty() {
+            if let Some(id) = find_by_bake_id(ec2, &bake_id).await? {
+                tracing::info!(image_id = %id, "CreateImage had gone through before its answer was lost; adopting the image");
+                return Ok(id);
+            }
+        }
+        let sent = ec2
+            .create_image()
+            .instance_id(instance_id)
+            .name(name)
+            .set_description(description.map(str::to_string))
+            .tag_specifications(tag_spec(ResourceType::Image, tags))
+            .customize()
+            .config_override(
+                aws_sdk_ec2::config::Builder::default()
+                    .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled()),
+            )
+            .send()
+            .await
+            .context("CreateImage", instance_id);
+        match sent {
+            Ok(out) => {
+                return out.image_id.ok_or_else(|| {
+                    AwsError::new("CreateImage", instance_id, "AWS returned no image id")
+                })
+            }
+            Err(e) if e.is_code("InvalidAMIName.Duplicate") && !bake_id.is_empty() => {
+                return find_by_bake_id(ec2, &bake_id).await?.ok_or(e);
+            }
+            Err(e) if retryable(&e) && attempt + 1 < CREATE_ATTEMPTS => {
+                tracing::debug!("CreateImage failed ({e}); retrying");
+                tokio::time::sleep(Backoff::SECONDS.delay(attempt)).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Throttling, server errors and answers that never arrived (no AWS error code).
+fn retryable(e: &AwsError) -> bool {
+    match e.code.as_deref() {
+        None => true,
+        Some(code) => matches!(
+            code,
+            "RequestLimitExceeded"
+                | "Throttling"
+                | "ThrottlingException"
+                | "InternalError"
+                | "InternalFailure"
+                | "ServiceUnavailable"
+                | "Unavailable"
+        ),
+    }
+}
+
+async fn find_by_bake_id(
+    ec2: &aws_sdk_ec2::Client,
+    bake_id: &str,
+) -> Result<Option<String>, AwsError> {
     let out = ec2
-        .create_image()
-        .instance_id(instance_id)
-        .name(name)
-        .set_description(description.map(str::to_string))
-        .tag_specifications(tag_spec(ResourceType::Image, tags))
+        .describe_images()
+        .owners("self")
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{}", tags::BAKE_ID))
+                .values(bake_id)
+                .build(),
+        )
         .send()
         .await
-        .context("CreateImage", instance_id)?;
-    out.image_id
-        .ok_or_else(|| AwsError::new("CreateImage", instance_id, "AWS returned no image id"))
+        .context("DescribeImages", bake_id)?;
+    Ok(out
+        .images()
+        .iter()
+        .filter(|i| i.state() != Some(&ImageState::Deregistered))
+        .find_map(|i| i.image_id().map(str::to_string)))
 }
 
 pub async fn describe(ec2: &aws_sdk_ec2::Client, id: &str) -> Result<Option<ImageInfo>, AwsError> {

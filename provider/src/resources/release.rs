@@ -13,6 +13,7 @@ use release_planner::{
 };
 use serde::Deserialize;
 
+use crate::aws::ErrorContext;
 use crate::bake::name::rfc3339;
 use crate::rollout::{self, AwsGroup, GroupApi, HealthSource, LaunchMode, ReleaseConfig, Status};
 use crate::tf::diag::{AttrPath, Diagnostic, Diagnostics};
@@ -388,6 +389,35 @@ async fn snapshot(
     Ok((aws, snap))
 }
 
+/// A typo in `image_id` must not surface as a batch that never becomes healthy and a rollback.
+async fn image_exists(aws: &crate::aws::Aws, image: &str) -> Result<(), Diagnostics> {
+    let ec2 = aws.ec2().await?;
+    let found = match ec2
+        .describe_images()
+        .image_ids(image)
+        .send()
+        .await
+        .context("DescribeImages", image)
+    {
+        Ok(out) => out
+            .images()
+            .iter()
+            .any(|i| i.state().map(|s| s.as_str()) != Some("deregistered")),
+        Err(e) if e.code_starts_with("InvalidAMIID") => false,
+        Err(e) => return Err(e.into()),
+    };
+    if found {
+        Ok(())
+    } else {
+        Err(Diagnostic::error(
+            "Image not found",
+            format!("{image} does not exist in this region (or is not shared with this account)."),
+        )
+        .at(AttrPath::root("image_id"))
+        .into())
+    }
+}
+
 impl ReleaseResource {
     async fn execute(
         &self,
@@ -577,7 +607,10 @@ impl Resource for ReleaseResource {
             });
         };
         let c = config(req.proposed)?;
-        let (_, snap) = snapshot(cx, &name).await?;
+        let (aws, snap) = snapshot(cx, &name).await?;
+        if let Some(image) = req.proposed.get("image_id").as_str() {
+            image_exists(&aws, image).await?;
+        }
         set(&mut planned, "id", Value::String(name.clone()));
         set(
             &mut planned,

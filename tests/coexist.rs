@@ -13,8 +13,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use e2e_tests::aws_sdk_autoscaling::types::LaunchTemplateSpecification;
@@ -177,88 +175,10 @@ fn launch_edits(moto: &Moto, region: &str) -> BTreeMap<&'static str, usize> {
 }
 
 /// The group as the aws provider's refresh (and these assertions) see it.
-#[derive(Debug)]
-struct Group {
-    desired: i32,
-    min: i32,
-    max: i32,
-    /// Instance id → EC2 image id.
-    images: BTreeMap<String, String>,
-    tags: BTreeMap<String, String>,
-    suspended: Vec<String>,
-    /// (template id, version) of the group's launch template.
-    launch: Option<(String, String)>,
-}
-
-impl Group {
-    fn on(&self, image: &str) -> Vec<String> {
-        self.images
-            .iter()
-            .filter(|(_, i)| *i == image)
-            .map(|(id, _)| id.clone())
-            .collect()
-    }
-}
+type Group = e2e_tests::GroupState;
 
 fn group(moto: &Moto, region: &str, name: &str) -> Group {
-    let out = moto
-        .block_on(
-            moto.autoscaling(region)
-                .describe_auto_scaling_groups()
-                .auto_scaling_group_names(name)
-                .send(),
-        )
-        .unwrap();
-    let g = out.auto_scaling_groups()[0].clone();
-    let ids: Vec<String> = g
-        .instances()
-        .iter()
-        .filter_map(|i| i.instance_id().map(String::from))
-        .collect();
-    let mut images = BTreeMap::new();
-    if !ids.is_empty() {
-        let d = moto
-            .block_on(
-                moto.ec2(region)
-                    .describe_instances()
-                    .set_instance_ids(Some(ids))
-                    .send(),
-            )
-            .unwrap();
-        for i in d.reservations().iter().flat_map(|r| r.instances()) {
-            images.insert(
-                i.instance_id().unwrap().to_string(),
-                i.image_id().unwrap().to_string(),
-            );
-        }
-    }
-    Group {
-        desired: g.desired_capacity().unwrap(),
-        min: g.min_size().unwrap(),
-        max: g.max_size().unwrap(),
-        images,
-        tags: g
-            .tags()
-            .iter()
-            .map(|t| {
-                (
-                    t.key().unwrap().to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect(),
-        suspended: g
-            .suspended_processes()
-            .iter()
-            .filter_map(|p| p.process_name().map(String::from))
-            .collect(),
-        launch: g.launch_template().map(|l| {
-            (
-                l.launch_template_id().unwrap_or_default().to_string(),
-                l.version().unwrap_or_default().to_string(),
-            )
-        }),
-    }
+    e2e_tests::group_state(moto, region, name)
 }
 
 /// What every finished release must leave behind: the group's own capacity, no suspended
@@ -566,46 +486,9 @@ fn failed_batch_is_cleaned_up_and_the_error_says_how_to_roll_back() {
     );
 
     // Every instance of the new image is marked Unhealthy as soon as it appears.
-    let stop = Arc::new(AtomicBool::new(false));
-    let marker = {
-        let stop = stop.clone();
-        let (endpoint, region) = (moto.endpoint(), region.to_string());
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            let asg = e2e_tests::autoscaling_client(&endpoint, &region);
-            let ec2 = e2e_tests::ec2_client(&endpoint, &region);
-            while !stop.load(Ordering::SeqCst) {
-                rt.block_on(async {
-                    let out = ec2
-                        .describe_instances()
-                        .filters(
-                            e2e_tests::aws_sdk_ec2::types::Filter::builder()
-                                .name("image-id")
-                                .values(NEW)
-                                .build(),
-                        )
-                        .send()
-                        .await
-                        .unwrap();
-                    for i in out.reservations().iter().flat_map(|r| r.instances()) {
-                        let _ = asg
-                            .set_instance_health()
-                            .instance_id(i.instance_id().unwrap())
-                            .health_status("Unhealthy")
-                            .send()
-                            .await;
-                    }
-                });
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        })
-    };
+    let marker = e2e_tests::UnhealthyMarker::start(moto, region, NEW);
     let run = tf.apply(&[("image", NEW)]);
-    stop.store(true, Ordering::SeqCst);
-    marker.join().unwrap();
+    drop(marker);
     let out = one_line(&run.combined());
     assert!(!run.success(), "{out}");
     assert!(out.contains("Release failed"), "{out}");

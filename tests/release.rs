@@ -286,44 +286,9 @@ fn unhealthy_new_instances_roll_back() {
         ),
     );
     // Mark every new-image instance Unhealthy as soon as it appears (a broken release).
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let marker = {
-        let stop = stop.clone();
-        let endpoint = moto.endpoint();
-        let region = region.to_string();
-        std::thread::spawn(move || {
-            let rt = e2e_tests_runtime();
-            let asg = e2e_tests::autoscaling_client(&endpoint, &region);
-            let ec2 = e2e_tests::ec2_client(&endpoint, &region);
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                rt.block_on(async {
-                    let out = ec2
-                        .describe_instances()
-                        .filters(
-                            e2e_tests::aws_sdk_ec2::types::Filter::builder()
-                                .name("image-id")
-                                .values(NEW)
-                                .build(),
-                        )
-                        .send()
-                        .await
-                        .unwrap();
-                    for i in out.reservations().iter().flat_map(|r| r.instances()) {
-                        let _ = asg
-                            .set_instance_health()
-                            .instance_id(i.instance_id().unwrap())
-                            .health_status("Unhealthy")
-                            .send()
-                            .await;
-                    }
-                });
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        })
-    };
+    let marker = e2e_tests::UnhealthyMarker::start(moto, region, NEW);
     let run = tf.apply(&[]);
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    marker.join().unwrap();
+    drop(marker);
     assert!(!run.success());
     let out = run
         .combined()
@@ -354,13 +319,6 @@ fn unhealthy_new_instances_roll_back() {
     );
     assert!(after.suspended.is_empty());
     assert!(!after.tags.contains_key("immutable:release-lock"));
-}
-
-fn e2e_tests_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 #[test]

@@ -62,12 +62,23 @@ pub struct GroupState {
     pub tags: BTreeMap<String, String>,
     pub suspended: Vec<String>,
     pub launch_template_version: Option<String>,
+    /// (template id, version) of the group's launch template.
+    pub launch: Option<(String, String)>,
     pub launch_configuration: Option<String>,
 }
 
 impl GroupState {
     pub fn count_on(&self, image: &str) -> usize {
         self.images.values().filter(|i| *i == image).count()
+    }
+
+    /// The instances running `image`, in id order.
+    pub fn on(&self, image: &str) -> Vec<String> {
+        self.images
+            .iter()
+            .filter(|(_, i)| *i == image)
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 }
 
@@ -130,6 +141,12 @@ pub fn group_state(moto: &Moto, region: &str, name: &str) -> GroupState {
         launch_template_version: g
             .launch_template()
             .and_then(|l| l.version().map(String::from)),
+        launch: g.launch_template().map(|l| {
+            (
+                l.launch_template_id().unwrap_or_default().to_string(),
+                l.version().unwrap_or_default().to_string(),
+            )
+        }),
         launch_configuration: g.launch_configuration_name().map(String::from),
     }
 }
@@ -180,4 +197,71 @@ pub fn elbv2_client(endpoint: &str, region: &str) -> aws_sdk_elasticloadbalancin
         ))
         .build();
     aws_sdk_elasticloadbalancingv2::Client::from_conf(conf)
+}
+
+/// Marks every instance of `image` in the region Unhealthy as soon as it appears, until dropped:
+/// a release whose new instances never pass their health checks.
+pub struct UnhealthyMarker {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl UnhealthyMarker {
+    pub fn start(moto: &Moto, region: &str, image: &str) -> UnhealthyMarker {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, endpoint, region, image) = (
+            stop.clone(),
+            moto.endpoint(),
+            region.to_string(),
+            image.to_string(),
+        );
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let asg = crate::autoscaling_client(&endpoint, &region);
+            let ec2 = crate::ec2_client(&endpoint, &region);
+            while !flag.load(Ordering::SeqCst) {
+                rt.block_on(async {
+                    let Ok(out) = ec2
+                        .describe_instances()
+                        .filters(
+                            aws_sdk_ec2::types::Filter::builder()
+                                .name("image-id")
+                                .values(&image)
+                                .build(),
+                        )
+                        .send()
+                        .await
+                    else {
+                        return;
+                    };
+                    for i in out.reservations().iter().flat_map(|r| r.instances()) {
+                        let _ = asg
+                            .set_instance_health()
+                            .instance_id(i.instance_id().unwrap_or_default())
+                            .health_status("Unhealthy")
+                            .send()
+                            .await;
+                    }
+                });
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        });
+        UnhealthyMarker {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for UnhealthyMarker {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }

@@ -31,7 +31,9 @@ pub mod terraform;
 
 pub use aws_request::AwsCall;
 pub use fault_proxy::{Effect, FaultProxy, ProxiedCall, Rule};
-pub use groups::{elbv2_client, group_state, target_group, template_group, GroupState};
+pub use groups::{
+    elbv2_client, group_state, target_group, template_group, GroupState, UnhealthyMarker,
+};
 pub use moto::{
     autoscaling_client, ec2_client, ssm_client, Moto, RecordedCall, MOTO_ACCOUNT_ID, REGIONS,
     TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY,

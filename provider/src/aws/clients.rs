@@ -13,6 +13,9 @@ use super::AwsError;
 pub struct Aws {
     settings: AwsSettings,
     sdk: OnceCell<SdkConfig>,
+    /// Answers worth reusing for the life of this provider process (one Terraform command),
+    /// e.g. which AMI a source filter picks: a plan of 100 images then asks AWS once, not 100 times.
+    memo: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Aws {
@@ -20,7 +23,17 @@ impl Aws {
         Aws {
             settings,
             sdk: OnceCell::new(),
+            memo: Default::default(),
         }
+    }
+
+    /// A value remembered under `key` by [`Aws::remember`] earlier in this process.
+    pub fn recall(&self, key: &str) -> Option<String> {
+        self.memo.lock().expect("memo").get(key).cloned()
+    }
+
+    pub fn remember(&self, key: String, value: String) {
+        self.memo.lock().expect("memo").insert(key, value);
     }
 
     pub fn settings(&self) -> &AwsSettings {

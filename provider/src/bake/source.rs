@@ -11,6 +11,25 @@ pub struct ResolvedSource {
     pub name: String,
 }
 
+/// [`resolve`], remembered for the life of the provider process: every image planned from the
+/// same source in one Terraform command gets the same answer from one AWS call.
+pub async fn resolve_memo(
+    aws: &crate::aws::Aws,
+    ec2: &aws_sdk_ec2::Client,
+    source: &Source,
+) -> Result<ResolvedSource, AwsError> {
+    let key = format!("source-ami:{source:?}");
+    if let Some((image_id, name)) = aws.recall(&key).as_deref().and_then(|v| v.split_once('\n')) {
+        return Ok(ResolvedSource {
+            image_id: image_id.to_string(),
+            name: name.to_string(),
+        });
+    }
+    let r = resolve(ec2, source).await?;
+    aws.remember(key, format!("{}\n{}", r.image_id, r.name));
+    Ok(r)
+}
+
 pub async fn resolve(
     ec2: &aws_sdk_ec2::Client,
     source: &Source,

@@ -497,14 +497,18 @@ impl Resource for ImageResource {
             let aws = cx.aws()?;
             let spec = bake_spec(&c, aws.default_tags())?;
             let ec2 = aws.ec2().await?;
-            let resolved = source::resolve(&ec2, &spec.source).await.map_err(|e| {
-                let attr = if matches!(spec.source, spec::Source::Ami(_)) {
-                    AttrPath::root("source_ami")
-                } else {
-                    AttrPath::root("source_ami_filter")
-                };
-                Diagnostics::from(Diagnostic::error("Source AMI not found", e.to_string()).at(attr))
-            })?;
+            let resolved = source::resolve_memo(aws, &ec2, &spec.source)
+                .await
+                .map_err(|e| {
+                    let attr = if matches!(spec.source, spec::Source::Ami(_)) {
+                        AttrPath::root("source_ami")
+                    } else {
+                        AttrPath::root("source_ami_filter")
+                    };
+                    Diagnostics::from(
+                        Diagnostic::error("Source AMI not found", e.to_string()).at(attr),
+                    )
+                })?;
             let fp = fingerprint::fingerprint(&spec, &resolved.image_id);
             set(&mut planned, "fingerprint", Value::String(fp));
             set(
@@ -541,7 +545,7 @@ impl Resource for ImageResource {
         let mut spec = bake_spec(&c, aws.default_tags())?;
         spec.communicator = settings::communicator(&c)?;
         let ec2 = aws.ec2().await?;
-        let resolved = source::resolve(&ec2, &spec.source).await?;
+        let resolved = source::resolve_memo(aws, &ec2, &spec.source).await?;
         let fp = fingerprint::fingerprint(&spec, &resolved.image_id);
         if let Value::String(planned_fp) = req.planned.get("fingerprint") {
             if *planned_fp != fp {

@@ -3,6 +3,7 @@
 //! not exist), with a diagnostic whose attribute path makes terraform quote the offending line,
 //! and moto's request recorder shows that nothing but read-only calls reached AWS.
 
+use e2e_tests::TF_HEADER;
 use e2e_tests::{template_group, Moto, Terraform};
 
 const AMI: &str = "ami-1e749f67";
@@ -21,16 +22,7 @@ struct Case {
 fn header(provider_extra: &str) -> String {
     format!(
         r#"
-terraform {{
-  required_providers {{
-    immutable = {{ source = "immutable-release/immutable" }}
-  }}
-}}
-
-variable "aws_endpoint" {{
-  type    = string
-  default = null
-}}
+{TF_HEADER}
 
 provider "immutable" {{
   endpoint = var.aws_endpoint

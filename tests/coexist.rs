@@ -18,6 +18,7 @@ use std::time::Duration;
 use e2e_tests::aws_sdk_autoscaling::types::LaunchTemplateSpecification;
 use e2e_tests::aws_sdk_ec2::types::{InstanceType, RequestLaunchTemplateData};
 use e2e_tests::serde_json::{json, Value};
+use e2e_tests::TF_HEADER;
 use e2e_tests::{Moto, Terraform};
 
 /// Two of moto's built-in AMIs: what the group runs, and what the release moves it to.
@@ -221,16 +222,7 @@ fn assert_settings_restored(after: &Group, before: &Group) {
 fn release_config(group: &str, extra: &str) -> String {
     format!(
         r##"
-terraform {{
-  required_providers {{
-    immutable = {{ source = "immutable-release/immutable" }}
-  }}
-}}
-
-variable "aws_endpoint" {{
-  type    = string
-  default = null
-}}
+{TF_HEADER}
 variable "image" {{
   type = string
 }}
@@ -531,16 +523,7 @@ fn tag_change_bakes_moves_the_template_and_rolls_the_group_in_one_apply() {
         region,
         &format!(
             r##"
-terraform {{
-  required_providers {{
-    immutable = {{ source = "immutable-release/immutable" }}
-  }}
-}}
-
-variable "aws_endpoint" {{
-  type    = string
-  default = null
-}}
+{TF_HEADER}
 variable "tag" {{
   type = string
 }}
@@ -717,16 +700,7 @@ output "{name}" {{
 fn reading_config(data: &str) -> String {
     format!(
         r#"
-terraform {{
-  required_providers {{
-    immutable = {{ source = "immutable-release/immutable" }}
-  }}
-}}
-
-variable "aws_endpoint" {{
-  type    = string
-  default = null
-}}
+{TF_HEADER}
 
 provider "immutable" {{
   endpoint = var.aws_endpoint

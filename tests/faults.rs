@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use e2e_tests::aws_sdk_ec2::types::Instance;
 use e2e_tests::serde_json::json;
+use e2e_tests::TF_HEADER;
 use e2e_tests::{
     group_state, template_group, FaultProxy, Moto, Rule, Terraform, TEST_ACCESS_KEY_ID,
     TEST_SECRET_ACCESS_KEY,
@@ -65,16 +66,7 @@ output "replaced" {{ value = rolling_asg_release.web.replaced_instances }}
         .unwrap_or_default();
     format!(
         r##"
-terraform {{
-  required_providers {{
-    immutable = {{ source = "immutable-release/immutable" }}
-  }}
-}}
-
-variable "aws_endpoint" {{
-  type    = string
-  default = null
-}}
+{TF_HEADER}
 variable "tag" {{
   type    = string
   default = "v1.0.0"

@@ -3,6 +3,7 @@
 
 use e2e_tests::fault_proxy::Rule;
 use e2e_tests::serde_json::{json, Value};
+use e2e_tests::TF_HEADER;
 use e2e_tests::{FaultProxy, Moto, Terraform};
 
 const SOURCE_AMI: &str = "ami-1e749f67"; // moto's built-in Ubuntu 14.04
@@ -10,16 +11,7 @@ const SOURCE_AMI: &str = "ami-1e749f67"; // moto's built-in Ubuntu 14.04
 fn config(extra: &str) -> String {
     format!(
         r##"
-terraform {{
-  required_providers {{
-    immutable = {{ source = "immutable-release/immutable" }}
-  }}
-}}
-
-variable "aws_endpoint" {{
-  type    = string
-  default = null
-}}
+{TF_HEADER}
 variable "tag" {{
   type    = string
   default = "v1.0.0"

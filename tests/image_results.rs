@@ -14,6 +14,7 @@ use common::{folded, recorded_bodies, spawn_terraform, tags_of};
 use e2e_tests::aws_sdk_ec2::types::{ImageAttributeName, ResourceType, Tag, TagSpecification};
 use e2e_tests::fault_proxy::Rule;
 use e2e_tests::serde_json::json;
+use e2e_tests::TF_HEADER;
 use e2e_tests::{FaultProxy, Moto, Terraform};
 
 const SOURCE_AMI: &str = "ami-1e749f67"; // moto's built-in Ubuntu 14.04
@@ -21,16 +22,7 @@ const SOURCE_AMI: &str = "ami-1e749f67"; // moto's built-in Ubuntu 14.04
 fn config(extra: &str) -> String {
     format!(
         r##"
-terraform {{
-  required_providers {{
-    immutable = {{ source = "immutable-release/immutable" }}
-  }}
-}}
-
-variable "aws_endpoint" {{
-  type    = string
-  default = null
-}}
+{TF_HEADER}
 variable "tag" {{
   type    = string
   default = "v1.0.0"

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::{all_instances, folded, recorded_bodies, spawn_terraform, tags_of};
 use e2e_tests::serde_json::json;
+use e2e_tests::TF_HEADER;
 use e2e_tests::{Moto, Terraform};
 use sshd::{git, Sshd};
 
@@ -71,16 +72,7 @@ impl Fixture {
     fn config(&self, extra: &str) -> String {
         format!(
             r##"
-terraform {{
-  required_providers {{
-    immutable = {{ source = "immutable-release/immutable" }}
-  }}
-}}
-
-variable "aws_endpoint" {{
-  type    = string
-  default = null
-}}
+{TF_HEADER}
 variable "tag" {{
   type    = string
   default = "v1.0.0"

@@ -16,6 +16,7 @@ use std::process::{Command, Stdio};
 use e2e_tests::aws_sdk_autoscaling::types::LaunchTemplateSpecification;
 use e2e_tests::aws_sdk_ec2::types::{InstanceType, RequestLaunchTemplateData};
 use e2e_tests::serde_json::{self, json, Value};
+use e2e_tests::TF_HEADER;
 use e2e_tests::{
     find_plugin_dir, group_state, Moto, Terraform, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY,
 };
@@ -282,16 +283,7 @@ resource "rolling_asg_release" "web" {
     };
     format!(
         r##"
-terraform {{
-  required_providers {{
-    immutable = {{ source = "immutable-release/immutable" }}
-  }}
-}}
-
-variable "aws_endpoint" {{
-  type    = string
-  default = null
-}}
+{TF_HEADER}
 variable "tag" {{
   type    = string
   default = "v1.0.0"

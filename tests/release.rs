@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use e2e_tests::aws_sdk_autoscaling::types::Tag;
 use e2e_tests::serde_json::{json, Value};
+use e2e_tests::TF_HEADER;
 use e2e_tests::{group_state, GroupState, Moto, Terraform};
 
 const OLD: &str = "ami-1e749f67";
@@ -40,16 +41,7 @@ fn config_group(moto: &Moto, region: &str, name: &str, n: i32) {
 fn config(group: &str, extra: &str) -> String {
     format!(
         r##"
-terraform {{
-  required_providers {{
-    immutable = {{ source = "immutable-release/immutable" }}
-  }}
-}}
-
-variable "aws_endpoint" {{
-  type    = string
-  default = null
-}}
+{TF_HEADER}
 variable "image" {{
   type    = string
   default = "{NEW}"

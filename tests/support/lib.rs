@@ -39,7 +39,7 @@ pub use moto::{
     TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY,
 };
 pub use terraform::{
-    find_plugin_dir, plugin_dir, Terraform, TfRun, PLUGIN_BINARY, PROVIDER_SOURCE,
+    find_plugin_dir, plugin_dir, Terraform, TfRun, PLUGIN_BINARY, PROVIDER_SOURCE, TF_HEADER,
 };
 
 // The SDK crates, so that test files need no dependencies of their own for assertions.

@@ -16,6 +16,20 @@ pub const PROVIDER_SOURCE: &str = "immutable-release/immutable";
 /// The plugin's executable name.
 pub const PLUGIN_BINARY: &str = "terraform-provider-immutable";
 /// Default limit for one terraform command.
+/// The lines every test configuration starts with: the provider's source address (which the
+/// runner's `dev_overrides` maps to the freshly built plugin) and the emulator's endpoint (which
+/// the runner passes as `TF_VAR_aws_endpoint`).
+pub const TF_HEADER: &str = r#"terraform {
+  required_providers {
+    immutable = { source = "immutable-release/immutable" }
+  }
+}
+
+variable "aws_endpoint" {
+  type    = string
+  default = null
+}"#;
+
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The directory holding the freshly built plugin, the `target/<profile>/` directory of the

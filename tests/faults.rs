@@ -14,8 +14,6 @@
 use std::collections::BTreeSet;
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use e2e_tests::aws_sdk_ec2::types::Instance;
@@ -794,57 +792,6 @@ fn ctrl_c_during_a_release_stops_between_batches_with_the_group_consistent() {
 
 // ---- new instances never healthy ------------------------------------------------------------------
 
-/// Marks every instance on `image` Unhealthy as soon as it appears (a broken release), until
-/// the returned flag is set.
-fn mark_unhealthy(
-    moto: &Moto,
-    region: &str,
-    image: &str,
-) -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let handle = {
-        let stop = stop.clone();
-        let endpoint = moto.endpoint();
-        let region = region.to_string();
-        let image = image.to_string();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            let asg = e2e_tests::autoscaling_client(&endpoint, &region);
-            let ec2 = e2e_tests::ec2_client(&endpoint, &region);
-            while !stop.load(Ordering::SeqCst) {
-                rt.block_on(async {
-                    let Ok(out) = ec2
-                        .describe_instances()
-                        .filters(
-                            e2e_tests::aws_sdk_ec2::types::Filter::builder()
-                                .name("image-id")
-                                .values(&image)
-                                .build(),
-                        )
-                        .send()
-                        .await
-                    else {
-                        return;
-                    };
-                    for i in out.reservations().iter().flat_map(|r| r.instances()) {
-                        let _ = asg
-                            .set_instance_health()
-                            .instance_id(i.instance_id().unwrap_or_default())
-                            .health_status("Unhealthy")
-                            .send()
-                            .await;
-                    }
-                });
-                std::thread::sleep(Duration::from_millis(150));
-            }
-        })
-    };
-    (stop, handle)
-}
-
 #[test]
 fn never_healthy_instances_roll_back_or_stop_and_say_where() {
     let moto = Moto::shared();
@@ -852,7 +799,7 @@ fn never_healthy_instances_roll_back_or_stop_and_say_where() {
     let bake = Terraform::new(moto, region, &config(None, ""));
     bake.apply(&[]).assert_success();
     let image = image_of(&bake);
-    let (stop, marker) = mark_unhealthy(moto, region, &image);
+    let marker = e2e_tests::UnhealthyMarker::start(moto, region, &image);
 
     // With rollback (the default), and the answers to the failed batch's terminations lost.
     template_group(moto, region, "broken", 8, OLD);
@@ -907,8 +854,7 @@ fn never_healthy_instances_roll_back_or_stop_and_say_where() {
         &slow(config(Some("broken-norb"), "auto_rollback = false")),
     );
     let run = tf.apply(&[]);
-    stop.store(true, Ordering::SeqCst);
-    marker.join().unwrap();
+    drop(marker);
     let out = folded(&run.combined());
     assert!(!run.success(), "{out}");
     assert!(out.contains("batch 1 of 4 failed"), "says where: {out}");

@@ -300,6 +300,90 @@ fn import_then_no_replacement_and_refresh_drops_deleted_image() {
     assert!(plan.stdout.contains("will be created"), "{}", plan.stdout);
 }
 
+/// Terraform refreshes images in parallel; lookups that meet share one DescribeImages call, and
+/// an image deleted outside Terraform is still told apart from the ones that exist.
+#[test]
+fn parallel_refreshes_share_describe_calls() {
+    const N: usize = 12;
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    let cfg = format!(
+        r##"
+{TF_HEADER}
+provider "immutable" {{
+  endpoint = var.aws_endpoint
+}}
+
+resource "immutable_image" "many" {{
+  count      = {N}
+  source_ami = "{SOURCE_AMI}"
+  code_tag   = "v${{count.index}}"
+  script     = "echo hi"
+}}
+
+output "ids" {{ value = immutable_image.many[*].id }}
+"##
+    );
+    let tf = Terraform::new(moto, region, &cfg);
+    tf.run(&["apply", "-auto-approve", "-parallelism=12"], &[])
+        .assert_success();
+    let ids: Vec<String> = tf
+        .output("ids")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), N);
+
+    // Without a refresh, the twelve plans share one lookup of their common source AMI, though
+    // Terraform plans them in parallel.
+    let before = moto.count(region, "DescribeImages");
+    tf.run(
+        &[
+            "plan",
+            "-detailed-exitcode",
+            "-refresh=false",
+            "-parallelism=12",
+        ],
+        &[],
+    )
+    .assert_status(0);
+    assert_eq!(
+        moto.count(region, "DescribeImages") - before,
+        1,
+        "one source lookup for {N} parallel plans"
+    );
+
+    for gone in [&ids[3], &ids[7]] {
+        moto.block_on(moto.ec2(region).deregister_image().image_id(gone).send())
+            .unwrap();
+    }
+
+    let before = moto.count(region, "DescribeImages");
+    let plan = tf.run(&["plan", "-detailed-exitcode", "-parallelism=12"], &[]);
+    plan.assert_status(2);
+    let calls = moto.count(region, "DescribeImages") - before;
+    assert!(
+        plan.stdout.contains("2 to add, 0 to change, 0 to destroy"),
+        "only the two deleted images are baked again: {}",
+        plan.stdout
+    );
+    for i in [3, 7] {
+        assert!(
+            plan.stdout
+                .contains(&format!("immutable_image.many[{i}] will be created")),
+            "{}",
+            plan.stdout
+        );
+    }
+    // One source lookup plus the refreshes; without sharing that is N + 1 calls.
+    assert!(
+        calls < N,
+        "{N} parallel refreshes made {calls} DescribeImages calls"
+    );
+}
+
 #[test]
 fn identical_image_is_reused_across_configurations() {
     let moto = Moto::shared();

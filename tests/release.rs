@@ -184,6 +184,14 @@ fn twelve_instances_in_four_batches_exactly_as_planned() {
             .image_id(),
         Some(NEW)
     );
+    // Four equal batches raise the group once: each removal but the last leaves without lowering
+    // desired capacity, which launches the next batch. With the launch switch and the restore,
+    // three updates in all (one raise per batch would make six).
+    assert_eq!(
+        moto.count(region, "UpdateAutoScalingGroup"),
+        3,
+        "switch, one raise, restore"
+    );
     // Each batch leaves in two calls (detach + terminate), and every old instance is gone.
     assert_eq!(
         moto.count(region, "DetachInstances"),

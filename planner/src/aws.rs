@@ -59,20 +59,40 @@ pub async fn snapshot_cached(
     cache: &mut ImageCache,
     launch: bool,
 ) -> Result<GroupSnapshot, SnapshotError> {
+    let g = describe_group(asg, group).await?;
+    snapshot_of(asg, ec2, group, &g, cache, launch).await
+}
+
+/// The group as DescribeAutoScalingGroups tells it: the first half of [`snapshot_cached`], for a
+/// caller that needs to know when the group's answer arrived (its health is as of then).
+pub async fn describe_group(
+    asg: &aws_sdk_autoscaling::Client,
+    group: &str,
+) -> Result<AutoScalingGroup, SnapshotError> {
     let out = asg
         .describe_auto_scaling_groups()
         .auto_scaling_group_names(group)
         .send()
         .await
         .map_err(|e| aws_err("DescribeAutoScalingGroups", group, e))?;
-    let g = out
-        .auto_scaling_groups()
+    out.auto_scaling_groups()
         .first()
         .cloned()
-        .ok_or_else(|| SnapshotError::GroupNotFound(group.to_string()))?;
-    instance_images(ec2, &g, cache).await?;
+        .ok_or_else(|| SnapshotError::GroupNotFound(group.to_string()))
+}
+
+/// The second half of [`snapshot_cached`]: instance images and the launch image for `g`.
+pub async fn snapshot_of(
+    asg: &aws_sdk_autoscaling::Client,
+    ec2: &aws_sdk_ec2::Client,
+    group: &str,
+    g: &AutoScalingGroup,
+    cache: &mut ImageCache,
+    launch: bool,
+) -> Result<GroupSnapshot, SnapshotError> {
+    instance_images(ec2, g, cache).await?;
     let images = &*cache;
-    let launch_setting = launch_source(&g);
+    let launch_setting = launch_source(g);
     let launch_image_id = if launch {
         launch_image(ec2, asg, &launch_setting).await?
     } else {

@@ -15,7 +15,6 @@ use crate::moto::{Moto, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY};
 pub const PROVIDER_SOURCE: &str = "immutable-release/immutable";
 /// The plugin's executable name.
 pub const PLUGIN_BINARY: &str = "terraform-provider-immutable";
-/// Default limit for one terraform command.
 /// The lines every test configuration starts with: the provider's source address (which the
 /// runner's `dev_overrides` maps to the freshly built plugin) and the emulator's endpoint (which
 /// the runner passes as `TF_VAR_aws_endpoint`).
@@ -30,11 +29,12 @@ variable "aws_endpoint" {
   default = null
 }"#;
 
+/// Default limit for one terraform command.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// The directory holding the freshly built plugin, the `target/<profile>/` directory of the
-/// running test executable (which lives in `target/<profile>/deps/`). Panics if the plugin
-/// has not been built.
+/// The directory holding the freshly built plugin: `E2E_PLUGIN_DIR` when set (the benchmarks
+/// point it at the release build), else the `target/<profile>/` directory of the running test
+/// executable (which lives in `target/<profile>/deps/`). Panics if the plugin has not been built.
 pub fn plugin_dir() -> PathBuf {
     find_plugin_dir().unwrap_or_else(|| {
         panic!(
@@ -50,6 +50,10 @@ pub fn plugin_dir() -> PathBuf {
 
 /// [`plugin_dir`] without the panic: `None` when the plugin is not built.
 pub fn find_plugin_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("E2E_PLUGIN_DIR") {
+        let dir = PathBuf::from(dir);
+        return dir.join(PLUGIN_BINARY).is_file().then_some(dir);
+    }
     let exe = std::env::current_exe().ok()?;
     let deps = exe.parent()?;
     // target/debug/deps/<test exe>: the plugin is in target/debug; also accept a test exe that

@@ -1,21 +1,37 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use tokio::sync::OnceCell;
 
+use super::image_reads::ImageReads;
 use super::settings::{AwsSettings, RetryMode};
 use super::AwsError;
 
 /// The provider's AWS access. Cheap to create; the SDK configuration (credential chain, region
 /// resolution, role assumption) is built on first use and shared by every client after that.
+///
+/// Each service client is built once and reused: a client owns its HTTP connection pool, so a
+/// client per call would mean a new connection (and, on AWS, a TLS handshake) per call.
 pub struct Aws {
     settings: AwsSettings,
     sdk: OnceCell<SdkConfig>,
     /// Answers worth reusing for the life of this provider process (one Terraform command),
     /// e.g. which AMI a source filter picks: a plan of 100 images then asks AWS once, not 100 times.
-    memo: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    memo: Mutex<HashMap<String, Arc<OnceCell<String>>>>,
+    /// EC2 clients by region (`None`: the provider's own region).
+    ec2_by_region: Mutex<HashMap<Option<String>, aws_sdk_ec2::Client>>,
+    autoscaling: OnceCell<aws_sdk_autoscaling::Client>,
+    elbv2: OnceCell<aws_sdk_elasticloadbalancingv2::Client>,
+    elb: OnceCell<aws_sdk_elasticloadbalancing::Client>,
+    ssm: OnceCell<aws_sdk_ssm::Client>,
+    image_reads: Mutex<HashMap<Option<String>, Arc<ImageReads>>>,
+    /// Instance id → image id, in the provider's region. An instance's image never changes, so
+    /// every read of a group in this process (the plan's, the apply's, each poll of a release)
+    /// asks EC2 only about instances no earlier read has seen.
+    instance_images: Mutex<release_planner::aws::ImageCache>,
 }
 
 impl Aws {
@@ -24,16 +40,75 @@ impl Aws {
             settings,
             sdk: OnceCell::new(),
             memo: Default::default(),
+            ec2_by_region: Default::default(),
+            autoscaling: OnceCell::new(),
+            elbv2: OnceCell::new(),
+            elb: OnceCell::new(),
+            ssm: OnceCell::new(),
+            image_reads: Default::default(),
+            instance_images: Default::default(),
         }
     }
 
-    /// A value remembered under `key` by [`Aws::remember`] earlier in this process.
-    pub fn recall(&self, key: &str) -> Option<String> {
-        self.memo.lock().expect("memo").get(key).cloned()
+    /// The instance images known so far, taken out so no lock is held while a read uses them;
+    /// hand them back with [`Aws::return_instance_images`].
+    pub fn take_instance_images(&self) -> release_planner::aws::ImageCache {
+        std::mem::take(&mut *self.instance_images.lock().expect("instance images"))
     }
 
-    pub fn remember(&self, key: String, value: String) {
-        self.memo.lock().expect("memo").insert(key, value);
+    /// Merges what a read learned (and the entries it took) back in.
+    pub fn return_instance_images(&self, learned: release_planner::aws::ImageCache) {
+        self.instance_images
+            .lock()
+            .expect("instance images")
+            .extend(learned);
+    }
+
+    /// One image by id, in `region` (`None`: the provider's own), or `None` when it does not
+    /// exist. Lookups made at the same time share one DescribeImages call (see [`ImageReads`]).
+    pub async fn image(
+        &self,
+        region: Option<&str>,
+        id: &str,
+    ) -> Result<Option<aws_sdk_ec2::types::Image>, AwsError> {
+        let key = region.map(str::to_string);
+        let existing = self
+            .image_reads
+            .lock()
+            .expect("image reads")
+            .get(&key)
+            .cloned();
+        let reads = match existing {
+            Some(r) => r,
+            None => {
+                let ec2 = self.ec2_in(region).await?;
+                self.image_reads
+                    .lock()
+                    .expect("image reads")
+                    .entry(key)
+                    .or_insert_with(|| ImageReads::new(ec2))
+                    .clone()
+            }
+        };
+        reads.get(id).await
+    }
+
+    /// The value of `compute` under `key`, computed once per provider process. Callers that ask
+    /// while the first computation runs wait for its answer rather than asking AWS themselves
+    /// (Terraform plans ten resources at a time); a failure is not remembered.
+    pub async fn memoize<F, Fut>(&self, key: String, compute: F) -> Result<String, AwsError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<String, AwsError>>,
+    {
+        let cell = self
+            .memo
+            .lock()
+            .expect("memo")
+            .entry(key)
+            .or_default()
+            .clone();
+        cell.get_or_try_init(compute).await.cloned()
     }
 
     pub fn settings(&self) -> &AwsSettings {
@@ -64,6 +139,10 @@ impl Aws {
 
     /// An EC2 client for another region (image copies) with the same credentials and endpoints.
     pub async fn ec2_in(&self, region: Option<&str>) -> Result<aws_sdk_ec2::Client, AwsError> {
+        let key = region.map(str::to_string);
+        if let Some(c) = self.ec2_by_region.lock().expect("ec2 clients").get(&key) {
+            return Ok(c.clone());
+        }
         let sdk = self.sdk().await?;
         let mut b = aws_sdk_ec2::config::Builder::from(sdk);
         if let Some(url) = &self.settings.endpoints.ec2 {
@@ -72,35 +151,64 @@ impl Aws {
         if let Some(r) = region {
             b = b.region(Region::new(r.to_string()));
         }
-        Ok(aws_sdk_ec2::Client::from_conf(b.build()))
+        let built = aws_sdk_ec2::Client::from_conf(b.build());
+        Ok(self
+            .ec2_by_region
+            .lock()
+            .expect("ec2 clients")
+            .entry(key)
+            .or_insert(built)
+            .clone())
     }
 
     pub async fn autoscaling(&self) -> Result<aws_sdk_autoscaling::Client, AwsError> {
-        let sdk = self.sdk().await?;
-        let mut b = aws_sdk_autoscaling::config::Builder::from(sdk);
-        if let Some(url) = &self.settings.endpoints.autoscaling {
-            b = b.endpoint_url(url);
-        }
-        Ok(aws_sdk_autoscaling::Client::from_conf(b.build()))
+        let c = self
+            .autoscaling
+            .get_or_try_init(|| async {
+                let mut b = aws_sdk_autoscaling::config::Builder::from(self.sdk().await?);
+                if let Some(url) = &self.settings.endpoints.autoscaling {
+                    b = b.endpoint_url(url);
+                }
+                Ok::<_, AwsError>(aws_sdk_autoscaling::Client::from_conf(b.build()))
+            })
+            .await?;
+        Ok(c.clone())
     }
 
     pub async fn elbv2(&self) -> Result<aws_sdk_elasticloadbalancingv2::Client, AwsError> {
-        Ok(aws_sdk_elasticloadbalancingv2::Client::new(
-            self.sdk().await?,
-        ))
+        let c = self
+            .elbv2
+            .get_or_try_init(|| async {
+                Ok::<_, AwsError>(aws_sdk_elasticloadbalancingv2::Client::new(
+                    self.sdk().await?,
+                ))
+            })
+            .await?;
+        Ok(c.clone())
     }
 
     pub async fn elb(&self) -> Result<aws_sdk_elasticloadbalancing::Client, AwsError> {
-        Ok(aws_sdk_elasticloadbalancing::Client::new(self.sdk().await?))
+        let c = self
+            .elb
+            .get_or_try_init(|| async {
+                Ok::<_, AwsError>(aws_sdk_elasticloadbalancing::Client::new(self.sdk().await?))
+            })
+            .await?;
+        Ok(c.clone())
     }
 
     pub async fn ssm(&self) -> Result<aws_sdk_ssm::Client, AwsError> {
-        let sdk = self.sdk().await?;
-        let mut b = aws_sdk_ssm::config::Builder::from(sdk);
-        if let Some(url) = &self.settings.endpoints.ssm {
-            b = b.endpoint_url(url);
-        }
-        Ok(aws_sdk_ssm::Client::from_conf(b.build()))
+        let c = self
+            .ssm
+            .get_or_try_init(|| async {
+                let mut b = aws_sdk_ssm::config::Builder::from(self.sdk().await?);
+                if let Some(url) = &self.settings.endpoints.ssm {
+                    b = b.endpoint_url(url);
+                }
+                Ok::<_, AwsError>(aws_sdk_ssm::Client::from_conf(b.build()))
+            })
+            .await?;
+        Ok(c.clone())
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod clients;
 mod error;
+mod image_reads;
 pub mod settings;
 pub mod tags;
 pub mod wait;

@@ -181,6 +181,19 @@ pub async fn describe(ec2: &aws_sdk_ec2::Client, id: &str) -> Result<Option<Imag
     }
 }
 
+/// [`describe`] for refreshes: concurrent lookups in one region share a DescribeImages call.
+pub async fn describe_shared(
+    aws: &crate::aws::Aws,
+    region: Option<&str>,
+    id: &str,
+) -> Result<Option<ImageInfo>, AwsError> {
+    Ok(aws
+        .image(region, id)
+        .await?
+        .map(|i| ImageInfo::from_sdk(&i))
+        .filter(|i| i.state != ImageState::Deregistered.as_str()))
+}
+
 /// Finished images this account owns that carry `fingerprint`, newest first. Images still marked
 /// temporary are left out: their bake has not finished them (tags, copies, encryption) and may
 /// yet discard them.

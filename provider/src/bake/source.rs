@@ -19,15 +19,17 @@ pub async fn resolve_memo(
     source: &Source,
 ) -> Result<ResolvedSource, AwsError> {
     let key = format!("source-ami:{source:?}");
-    if let Some((image_id, name)) = aws.recall(&key).as_deref().and_then(|v| v.split_once('\n')) {
-        return Ok(ResolvedSource {
-            image_id: image_id.to_string(),
-            name: name.to_string(),
-        });
-    }
-    let r = resolve(ec2, source).await?;
-    aws.remember(key, format!("{}\n{}", r.image_id, r.name));
-    Ok(r)
+    let found = aws
+        .memoize(key, || async {
+            let r = resolve(ec2, source).await?;
+            Ok(format!("{}\n{}", r.image_id, r.name))
+        })
+        .await?;
+    let (image_id, name) = found.split_once('\n').unwrap_or((found.as_str(), ""));
+    Ok(ResolvedSource {
+        image_id: image_id.to_string(),
+        name: name.to_string(),
+    })
 }
 
 pub async fn resolve(

@@ -686,8 +686,7 @@ impl Resource for ImageResource {
         let Some(id) = c.id.clone() else {
             return Ok(None);
         };
-        let ec2 = cx.aws()?.ec2().await?;
-        let Some(info) = image::describe(&ec2, &id).await? else {
+        let Some(info) = image::describe_shared(cx.aws()?, None, &id).await? else {
             tracing::info!(image_id = %id, "image no longer exists; it will be planned again");
             return Ok(None);
         };
@@ -720,8 +719,9 @@ impl Resource for ImageResource {
                 let exists = if region == home {
                     copy == id
                 } else {
-                    let ec2_r = aws.ec2_in(Some(&region)).await?;
-                    image::describe(&ec2_r, &copy).await?.is_some()
+                    image::describe_shared(aws, Some(&region), &copy)
+                        .await?
+                        .is_some()
                 };
                 if exists {
                     still.insert(region, Value::String(copy));

@@ -19,8 +19,8 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use release_planner::{
-    diff_schedules, remaining, Batch, GroupSnapshot, LifecycleState, ReleaseSettings, Schedule,
-    ScheduleChange, Strategy,
+    diff_schedules, remaining, Batch, Capacity, GroupSnapshot, LifecycleState, ReleaseSettings,
+    Schedule, ScheduleChange, Strategy,
 };
 
 use super::group::{GroupApi, HealthSource, LaunchSetting};
@@ -420,11 +420,20 @@ async fn execute_batches(
             launched,
             cancelled,
         };
+    // The group as the previous batch left it, when nothing can have happened since: saves one
+    // DescribeAutoScalingGroups per batch.
+    let mut carried: Option<GroupSnapshot> = None;
+    // The size the previous batch left the group at when it handed over to this one (see
+    // `run_batch`): this batch's new instances are already launching.
+    let mut handed_over: Option<Capacity> = None;
     loop {
-        let mut snap = group
-            .poll()
-            .await
-            .map_err(|e| fail(e.to_string(), &done, vec![], false))?;
+        let mut snap = match carried.take() {
+            Some(s) => s,
+            None => group
+                .poll()
+                .await
+                .map_err(|e| fail(e.to_string(), &done, vec![], false))?,
+        };
         // The group's own settings, not the temporary ones of an interrupted surge.
         snap.desired_capacity = record.desired;
         snap.min_size = record.min;
@@ -453,7 +462,8 @@ async fn execute_batches(
                 checkpoint: false,
             });
         };
-        if cancel.is_tripped() {
+        // A batch that was handed over has begun already; it ends before the apply stops.
+        if handed_over.is_none() && cancel.is_tripped() {
             return Err(fail(
                 format!("stopped between batches at Terraform's request after {} batch(es); {} batch(es) remain — the group is consistent, apply again to continue", done.len(), schedule.batches.len()),
                 &done,
@@ -469,15 +479,33 @@ async fn execute_batches(
             "batch {} of {}: replacing {} instance(s)", done.len() + 1, total, batch.instance_ids.len()
         );
         let batch_deadline = deadline.min(Instant::now() + cfg.batch_timeout);
-        if let Err((what, launched)) =
-            run_batch(group, cfg, settings, record, &snap, batch, batch_deadline).await
-        {
-            return Err(fail(
-                format!("batch {} of {total} failed: {what}", done.len() + 1),
-                &done,
-                launched,
-                false,
-            ));
+        // The next batch can start inside this one's last call when it needs the same size and
+        // nothing (a checkpoint, a pause) comes between them.
+        let next = schedule
+            .batches
+            .get(1)
+            .filter(|_| !batch.checkpoint_after && settings.pause_between_batches_secs == 0)
+            .map(|n| n.capacity_during);
+        let step = BatchStep {
+            batch,
+            launched_at: handed_over.take(),
+            hand_over_to: next,
+            cancel,
+            deadline: batch_deadline,
+        };
+        match run_batch(group, cfg, settings, record, &snap, step).await {
+            Ok((after, over)) => {
+                carried = Some(after);
+                handed_over = over;
+            }
+            Err((what, launched)) => {
+                return Err(fail(
+                    format!("batch {} of {total} failed: {what}", done.len() + 1),
+                    &done,
+                    launched,
+                    false,
+                ))
+            }
         }
         done.push(batch.instance_ids.clone());
         tracing::info!(
@@ -499,6 +527,8 @@ async fn execute_batches(
             });
         }
         if settings.pause_between_batches_secs > 0 && schedule.batches.len() > 1 {
+            // The group may change during the pause: read it afresh.
+            carried = None;
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(settings.pause_between_batches_secs)) => {}
                 _ = cancel.tripped() => {}
@@ -507,39 +537,71 @@ async fn execute_batches(
     }
 }
 
-/// One batch. Errors carry the new instances launched for it (to be removed).
+struct BatchStep<'a> {
+    batch: &'a Batch,
+    /// The group's size when the previous batch handed over: this batch's surge is under way.
+    launched_at: Option<Capacity>,
+    /// The next batch's surge size, when it may start inside this batch's removal.
+    hand_over_to: Option<Capacity>,
+    cancel: &'a Cancel,
+    deadline: Instant,
+}
+
+fn same_size(a: &Capacity, b: &Capacity) -> bool {
+    (a.desired, a.min, a.max) == (b.desired, b.min, b.max)
+}
+
+/// One batch. Returns the group as it was last seen, without the instances this batch removed,
+/// and the size it handed over at when its removal already launched the next batch's instances.
+/// Errors carry the new instances launched for it (to be removed).
 async fn run_batch(
     group: &dyn GroupApi,
     cfg: &ReleaseConfig,
     settings: &ReleaseSettings,
     record: &Record,
     snap: &GroupSnapshot,
-    batch: &Batch,
-    deadline: Instant,
-) -> Result<(), (String, Vec<String>)> {
+    step: BatchStep<'_>,
+) -> Result<(GroupSnapshot, Option<Capacity>), (String, Vec<String>)> {
+    let batch = step.batch;
     let known: BTreeSet<String> = snap.instances.iter().map(|i| i.id.clone()).collect();
     let err = |e: AwsError| (e.to_string(), vec![]);
-    match settings.strategy {
+    let (mut last, over) = match settings.strategy {
         Strategy::Surge => {
             let during = &batch.capacity_during;
+            if !step.launched_at.is_some_and(|c| same_size(&c, during)) {
+                group
+                    .set_capacity(during.desired, during.min, during.max)
+                    .await
+                    .map_err(err)?;
+            }
+            let seen =
+                wait_for_new(group, cfg, settings, &known, during.desired, step.deadline).await?;
+            // Leaving without lowering desired capacity makes the group launch replacements at
+            // once: when the next batch surges to the same size, that is its surge, one call and
+            // one wait earlier. Otherwise desired capacity drops back with the removal. A raised
+            // max stays until the release ends (the record restores it).
+            let over = step
+                .hand_over_to
+                .filter(|next| same_size(next, during) && !step.cancel.is_tripped());
             group
-                .set_capacity(during.desired, during.min, during.max)
+                .remove(&batch.instance_ids, over.is_none())
                 .await
                 .map_err(err)?;
-            wait_for_new(group, cfg, settings, &known, during.desired, deadline).await?;
-            // Desired capacity drops back with the removal. A raised max stays until the release
-            // ends (the record restores it): one call per batch saved, and no step is affected.
-            group.remove(&batch.instance_ids, true).await.map_err(err)?;
+            (seen, over)
         }
         Strategy::Replace => {
             group
                 .remove(&batch.instance_ids, false)
                 .await
                 .map_err(err)?;
-            wait_for_new(group, cfg, settings, &known, record.desired, deadline).await?;
+            let seen =
+                wait_for_new(group, cfg, settings, &known, record.desired, step.deadline).await?;
+            (seen, None)
         }
-    }
-    Ok(())
+    };
+    last.instances
+        .retain(|i| !batch.instance_ids.contains(&i.id));
+    Ok((last, over))
 }
 
 /// Waits until the group holds `desired` in-service instances counting the old ones still there:
@@ -553,15 +615,15 @@ async fn wait_for_new(
     known: &BTreeSet<String>,
     desired: u32,
     deadline: Instant,
-) -> Result<(), (String, Vec<String>)> {
+) -> Result<GroupSnapshot, (String, Vec<String>)> {
     let warmup = Duration::from_secs(settings.instance_warmup_secs);
     let target = &settings.target_image_id;
     let mut healthy_since: BTreeMap<String, Instant> = BTreeMap::new();
     let mut launched: Vec<String> = vec![];
     let mut attempt = 0;
     loop {
-        let snap = group
-            .poll()
+        let (snap, observed) = group
+            .poll_observed()
             .await
             .map_err(|e| (e.to_string(), launched.clone()))?;
         let serving = |i: &&release_planner::InstanceSnapshot| {
@@ -605,21 +667,18 @@ async fn wait_for_new(
             .map_err(|e| (e.to_string(), launched.clone()))?;
         let now = Instant::now();
         healthy_since.retain(|id, _| healthy.contains(id));
-        for id in &healthy {
-            // Instances from before this batch have served already: no warm-up for them.
-            let since = if known.contains(id) {
-                now - warmup
-            } else {
-                now
-            };
-            healthy_since.entry(id.clone()).or_insert(since);
+        // Instances from before this batch have served already: no warm-up for them.
+        let serving_already = healthy.iter().filter(|id| known.contains(*id)).count();
+        for id in healthy.iter().filter(|id| !known.contains(*id)) {
+            healthy_since.entry(id.clone()).or_insert(observed);
         }
-        let ready = healthy_since
-            .values()
-            .filter(|t| now.duration_since(**t) >= warmup)
-            .count();
+        let ready = serving_already
+            + healthy_since
+                .values()
+                .filter(|t| now.duration_since(**t) >= warmup)
+                .count();
         if ready >= needed {
-            return Ok(());
+            return Ok(snap);
         }
         if now >= deadline {
             let source = match cfg.health {
@@ -640,10 +699,13 @@ async fn wait_for_new(
             .map(|t| (*t + warmup).saturating_duration_since(now))
             .filter(|d| !d.is_zero())
             .min();
-        let delay = Backoff::SECONDS
-            .delay(attempt)
-            .min(until_warm.unwrap_or(Duration::MAX))
-            .min(deadline.saturating_duration_since(now));
+        let backoff = Backoff::SECONDS.delay(attempt);
+        let delay = match until_warm {
+            // A poll just before the warm-up ends learns nothing the one at its end won't.
+            Some(w) if w <= backoff + Duration::from_millis(250) => w,
+            _ => backoff,
+        }
+        .min(deadline.saturating_duration_since(now));
         attempt += 1;
         tokio::time::sleep(delay.max(Duration::from_millis(20))).await;
     }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use release_planner::GroupSnapshot;
+use tokio::time::Instant;
 
 use crate::aws::{Aws, AwsError, ErrorContext};
 
@@ -65,6 +66,12 @@ pub trait GroupApi: Send + Sync {
     async fn poll(&self) -> Result<GroupSnapshot, AwsError> {
         self.snapshot().await
     }
+    /// [`GroupApi::poll`], and when the group's own answer arrived: instance health and
+    /// lifecycle are as of that moment, not of the end of the lookups that follow it.
+    async fn poll_observed(&self) -> Result<(GroupSnapshot, Instant), AwsError> {
+        let snap = self.poll().await?;
+        Ok((snap, Instant::now()))
+    }
     async fn set_capacity(&self, desired: u32, min: u32, max: u32) -> Result<(), AwsError>;
     async fn terminate(&self, instance_id: &str, decrement_desired: bool) -> Result<(), AwsError>;
     /// Takes a batch of instances out of the group and terminates them, in as few calls as the
@@ -108,7 +115,6 @@ pub trait GroupApi: Send + Sync {
 
 pub struct AwsGroup {
     name: String,
-    images: std::sync::Mutex<release_planner::aws::ImageCache>,
     asg: aws_sdk_autoscaling::Client,
     ec2: aws_sdk_ec2::Client,
     aws: std::sync::Arc<Aws>,
@@ -118,7 +124,6 @@ impl AwsGroup {
     pub async fn new(aws: std::sync::Arc<Aws>, name: &str) -> Result<Self, AwsError> {
         Ok(AwsGroup {
             name: name.to_string(),
-            images: Default::default(),
             asg: aws.autoscaling().await?,
             ec2: aws.ec2().await?,
             aws,
@@ -165,6 +170,23 @@ impl GroupApi for AwsGroup {
 
     async fn poll(&self) -> Result<GroupSnapshot, AwsError> {
         self.read(false).await
+    }
+
+    async fn poll_observed(&self) -> Result<(GroupSnapshot, Instant), AwsError> {
+        let err = |e: release_planner::aws::SnapshotError| {
+            AwsError::new("snapshot", &self.name, e.to_string())
+        };
+        let g = release_planner::aws::describe_group(&self.asg, &self.name)
+            .await
+            .map_err(err)?;
+        let observed = Instant::now();
+        let mut cache = self.aws.take_instance_images();
+        let r = release_planner::aws::snapshot_of(
+            &self.asg, &self.ec2, &self.name, &g, &mut cache, false,
+        )
+        .await;
+        self.aws.return_instance_images(cache);
+        Ok((r.map_err(err)?, observed))
     }
 
     /// DetachInstances (20 at a time) then one TerminateInstances: two calls a batch instead of
@@ -471,13 +493,12 @@ impl AwsGroup {
     }
 
     async fn read(&self, launch: bool) -> Result<GroupSnapshot, AwsError> {
-        // The cache is moved out while the calls run: no lock is held across an await.
-        let mut cache = std::mem::take(&mut *self.images.lock().expect("image cache"));
+        let mut cache = self.aws.take_instance_images();
         let r = release_planner::aws::snapshot_cached(
             &self.asg, &self.ec2, &self.name, &mut cache, launch,
         )
         .await;
-        *self.images.lock().expect("image cache") = cache;
+        self.aws.return_instance_images(cache);
         r.map_err(|e| AwsError::new("snapshot", &self.name, e.to_string()))
     }
 

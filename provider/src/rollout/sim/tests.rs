@@ -424,6 +424,12 @@ fn a_calm_surge_release_replaces_every_instance_once() {
     assert_eq!(sim.capacity(), (12, 12, 12));
     assert_eq!(sim.lowest_healthy().unwrap().healthy, 12);
     assert_eq!(sim.launch_now().encode(), "lt:lt-sim:2");
+    // The launch switch, one raise by a batch (each removal but the last leaves without lowering
+    // the group, which launches the next batch: four equal batches need no other raise), and the
+    // final restore.
+    let calls = sim.calls();
+    assert_eq!(calls.get("UpdateAutoScalingGroup"), Some(&3), "{calls:?}");
+    assert_eq!(calls.get("DetachInstances"), Some(&4), "{calls:?}");
 }
 
 #[test]

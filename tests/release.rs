@@ -229,6 +229,42 @@ fn twelve_instances_in_four_batches_exactly_as_planned() {
     tf.plan(&[]).assert_status(0);
 }
 
+/// Reads of the group's settings (lock, record, suspended processes, launch setting) leave out
+/// the instance list, which is most of the answer for a large group; the reads that count
+/// instances keep it. moto ignores the flag, so the request is what is checked.
+#[test]
+fn settings_reads_leave_the_instance_list_out() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    template_group(moto, region, "lean", 4);
+    let proxy = e2e_tests::FaultProxy::start(&moto.endpoint(), vec![]);
+    let tf = Terraform::new(moto, region, &config("lean", "")).with_endpoint(proxy.endpoint());
+    tf.apply(&[]).assert_success();
+    assert!(group(moto, region, "lean")
+        .images
+        .values()
+        .all(|i| i == NEW));
+    let reads: Vec<String> = proxy
+        .calls()
+        .into_iter()
+        .filter(|c| c.call.action.as_deref() == Some("DescribeAutoScalingGroups"))
+        .map(|c| c.body)
+        .collect();
+    let lean = reads
+        .iter()
+        .filter(|b| b.contains("IncludeInstances=false"))
+        .count();
+    assert!(
+        lean >= 4,
+        "lock, record, processes and launch setting read without instances: {lean} of {}",
+        reads.len()
+    );
+    assert!(
+        reads.len() > lean,
+        "the polls still read the instances: {reads:?}"
+    );
+}
+
 #[test]
 fn legacy_launch_configuration_group_with_replace_strategy() {
     let moto = Moto::shared();

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use e2e_tests::{group_state, plugin_dir, template_group, Moto, Terraform};
+use e2e_tests::{group_state, plugin_dir, template_group, Moto, Terraform, TF_HEADER};
 
 const OLD: &str = "ami-1e749f67";
 const NEW: &str = "ami-785db401";
@@ -51,15 +51,7 @@ fn main() {
 fn release_config(group: &str, batch: u32, warmup: u32) -> String {
     format!(
         r#"
-terraform {{
-  required_providers {{
-    immutable = {{ source = "immutable-release/immutable" }}
-  }}
-}}
-variable "aws_endpoint" {{
-  type    = string
-  default = null
-}}
+{TF_HEADER}
 provider "immutable" {{
   endpoint = var.aws_endpoint
 }}
@@ -152,15 +144,7 @@ fn plan_overhead(moto: &Moto, n: usize) -> Vec<Row> {
     let region = moto.unique_region();
     let images = format!(
         r#"
-terraform {{
-  required_providers {{
-    immutable = {{ source = "immutable-release/immutable" }}
-  }}
-}}
-variable "aws_endpoint" {{
-  type    = string
-  default = null
-}}
+{TF_HEADER}
 provider "immutable" {{
   endpoint = var.aws_endpoint
 }}

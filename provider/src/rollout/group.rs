@@ -130,11 +130,28 @@ impl AwsGroup {
         })
     }
 
+    /// The group's settings and tags, without its instance list (`IncludeInstances=false`): on a
+    /// large group the list is most of the answer, and reading settings does not need it.
+    async fn describe_settings(
+        &self,
+    ) -> Result<aws_sdk_autoscaling::types::AutoScalingGroup, AwsError> {
+        self.describe_group(false).await
+    }
+
+    /// The group with its instances.
     async fn describe(&self) -> Result<aws_sdk_autoscaling::types::AutoScalingGroup, AwsError> {
+        self.describe_group(true).await
+    }
+
+    async fn describe_group(
+        &self,
+        instances: bool,
+    ) -> Result<aws_sdk_autoscaling::types::AutoScalingGroup, AwsError> {
         let out = self
             .asg
             .describe_auto_scaling_groups()
             .auto_scaling_group_names(&self.name)
+            .include_instances(instances)
             .send()
             .await
             .context("DescribeAutoScalingGroups", &self.name)?;
@@ -345,7 +362,7 @@ impl GroupApi for AwsGroup {
     }
 
     async fn tags(&self) -> Result<BTreeMap<String, String>, AwsError> {
-        let g = self.describe().await?;
+        let g = self.describe_settings().await?;
         Ok(g.tags()
             .iter()
             .filter_map(|t| {
@@ -378,7 +395,7 @@ impl GroupApi for AwsGroup {
     }
 
     async fn suspended_processes(&self) -> Result<Vec<String>, AwsError> {
-        let g = self.describe().await?;
+        let g = self.describe_settings().await?;
         Ok(g.suspended_processes()
             .iter()
             .filter_map(|p| p.process_name().map(str::to_string))
@@ -414,7 +431,7 @@ impl GroupApi for AwsGroup {
     }
 
     async fn launch(&self) -> Result<Option<LaunchSetting>, AwsError> {
-        let g = self.describe().await?;
+        let g = self.describe_settings().await?;
         if let Some(lt) = g.launch_template() {
             let id = match lt.launch_template_id() {
                 Some(id) => id.to_string(),

@@ -180,6 +180,8 @@ async fn run_locked(
 ) -> Result<Outcome, ReleaseError> {
     let started = Instant::now();
     let snap0 = group.snapshot().await?;
+    // Read once: the record keeps it as the previous setting, and the switch starts from it.
+    let launch_now = group.launch().await?;
     let found = group
         .tags()
         .await?
@@ -208,12 +210,7 @@ async fn run_locked(
                     )
                 }
                 None => (
-                    group
-                        .launch()
-                        .await?
-                        .as_ref()
-                        .map(|l| l.encode())
-                        .unwrap_or_default(),
+                    launch_now.as_ref().map(|l| l.encode()).unwrap_or_default(),
                     snap0.launch_image_id.clone().unwrap_or_default(),
                 ),
             };
@@ -240,7 +237,7 @@ async fn run_locked(
     let previous_image = Some(record.previous_image.clone()).filter(|s| !s.is_empty());
     group.suspend(&record.suspended).await?;
 
-    let launch = match switch_launch(group, cfg, &snap0).await {
+    let launch = match switch_launch(group, cfg, &snap0, launch_now).await {
         Ok(l) => l,
         Err(e) => {
             // The switch may have happened with its answer lost: if the group no longer
@@ -357,14 +354,16 @@ async fn run_locked(
 }
 
 /// Makes new instances launch from the target image (unless they already do).
+/// `current` is the group's launch setting as read at the start of this apply (with `snap`).
 async fn switch_launch(
     group: &dyn GroupApi,
     cfg: &ReleaseConfig,
     snap: &GroupSnapshot,
+    current: Option<LaunchSetting>,
 ) -> Result<Option<LaunchSetting>, ReleaseError> {
     let target = &cfg.settings.target_image_id;
     if snap.launch_image_id.as_deref() == Some(target.as_str()) {
-        return Ok(group.launch().await?);
+        return Ok(current);
     }
     if cfg.mode == LaunchMode::External {
         return Err(ReleaseError {
@@ -376,7 +375,7 @@ async fn switch_launch(
             ))
         });
     }
-    let current = group.launch().await?.ok_or_else(|| {
+    let current = current.ok_or_else(|| {
         ReleaseError::new(format!(
             "group {} has neither a launch template nor a launch configuration",
             group.name()

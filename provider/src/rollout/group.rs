@@ -132,18 +132,18 @@ impl AwsGroup {
 
     /// The group's settings and tags, without its instance list (`IncludeInstances=false`): on a
     /// large group the list is most of the answer, and reading settings does not need it.
-    async fn describe_settings(
+    async fn read_settings(
         &self,
     ) -> Result<aws_sdk_autoscaling::types::AutoScalingGroup, AwsError> {
-        self.describe_group(false).await
+        self.read_group(false).await
     }
 
     /// The group with its instances.
     async fn describe(&self) -> Result<aws_sdk_autoscaling::types::AutoScalingGroup, AwsError> {
-        self.describe_group(true).await
+        self.read_group(true).await
     }
 
-    async fn describe_group(
+    async fn read_group(
         &self,
         instances: bool,
     ) -> Result<aws_sdk_autoscaling::types::AutoScalingGroup, AwsError> {
@@ -362,7 +362,7 @@ impl GroupApi for AwsGroup {
     }
 
     async fn tags(&self) -> Result<BTreeMap<String, String>, AwsError> {
-        let g = self.describe_settings().await?;
+        let g = self.read_settings().await?;
         Ok(g.tags()
             .iter()
             .filter_map(|t| {
@@ -395,7 +395,7 @@ impl GroupApi for AwsGroup {
     }
 
     async fn suspended_processes(&self) -> Result<Vec<String>, AwsError> {
-        let g = self.describe_settings().await?;
+        let g = self.read_settings().await?;
         Ok(g.suspended_processes()
             .iter()
             .filter_map(|p| p.process_name().map(str::to_string))
@@ -431,7 +431,7 @@ impl GroupApi for AwsGroup {
     }
 
     async fn launch(&self) -> Result<Option<LaunchSetting>, AwsError> {
-        let g = self.describe_settings().await?;
+        let g = self.read_settings().await?;
         if let Some(lt) = g.launch_template() {
             let id = match lt.launch_template_id() {
                 Some(id) => id.to_string(),

@@ -162,53 +162,45 @@ impl Aws {
     }
 
     pub async fn autoscaling(&self) -> Result<aws_sdk_autoscaling::Client, AwsError> {
-        let c = self
-            .autoscaling
-            .get_or_try_init(|| async {
-                let mut b = aws_sdk_autoscaling::config::Builder::from(self.sdk().await?);
-                if let Some(url) = &self.settings.endpoints.autoscaling {
-                    b = b.endpoint_url(url);
-                }
-                Ok::<_, AwsError>(aws_sdk_autoscaling::Client::from_conf(b.build()))
-            })
-            .await?;
-        Ok(c.clone())
+        self.built_once(&self.autoscaling, |sdk| {
+            let mut b = aws_sdk_autoscaling::config::Builder::from(sdk);
+            if let Some(url) = &self.settings.endpoints.autoscaling {
+                b = b.endpoint_url(url);
+            }
+            aws_sdk_autoscaling::Client::from_conf(b.build())
+        })
+        .await
     }
 
     pub async fn elbv2(&self) -> Result<aws_sdk_elasticloadbalancingv2::Client, AwsError> {
-        let c = self
-            .elbv2
-            .get_or_try_init(|| async {
-                Ok::<_, AwsError>(aws_sdk_elasticloadbalancingv2::Client::new(
-                    self.sdk().await?,
-                ))
-            })
-            .await?;
-        Ok(c.clone())
+        self.built_once(&self.elbv2, aws_sdk_elasticloadbalancingv2::Client::new)
+            .await
     }
 
     pub async fn elb(&self) -> Result<aws_sdk_elasticloadbalancing::Client, AwsError> {
-        let c = self
-            .elb
-            .get_or_try_init(|| async {
-                Ok::<_, AwsError>(aws_sdk_elasticloadbalancing::Client::new(self.sdk().await?))
-            })
-            .await?;
-        Ok(c.clone())
+        self.built_once(&self.elb, aws_sdk_elasticloadbalancing::Client::new)
+            .await
     }
 
     pub async fn ssm(&self) -> Result<aws_sdk_ssm::Client, AwsError> {
-        let c = self
-            .ssm
-            .get_or_try_init(|| async {
-                let mut b = aws_sdk_ssm::config::Builder::from(self.sdk().await?);
-                if let Some(url) = &self.settings.endpoints.ssm {
-                    b = b.endpoint_url(url);
-                }
-                Ok::<_, AwsError>(aws_sdk_ssm::Client::from_conf(b.build()))
-            })
-            .await?;
-        Ok(c.clone())
+        self.built_once(&self.ssm, |sdk| {
+            let mut b = aws_sdk_ssm::config::Builder::from(sdk);
+            if let Some(url) = &self.settings.endpoints.ssm {
+                b = b.endpoint_url(url);
+            }
+            aws_sdk_ssm::Client::from_conf(b.build())
+        })
+        .await
+    }
+
+    /// The client in `cell`, built from the SDK configuration on first use.
+    async fn built_once<C: Clone>(
+        &self,
+        cell: &OnceCell<C>,
+        build: impl FnOnce(&SdkConfig) -> C,
+    ) -> Result<C, AwsError> {
+        let sdk = self.sdk().await?;
+        Ok(cell.get_or_init(|| async { build(sdk) }).await.clone())
     }
 }
 

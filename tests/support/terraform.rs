@@ -37,6 +37,12 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// executable (which lives in `target/<profile>/deps/`). Panics if the plugin has not been built.
 pub fn plugin_dir() -> PathBuf {
     find_plugin_dir().unwrap_or_else(|| {
+        if let Some(dir) = std::env::var_os("E2E_PLUGIN_DIR") {
+            panic!(
+                "E2E_PLUGIN_DIR is {} but {PLUGIN_BINARY} is not in it",
+                PathBuf::from(dir).display()
+            );
+        }
         panic!(
             "the plugin binary {PLUGIN_BINARY} is not next to this test's target directory ({}); \
              build it first: cargo build -p terraform-provider-immutable (the README's test \

@@ -487,7 +487,7 @@ async fn execute_batches(
             .map(|n| n.capacity_during);
         let step = BatchStep {
             batch,
-            launched_at: handed_over.take(),
+            surged_to: handed_over.take(),
             hand_over_to: next,
             cancel,
             deadline: batch_deadline,
@@ -539,7 +539,7 @@ async fn execute_batches(
 struct BatchStep<'a> {
     batch: &'a Batch,
     /// The group's size when the previous batch handed over: this batch's surge is under way.
-    launched_at: Option<Capacity>,
+    surged_to: Option<Capacity>,
     /// The next batch's surge size, when it may start inside this batch's removal.
     hand_over_to: Option<Capacity>,
     cancel: &'a Cancel,
@@ -567,7 +567,7 @@ async fn run_batch(
     let (mut last, over) = match settings.strategy {
         Strategy::Surge => {
             let during = &batch.capacity_during;
-            if !step.launched_at.is_some_and(|c| same_size(&c, during)) {
+            if !step.surged_to.is_some_and(|c| same_size(&c, during)) {
                 group
                     .set_capacity(during.desired, during.min, during.max)
                     .await

@@ -182,28 +182,15 @@ impl GroupApi for AwsGroup {
     }
 
     async fn snapshot(&self) -> Result<GroupSnapshot, AwsError> {
-        self.read(true).await
+        Ok(self.read(true).await?.0)
     }
 
     async fn poll(&self) -> Result<GroupSnapshot, AwsError> {
-        self.read(false).await
+        Ok(self.read(false).await?.0)
     }
 
     async fn poll_observed(&self) -> Result<(GroupSnapshot, Instant), AwsError> {
-        let err = |e: release_planner::aws::SnapshotError| {
-            AwsError::new("snapshot", &self.name, e.to_string())
-        };
-        let g = release_planner::aws::describe_group(&self.asg, &self.name)
-            .await
-            .map_err(err)?;
-        let observed = Instant::now();
-        let mut cache = self.aws.take_instance_images();
-        let r = release_planner::aws::snapshot_of(
-            &self.asg, &self.ec2, &self.name, &g, &mut cache, false,
-        )
-        .await;
-        self.aws.return_instance_images(cache);
-        Ok((r.map_err(err)?, observed))
+        self.read(false).await
     }
 
     /// DetachInstances (20 at a time) then one TerminateInstances: two calls a batch instead of
@@ -509,14 +496,22 @@ impl AwsGroup {
         }
     }
 
-    async fn read(&self, launch: bool) -> Result<GroupSnapshot, AwsError> {
+    /// The group, and when its own answer arrived (before the image lookups that follow it).
+    async fn read(&self, launch: bool) -> Result<(GroupSnapshot, Instant), AwsError> {
+        let err = |e: release_planner::aws::SnapshotError| {
+            AwsError::new("snapshot", &self.name, e.to_string())
+        };
+        let g = release_planner::aws::describe_group(&self.asg, &self.name)
+            .await
+            .map_err(err)?;
+        let observed = Instant::now();
         let mut cache = self.aws.take_instance_images();
-        let r = release_planner::aws::snapshot_cached(
-            &self.asg, &self.ec2, &self.name, &mut cache, launch,
+        let r = release_planner::aws::snapshot_of(
+            &self.asg, &self.ec2, &self.name, &g, &mut cache, launch,
         )
         .await;
         self.aws.return_instance_images(cache);
-        r.map_err(|e| AwsError::new("snapshot", &self.name, e.to_string()))
+        Ok((r.map_err(err)?, observed))
     }
 
     async fn template_id(&self, name: &str) -> Result<String, AwsError> {

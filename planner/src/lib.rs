@@ -24,6 +24,7 @@ pub mod aws;
 pub mod batch_size;
 mod classify;
 pub mod diff;
+pub mod duration;
 pub mod error;
 pub mod model;
 mod picker;

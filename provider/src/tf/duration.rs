@@ -3,49 +3,12 @@
 
 use std::time::Duration;
 
-/// Parses a Go-style duration with units h, m, s, ms. A bare number is rejected: `"30"` is
-/// ambiguous, and guessing a unit is how a 30-minute timeout becomes 30 seconds.
+/// Parses a duration in Go's `time.ParseDuration` grammar, the one grammar shared with the
+/// planner's flags (`release_planner::duration`). A bare number is rejected: `"30"` is ambiguous,
+/// and guessing a unit is how a 30-minute timeout becomes 30 seconds. Out-of-range values are an
+/// error, never a panic.
 pub fn parse(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    if t.is_empty() {
-        return Err("empty duration; write e.g. \"40m\", \"1h30m\" or \"90s\"".into());
-    }
-    if t.starts_with('-') {
-        return Err(format!("{text:?} is negative; durations must be positive"));
-    }
-    let mut total = 0f64;
-    let mut rest = t;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("{text:?} has a number without a unit (h, m, s or ms)"))?;
-        if num_len == 0 {
-            return Err(format!(
-                "{text:?} is not a duration; write e.g. \"40m\", \"1h30m\" or \"90s\""
-            ));
-        }
-        let n: f64 = rest[..num_len]
-            .parse()
-            .map_err(|_| format!("{text:?} has an invalid number"))?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let secs = match &rest[..unit_len] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 0.001,
-            u => {
-                return Err(format!(
-                    "{text:?} has an unknown unit {u:?}; use h, m, s or ms"
-                ))
-            }
-        };
-        total += n * secs;
-        rest = &rest[unit_len..];
-    }
-    Ok(Duration::from_secs_f64(total))
+    release_planner::duration::parse(text).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -71,7 +34,8 @@ mod tests {
             ("5 minutes", "unknown unit"),
             ("abc", "not a duration"),
             ("5d", "unknown unit"),
-            ("1..5m", "invalid number"),
+            ("1..5m", "without a unit"),
+            ("99999999999999999999999h", "too long"),
         ] {
             let e = parse(bad).unwrap_err();
             assert!(e.contains(why), "{bad:?}: {e}");

@@ -74,7 +74,7 @@ fn markdown_caps_long_batches_and_escapes_cells() {
     assert!(md.contains("`i-049` and 10 more\n"), "{md}");
     assert!(!md.contains("`i-050`"));
     assert!(
-        md.contains("    title Release web|prod_1 to ami-new\n"),
+        md.contains("    title Release web|prod_1 to ami-new (elapsed time)\n"),
         "{md}"
     );
 }
@@ -132,15 +132,17 @@ Capacity columns read before → during → after the step.
 
 ```mermaid
 gantt
-    title Release web to ami-new
-    dateFormat X
+    title Release web to ami-new (elapsed time)
+    dateFormat YYYY-MM-DD HH:mm:ss
     axisFormat %H:%M
+    tickInterval 2minute
+    todayMarker off
     section Batches
-    Batch 1 (1 instance) :b1, 0, 180
-    checkpoint :milestone, c1, 180, 180
-    pause :done, p2, 180, 240
-    Batch 2 (1 instance) :b2, 240, 420
-    pause :done, p3, 420, 480
-    Batch 3 (1 instance) :b3, 480, 660
+    Batch 1 (1 instance) :b1, 2000-01-01 00:00:00, 2000-01-01 00:03:00
+    checkpoint :milestone, c1, 2000-01-01 00:03:00, 0s
+    pause :done, p2, 2000-01-01 00:03:00, 2000-01-01 00:04:00
+    Batch 2 (1 instance) :b2, 2000-01-01 00:04:00, 2000-01-01 00:07:00
+    pause :done, p3, 2000-01-01 00:07:00, 2000-01-01 00:08:00
+    Batch 3 (1 instance) :b3, 2000-01-01 00:08:00, 2000-01-01 00:11:00
 ```
 "##;

@@ -89,7 +89,10 @@ fn preview_goldens(plan: &Path, region: &str, golden_name: &str, expected_code: 
     let plan = plan.to_str().unwrap();
     let mut doc = Value::Null;
     for (format, ext) in [("text", "txt"), ("markdown", "md"), ("json", "json")] {
-        let r = planner(&["preview", plan, "--format", format], &[]);
+        let r = planner(
+            &["preview", plan, "--format", format, "--detailed-exitcode"],
+            &[],
+        );
         assert_eq!(
             r.code, expected_code,
             "{golden_name} --format {format}: exit {}; stderr: {}",
@@ -505,6 +508,7 @@ fn live_schedule_and_snapshot_are_read_only_and_agree() {
             region,
             "--endpoint",
             &endpoint,
+            "--detailed-exitcode",
         ],
         &creds,
     );
@@ -559,7 +563,7 @@ fn live_schedule_and_snapshot_are_read_only_and_agree() {
         ],
         &[],
     );
-    assert_eq!(offline.code, 2, "{}", offline.stderr);
+    assert_eq!(offline.code, 0, "{}", offline.stderr);
     assert_eq!(offline.stdout, live.stdout);
     let json_out = planner(
         &[
@@ -612,7 +616,8 @@ fn live_schedule_and_snapshot_are_read_only_and_agree() {
     );
 }
 
-/// Real plans that are not something to preview: one line on stderr, exit 1.
+/// Real plans that are not something to preview: one line on stderr, exit 1. A real plan of
+/// other providers' resources only is an empty preview, exit 0.
 #[test]
 fn bad_plans_from_real_terraform_are_one_line_errors() {
     let moto = Moto::shared();
@@ -635,8 +640,13 @@ fn bad_plans_from_real_terraform_are_one_line_errors() {
     tf.apply(&[]).assert_success();
     std::fs::write(&state, tf.run(&["show", "-json"], &[]).stdout).unwrap();
 
+    let empty = planner(
+        &["preview", other.to_str().unwrap(), "--detailed-exitcode"],
+        &[],
+    );
+    assert_eq!(empty.code, 0, "{}", empty.stderr);
+    assert!(empty.stdout.starts_with("No changes: the plan has no immutable_image or rolling_asg_release resource (1 resource change belongs to terraform.io/builtin/terraform)."), "{}", empty.stdout);
     for (path, needle) in [
-        (&other, "no immutable_image or rolling_asg_release resource: 1 resource change belongs to terraform.io/builtin/terraform"),
         (&truncated, "is the file truncated?"),
         (&future_path, "format_version \"2.0\" is not supported"),
         (&state, "a Terraform state, not a plan"),
@@ -645,7 +655,12 @@ fn bad_plans_from_real_terraform_are_one_line_errors() {
         assert_eq!(r.code, 1, "{}: {}", path.display(), r.stderr);
         assert!(r.stdout.is_empty());
         assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-        assert!(r.stderr.starts_with("planner: error: ") && r.stderr.contains(needle), "{}: {}", path.display(), r.stderr);
+        assert!(
+            r.stderr.starts_with("planner: error: ") && r.stderr.contains(needle),
+            "{}: {}",
+            path.display(),
+            r.stderr
+        );
     }
 }
 
@@ -665,7 +680,7 @@ fn pr_preview_example_comments_once_and_updates() {
         &["preview", plan.to_str().unwrap(), "--format", "markdown"],
         &[],
     );
-    assert_eq!(md.code, 2, "{}", md.stderr);
+    assert_eq!(md.code, 0, "{}", md.stderr);
     let ids: Vec<String> = group_state(moto, region, "web")
         .images
         .keys()

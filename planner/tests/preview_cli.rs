@@ -12,7 +12,7 @@ use release_planner::{
 };
 use serde_json::{json, Value};
 
-/// (fixture, expected exit code).
+/// (fixture, expected exit code with `--detailed-exitcode`; without it every success is 0).
 const PLANS: [(&str, i32); 6] = [
     ("bake-and-release", 2),
     ("replace", 2),
@@ -30,12 +30,16 @@ fn plan_path(name: &str) -> String {
 fn golden_renderings_and_exit_codes() {
     for (name, code) in PLANS {
         for (format, ext) in [("text", "txt"), ("markdown", "md"), ("json", "json")] {
+            let path = plan_path(name);
             let r = run(
-                &["preview", &plan_path(name), "--format", format],
+                &["preview", &path, "--format", format, "--detailed-exitcode"],
                 None,
                 &[],
             );
             assert_eq!(r.code, code, "{name} {format}: {}", r.stderr);
+            let plain = run(&["preview", &path, "--format", format], None, &[]);
+            assert_eq!(plain.code, 0, "{name} {format}: {}", plain.stderr);
+            assert_eq!(plain.stdout, r.stdout);
             assert!(r.stderr.is_empty(), "{name} {format}: {}", r.stderr);
             assert!(
                 !r.stdout.contains('\x1b'),
@@ -179,7 +183,7 @@ fn modules_count_and_for_each_addresses() {
 #[test]
 fn stdin_is_read_with_a_dash() {
     let plan = std::fs::read(plan_path("replace")).unwrap();
-    let from_stdin = run(&["preview", "-"], Some(&plan), &[]);
+    let from_stdin = run(&["preview", "-", "--detailed-exitcode"], Some(&plan), &[]);
     let from_file = run(&["preview", &plan_path("replace")], None, &[]);
     assert_eq!(from_stdin.code, 2);
     assert_eq!(from_stdin.stdout, from_file.stdout);
@@ -258,7 +262,6 @@ fn bad_input_is_one_line_and_exit_1() {
         (write("not-json.txt", b"Plan: 1 to add, 0 to change, 0 to destroy.\n"), "not valid JSON"),
         (write("binary.bin", &[0xff, 0xfe, 0x00, 0x7b]), "not UTF-8"),
         (write("empty.json", b"  \n"), "is empty"),
-        (plan_path("other-provider"), "no immutable_image or rolling_asg_release resource: 1 resource change belongs to terraform.io/builtin/terraform"),
         (write("future.json", future.to_string().as_bytes()), "format_version \"2.0\" is not supported"),
         (write("state.json", br#"{"format_version": "1.0", "terraform_version": "1.11.4", "values": {"root_module": {}}}"#), "a Terraform state, not a plan"),
         (write("schedule-v7.json", bad_schedule.to_string().as_bytes()), "schema_version 7"),
@@ -280,15 +283,84 @@ fn bad_input_is_one_line_and_exit_1() {
 
 #[test]
 fn usage_errors_are_one_line_and_help_is_not_an_error() {
-    run(&["preview"], None, &[]).assert_one_line_error("needs the plan");
+    run(&["preview"], None, &[]).assert_one_line_error("<PLAN_JSON>");
     run(&["preview", "a.json", "--format", "html"], None, &[])
-        .assert_one_line_error("use text, markdown or json");
-    run(&["preveiw", "a.json"], None, &[]).assert_one_line_error("unknown command \"preveiw\"");
-    run(&[], None, &[]).assert_one_line_error("no command");
+        .assert_one_line_error("[possible values: text, markdown, json]");
+    run(&["preveiw", "a.json"], None, &[])
+        .assert_one_line_error("similar subcommand exists: 'preview'");
+    run(&["preview", "a.json", "--colour", "never"], None, &[])
+        .assert_one_line_error("similar argument exists: '--color'");
+    run(&[], None, &[]).assert_one_line_error("no command: use preview, schedule");
     let help = run(&["--help"], None, &[]);
     assert_eq!(help.code, 0);
-    assert!(help.stdout.contains("planner preview PLAN_JSON"));
-    assert!(help.stdout.contains("0 nothing to do, 2 changes, 1 error"));
+    for needle in [
+        "preview",
+        "schedule",
+        "snapshot",
+        "completions",
+        "--detailed-exitcode",
+    ] {
+        assert!(help.stdout.contains(needle), "{needle}: {}", help.stdout);
+    }
+    // Each command has its own help.
+    let preview = run(&["preview", "--help"], None, &[]);
+    assert_eq!(preview.code, 0);
+    assert!(preview
+        .stdout
+        .contains("Usage: planner preview [OPTIONS] <PLAN_JSON>"));
+    assert!(preview.stdout.contains("-f, --format <FORMAT>"));
+    assert!(!preview.stdout.contains("--batch-size"));
+    let version = run(&["-V"], None, &[]);
+    assert_eq!(version.code, 0);
+    assert_eq!(
+        version.stdout,
+        format!("planner {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// A plan with no image and no release (e.g. a stack of other providers') is an empty preview,
+/// not an error: exit 0, and 0 with --detailed-exitcode too (nothing to do).
+#[test]
+fn a_plan_without_releases_is_an_empty_preview() {
+    let path = plan_path("other-provider");
+    for format in ["text", "markdown", "json"] {
+        let r = run(
+            &["preview", &path, "--format", format, "--detailed-exitcode"],
+            None,
+            &[],
+        );
+        assert_eq!(r.code, 0, "{format}: {}", r.stderr);
+        assert!(r.stderr.is_empty());
+        assert!(
+            r.stdout.contains("No changes: the plan has no immutable")
+                && r.stdout
+                    .contains("(1 resource change belongs to terraform.io/builtin/terraform)."),
+            "{format}: {}",
+            r.stdout
+        );
+    }
+    let json: Value =
+        serde_json::from_str(&run(&["preview", &path, "--format", "json"], None, &[]).stdout)
+            .unwrap();
+    assert_eq!(json["summary"]["changes"], false);
+    assert_eq!(json["images"], json!([]));
+    assert_eq!(json["releases"], json!([]));
+}
+
+/// `planner completions SHELL` prints a script that knows the commands and their flags.
+#[test]
+fn shell_completions() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let r = run(&["completions", shell], None, &[]);
+        assert_eq!(r.code, 0, "{shell}: {}", r.stderr);
+        for needle in ["preview", "schedule", "batch-size", "detailed-exitcode"] {
+            assert!(
+                r.stdout.contains(needle),
+                "{shell} completion lacks {needle}"
+            );
+        }
+    }
+    run(&["completions", "tcsh"], None, &[]).assert_one_line_error("invalid value 'tcsh'");
 }
 
 /// A release rendered from the plan's `schedule` JSON reads exactly as the library renders it
@@ -321,7 +393,11 @@ fn a_schedule_from_the_plan_renders_as_the_library_renders_the_snapshot() {
             }
         }]
     });
-    let text = run(&["preview", "-"], Some(plan.to_string().as_bytes()), &[]);
+    let text = run(
+        &["preview", "-", "--detailed-exitcode"],
+        Some(plan.to_string().as_bytes()),
+        &[],
+    );
     assert_eq!(text.code, 2, "{}", text.stderr);
     let indented: String = render_text(&snapshot, &schedule)
         .lines()

@@ -1,452 +1,381 @@
-//! Command-line arguments, parsed by hand: `--flag value` and `--flag=value`, one positional
-//! argument for `preview`. Every error is one line that says what to write instead.
+//! Command-line arguments, parsed by clap: one `--help` per command, short flags, suggestions
+//! for a mistyped flag or command, and shell completions (`planner completions bash`). Values are
+//! parsed into the library's types here (batch sizes, strategies, durations in the provider's
+//! grammar), so a bad value is refused with the flag's name before anything runs.
 
-use release_planner::{BatchSize, Strategy};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use release_planner::{duration, BatchSize, Strategy};
 use std::path::PathBuf;
 
-pub const USAGE: &str = "\
-planner: preview what a Terraform plan bakes and releases; what-if a release against a group
+const EXIT_CODES: &str = "\
+Exit codes (as `terraform plan`): 0 success, 1 error. With --detailed-exitcode (preview and
+schedule): 0 nothing to do, 1 error, 2 changes to bake or release.";
 
-Usage:
-  planner preview PLAN_JSON [--format text|markdown|json] [--color auto|always|never]
-      PLAN_JSON is the output of `terraform show -json tfplan`, or - for stdin. No AWS access.
-  planner schedule --group NAME --image AMI [release settings] [AWS options] [--format ...]
-  planner schedule --snapshot FILE --image AMI [release settings] [--format ...]
-      The batches a release of the group onto AMI would run, from the live group (read-only
-      Describe calls) or from a snapshot file (no AWS access).
-  planner snapshot --group NAME [--output FILE] [AWS options]
-      Writes the group's snapshot (JSON) for `schedule --snapshot`.
+const SCHEDULE_NOTES: &str = "\
+Durations are the provider's (Go's time.ParseDuration): 90s, 2m, 1h30m, 1.5h. A bare number such
+as 90 has no unit and is refused, as in the provider's arguments.
 
-Release settings (defaults as the rolling_asg_release resource):
-  --batch-size N|P%            instances per batch, or a percentage of desired capacity (25%)
-  --strategy surge|replace     launch first, or terminate first (surge)
-  --min-healthy-percentage P   replace: share of desired kept healthy (90)
-  --warmup DURATION            instance warm-up, e.g. 60s, 2m (60s)
-  --pause DURATION             pause between batches (0s)
-  --checkpoint P               stop after P% of the group; repeat or comma-separate (none)
-  --launch-estimate DURATION   launch-to-in-service estimate, for the duration only (120s)
-AWS options (otherwise the standard chain: AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...):
-  --region REGION  --profile NAME  --endpoint URL
+Exit codes (as `terraform plan`): 0 success, 1 error. With --detailed-exitcode: 0 nothing to do,
+1 error, 2 batches to run.";
 
-Exit codes (as `terraform plan -detailed-exitcode`): 0 nothing to do, 2 changes, 1 error.
-";
+/// Preview what a Terraform plan bakes and releases; what-if a release against a group.
+#[derive(Debug, Parser)]
+#[command(name = "planner", version, propagate_version = true, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Preview a plan: what `terraform show -json tfplan` bakes and releases (no AWS access).
+    #[command(after_help = EXIT_CODES)]
+    Preview(PreviewArgs),
+    /// The batches a release of a group onto an image would run, from the live group
+    /// (read-only Describe calls) or a snapshot file (no AWS access).
+    #[command(after_help = SCHEDULE_NOTES)]
+    Schedule(Box<ScheduleArgs>),
+    /// Write a group's snapshot (JSON) for `schedule --snapshot`.
+    Snapshot(SnapshotArgs),
+    /// Print a completion script for a shell, e.g. `planner completions bash > /etc/bash_completion.d/planner`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// The output of `terraform show -json tfplan`, or - for stdin.
+    #[arg(value_name = "PLAN_JSON")]
+    pub plan: String,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub exit: ExitArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["group", "snapshot"])))]
+pub struct ScheduleArgs {
+    /// The Auto Scaling group to read (describe calls only).
+    #[arg(short, long, value_name = "NAME")]
+    pub group: Option<String>,
+    /// A snapshot file from `planner snapshot` instead of a live group.
+    #[arg(short, long, value_name = "FILE", conflicts_with_all = ["region", "profile", "endpoint"])]
+    pub snapshot: Option<PathBuf>,
+    /// The image to release.
+    #[arg(short, long, value_name = "AMI")]
+    pub image: String,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub exit: ExitArgs,
+}
+
+/// Release settings; defaults are those of the `rolling_asg_release` resource. Durations are in
+/// the provider's grammar (Go's): 90s, 2m, 1h30m; a bare number such as 90 has no unit and is
+/// refused.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Release settings (defaults as rolling_asg_release)")]
+pub struct SettingsArgs {
+    /// Instances per batch, or a percentage of desired capacity [default: 25%].
+    #[arg(short, long, value_name = "N|P%", value_parser = parse_batch_size)]
+    pub batch_size: Option<BatchSize>,
+    /// surge: launch first; replace: terminate first [default: surge].
+    #[arg(long, value_name = "surge|replace", value_parser = parse_strategy)]
+    pub strategy: Option<Strategy>,
+    /// replace: share of desired capacity kept healthy [default: 90].
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub min_healthy_percentage: Option<u32>,
+    /// Instance warm-up, e.g. 60s, 2m [default: 60s].
+    #[arg(short, long, value_name = "DURATION", value_parser = parse_secs)]
+    pub warmup: Option<u64>,
+    /// Pause between batches, e.g. 5m [default: 0s].
+    #[arg(short, long, value_name = "DURATION", value_parser = parse_secs)]
+    pub pause: Option<u64>,
+    /// Stop after P% of the group; repeat or comma-separate [default: none].
+    #[arg(short, long, value_name = "P", value_delimiter = ',', value_parser = parse_checkpoint)]
+    pub checkpoint: Vec<u32>,
+    /// Launch-to-in-service estimate, for the duration only [default: 120s].
+    #[arg(short, long, value_name = "DURATION", value_parser = parse_secs)]
+    pub launch_estimate: Option<u64>,
+}
+
+/// AWS options; otherwise the standard chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+#[command(next_help_heading = "AWS options")]
+pub struct AwsArgs {
+    /// The region, instead of AWS_REGION or the profile's.
+    #[arg(short, long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// A named profile, instead of AWS_PROFILE.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// An endpoint URL, e.g. http://localhost:5000 (a local emulator).
+    #[arg(long, value_name = "URL", value_parser = parse_endpoint)]
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// The Auto Scaling group to read (describe calls only).
+    #[arg(short, long, value_name = "NAME")]
+    pub group: String,
+    /// Write to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,
+    #[value(alias = "md")]
     Markdown,
     Json,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
     Auto,
     Always,
     Never,
 }
 
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// text for terminals, markdown for pull-request comments, json for programs.
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Colour in the text format.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// The same as --color never (as does the NO_COLOR environment variable).
+    #[arg(long)]
+    no_color: bool,
+}
+
+impl OutputArgs {
+    pub fn output(&self) -> Output {
+        Output {
+            format: self.format,
+            color: if self.no_color {
+                ColorChoice::Never
+            } else {
+                self.color
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExitArgs {
+    /// Exit 2 when there are changes, 0 when there are none, 1 on error (as
+    /// `terraform plan -detailed-exitcode`). Without it, success is 0 either way.
+    #[arg(long, visible_alias = "detailed-exit-code")]
+    pub detailed_exitcode: bool,
+}
+
+/// What the renderers need to know of the output flags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
     pub format: Format,
     pub color: ColorChoice,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AwsArgs {
-    pub region: Option<String>,
-    pub profile: Option<String>,
-    pub endpoint: Option<String>,
-}
-
+/// Where a schedule's group comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Group { name: String, aws: AwsArgs },
     SnapshotFile(PathBuf),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScheduleArgs {
-    pub source: Source,
-    pub image: String,
-    pub batch_size: Option<BatchSize>,
-    pub strategy: Option<Strategy>,
-    pub min_healthy_percentage: Option<u32>,
-    pub warmup_secs: Option<u64>,
-    pub pause_secs: Option<u64>,
-    pub checkpoints: Vec<u32>,
-    pub launch_estimate_secs: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    Help,
-    Version,
-    Preview {
-        plan: String,
-        output: Output,
-    },
-    Schedule {
-        args: Box<ScheduleArgs>,
-        output: Output,
-    },
-    Snapshot {
-        group: String,
-        output: Option<PathBuf>,
-        aws: AwsArgs,
-    },
-}
-
-/// Parses the arguments after the program name.
-pub fn parse(args: &[String]) -> Result<Command, String> {
-    let Some((command, rest)) = args.split_first() else {
-        return Err("no command: use `planner preview PLAN_JSON`, `planner schedule` or `planner snapshot` (`planner --help` for details)".into());
-    };
-    match command.as_str() {
-        "-h" | "--help" | "help" => return Ok(Command::Help),
-        "-V" | "--version" | "version" => return Ok(Command::Version),
-        _ => {}
+impl ScheduleArgs {
+    pub fn source(&self) -> Source {
+        match (&self.snapshot, &self.group) {
+            (Some(file), _) => Source::SnapshotFile(file.clone()),
+            (None, Some(name)) => Source::Group {
+                name: name.clone(),
+                aws: self.aws.clone(),
+            },
+            // The argument group requires one of them.
+            (None, None) => unreachable!("clap requires --group or --snapshot"),
+        }
     }
-    let mut flags = Flags::parse(command, rest)?;
-    if flags.take_switch("help") {
-        return Ok(Command::Help);
-    }
-    let cmd = match command.as_str() {
-        "preview" => {
-            let plan = match flags.positional.len() {
-                0 => return Err("preview needs the plan: `planner preview plan.json` (from `terraform show -json tfplan`), or `-` for stdin".into()),
-                1 => flags.positional.remove(0),
-                _ => return Err(format!("preview takes one plan file, got {}: {}", flags.positional.len(), flags.positional.join(" "))),
-            };
-            Command::Preview {
-                plan,
-                output: output(&mut flags)?,
-            }
-        }
-        "schedule" => {
-            flags.no_positional()?;
-            let image = flags
-                .take("image")?
-                .ok_or("schedule needs --image AMI: the image to release")?;
-            let snapshot = flags.take("snapshot")?;
-            let group = flags.take("group")?;
-            let source = match (group, snapshot) {
-                (_, Some(file)) => Source::SnapshotFile(file.into()),
-                (Some(name), None) => Source::Group { name, aws: aws(&mut flags)? },
-                (None, None) => return Err("schedule needs --group NAME (a live group, read-only) or --snapshot FILE (from `planner snapshot`)".into()),
-            };
-            let args = ScheduleArgs {
-                source,
-                image,
-                batch_size: flags
-                    .take("batch-size")?
-                    .map(|v| {
-                        v.parse::<BatchSize>()
-                            .map_err(|e| format!("--batch-size: {e}"))
-                    })
-                    .transpose()?,
-                strategy: flags
-                    .take("strategy")?
-                    .map(|v| {
-                        v.parse::<Strategy>()
-                            .map_err(|e| format!("--strategy: {e}"))
-                    })
-                    .transpose()?,
-                min_healthy_percentage: flags
-                    .take("min-healthy-percentage")?
-                    .map(|v| percentage("--min-healthy-percentage", &v, 0))
-                    .transpose()?,
-                warmup_secs: flags
-                    .take("warmup")?
-                    .map(|v| duration_secs("--warmup", &v))
-                    .transpose()?,
-                pause_secs: flags
-                    .take("pause")?
-                    .map(|v| duration_secs("--pause", &v))
-                    .transpose()?,
-                checkpoints: flags
-                    .take_all("checkpoint")
-                    .iter()
-                    .flat_map(|v| v.split(','))
-                    .map(|v| percentage("--checkpoint", v, 1))
-                    .collect::<Result<_, _>>()?,
-                launch_estimate_secs: flags
-                    .take("launch-estimate")?
-                    .map(|v| duration_secs("--launch-estimate", &v))
-                    .transpose()?,
-            };
-            // AWS options next to a snapshot file are ignored; say so rather than surprise.
-            if matches!(args.source, Source::SnapshotFile(_)) {
-                for f in ["group", "region", "profile", "endpoint"] {
-                    if flags.take(f)?.is_some() {
-                        return Err(format!(
-                            "--{f} has no use with --snapshot (the snapshot file is the group)"
-                        ));
-                    }
-                }
-            }
-            Command::Schedule {
-                args: Box::new(args),
-                output: output(&mut flags)?,
-            }
-        }
-        "snapshot" => {
-            flags.no_positional()?;
-            let group = flags.take("group")?.ok_or("snapshot needs --group NAME")?;
-            let output = flags.take("output")?.map(PathBuf::from);
-            Command::Snapshot {
-                group,
-                output,
-                aws: aws(&mut flags)?,
-            }
-        }
-        other => {
-            return Err(format!(
-                "unknown command {other:?}: use preview, schedule or snapshot (`planner --help`)"
-            ))
-        }
-    };
-    flags.finish(command)?;
-    Ok(cmd)
 }
 
-fn output(flags: &mut Flags) -> Result<Output, String> {
-    let format = match flags.take("format")?.as_deref() {
-        None | Some("text") => Format::Text,
-        Some("markdown") | Some("md") => Format::Markdown,
-        Some("json") => Format::Json,
-        Some(other) => {
-            return Err(format!(
-                "--format {other:?} is not known: use text, markdown or json"
-            ))
+/// Parses the arguments (without the program name). Help and version are `Err` with exit 0
+/// (clap's `exit_code()`), as is every usage error with its message.
+pub fn parse<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    Cli::try_parse_from(std::iter::once("planner".into()).chain(args.into_iter().map(Into::into)))
+}
+
+/// A usage error on one line: clap's message and its tip, without the usage block.
+pub fn one_line(e: &clap::Error) -> String {
+    if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        return "no command: use preview, schedule, snapshot or completions (`planner --help`)"
+            .into();
+    }
+    let rendered = e.render().to_string();
+    let mut parts = Vec::new();
+    for line in rendered.lines() {
+        let line = line.trim();
+        if line.starts_with("Usage:") {
+            break;
         }
-    };
-    let color = match flags.take("color")?.as_deref() {
-        None | Some("auto") => ColorChoice::Auto,
-        Some("always") => ColorChoice::Always,
-        Some("never") => ColorChoice::Never,
-        Some(other) => {
-            return Err(format!(
-                "--color {other:?} is not known: use auto, always or never"
-            ))
+        if !line.is_empty() {
+            parts.push(line.strip_prefix("error: ").unwrap_or(line).to_owned());
         }
-    };
-    let color = if flags.take_switch("no-color") {
-        ColorChoice::Never
+    }
+    parts.push("(`planner --help`)".into());
+    parts.join(" ")
+}
+
+fn parse_batch_size(v: &str) -> Result<BatchSize, String> {
+    v.parse::<BatchSize>().map_err(|e| e.to_string())
+}
+
+fn parse_strategy(v: &str) -> Result<Strategy, String> {
+    v.parse::<Strategy>().map_err(|e| e.to_string())
+}
+
+/// Whole seconds of a duration in the provider's grammar (a fraction of a second is dropped, as
+/// the provider does).
+pub fn parse_secs(v: &str) -> Result<u64, String> {
+    duration::parse(v)
+        .map(|d| d.as_secs())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_checkpoint(v: &str) -> Result<u32, String> {
+    let t = v.trim().trim_end_matches('%');
+    match t.parse::<u32>() {
+        Ok(p) if (1..=100).contains(&p) => Ok(p),
+        _ => Err(format!("{v:?} is not a percentage from 1 to 100")),
+    }
+}
+
+fn parse_endpoint(v: &str) -> Result<String, String> {
+    if v.starts_with("http://") || v.starts_with("https://") {
+        Ok(v.to_owned())
     } else {
-        color
-    };
-    Ok(Output { format, color })
-}
-
-fn aws(flags: &mut Flags) -> Result<AwsArgs, String> {
-    let endpoint = flags.take("endpoint")?;
-    if let Some(e) = &endpoint {
-        if !(e.starts_with("http://") || e.starts_with("https://")) {
-            return Err(format!(
-                "--endpoint {e:?} is not a URL: use e.g. http://localhost:5000"
-            ));
-        }
-    }
-    Ok(AwsArgs {
-        region: flags.take("region")?,
-        profile: flags.take("profile")?,
-        endpoint,
-    })
-}
-
-fn percentage(flag: &str, v: &str, min: u32) -> Result<u32, String> {
-    let v = v.trim().trim_end_matches('%');
-    match v.parse::<u32>() {
-        Ok(p) if (min..=100).contains(&p) => Ok(p),
-        _ => Err(format!(
-            "{flag} {v:?} is not a percentage from {min} to 100"
-        )),
-    }
-}
-
-/// `90`, `90s`, `2m`, `1h30m`, `1h 30m 5s`.
-pub fn duration_secs(flag: &str, v: &str) -> Result<u64, String> {
-    let bad =
-        || format!("{flag} {v:?} is not a duration: use seconds or units, e.g. 90, 90s, 2m, 1h30m");
-    let s: String = v.chars().filter(|c| !c.is_whitespace()).collect();
-    if s.is_empty() {
-        return Err(bad());
-    }
-    if let Ok(n) = s.parse::<u64>() {
-        return Ok(n);
-    }
-    let mut total = 0u64;
-    let mut number = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return Err(bad()),
-        };
-        let n: u64 = number.parse().map_err(|_| bad())?;
-        total = total
-            .checked_add(n.checked_mul(unit).ok_or_else(bad)?)
-            .ok_or_else(bad)?;
-        number.clear();
-    }
-    if !number.is_empty() {
-        return Err(bad());
-    }
-    Ok(total)
-}
-
-/// Flags of one command: `--name value` or `--name=value`, and positional arguments. A lone
-/// `-` is positional (stdin); everything after `--` is positional.
-struct Flags {
-    values: Vec<(String, Option<String>)>,
-    positional: Vec<String>,
-}
-
-/// Flags that take no value.
-const SWITCHES: [&str; 2] = ["help", "no-color"];
-
-impl Flags {
-    fn parse(command: &str, args: &[String]) -> Result<Flags, String> {
-        let mut values = Vec::new();
-        let mut positional = Vec::new();
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            if arg == "--" {
-                positional.extend(it.by_ref().cloned());
-                break;
-            }
-            if arg == "-h" {
-                values.push(("help".to_owned(), None));
-                continue;
-            }
-            let Some(flag) = arg.strip_prefix("--") else {
-                if arg.starts_with('-') && arg != "-" {
-                    return Err(format!(
-                        "{command}: unknown option {arg:?} (options are --long; `planner --help`)"
-                    ));
-                }
-                positional.push(arg.clone());
-                continue;
-            };
-            let (name, value) = match flag.split_once('=') {
-                Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
-                None if SWITCHES.contains(&flag) => (flag.to_owned(), None),
-                None => {
-                    let v = it
-                        .next()
-                        .ok_or_else(|| format!("{command}: --{flag} needs a value"))?;
-                    (flag.to_owned(), Some(v.clone()))
-                }
-            };
-            values.push((name, value));
-        }
-        Ok(Flags { values, positional })
-    }
-
-    /// The value of a flag given at most once.
-    fn take(&mut self, name: &str) -> Result<Option<String>, String> {
-        let mut all = self.take_all(name);
-        match all.len() {
-            0 => Ok(None),
-            1 => Ok(all.pop()),
-            _ => Err(format!(
-                "--{name} is given {} times; give it once",
-                all.len()
-            )),
-        }
-    }
-
-    fn take_all(&mut self, name: &str) -> Vec<String> {
-        let (taken, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.values)
-            .into_iter()
-            .partition(|(n, _)| n == name);
-        self.values = kept;
-        taken.into_iter().filter_map(|(_, v)| v).collect()
-    }
-
-    fn take_switch(&mut self, name: &str) -> bool {
-        let before = self.values.len();
-        self.values.retain(|(n, _)| n != name);
-        self.values.len() != before
-    }
-
-    fn no_positional(&self) -> Result<(), String> {
-        match self.positional.first() {
-            Some(p) => Err(format!("unexpected argument {p:?}")),
-            None => Ok(()),
-        }
-    }
-
-    fn finish(self, command: &str) -> Result<(), String> {
-        match self.values.first() {
-            Some((name, _)) => Err(format!(
-                "{command}: unknown option --{name} (`planner --help` lists them)"
-            )),
-            None => Ok(()),
-        }
+        Err(format!(
+            "{v:?} is not a URL: use e.g. http://localhost:5000"
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::error::ErrorKind;
 
-    fn p(args: &[&str]) -> Result<Command, String> {
-        parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    fn p(args: &[&str]) -> Result<Cli, String> {
+        parse(args).map_err(|e| one_line(&e))
+    }
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
     }
 
     #[test]
     fn preview_args() {
+        let Ok(Cli {
+            command: Command::Preview(a),
+        }) = p(&["preview", "plan.json", "--format=markdown"])
+        else {
+            panic!()
+        };
+        assert_eq!(a.plan, "plan.json");
+        assert_eq!(a.output.output().format, Format::Markdown);
+        assert!(!a.exit.detailed_exitcode);
+        let Ok(Cli {
+            command: Command::Preview(a),
+        }) = p(&[
+            "preview",
+            "-",
+            "-f",
+            "json",
+            "--no-color",
+            "--detailed-exitcode",
+        ])
+        else {
+            panic!()
+        };
         assert_eq!(
-            p(&["preview", "plan.json", "--format=markdown"]),
-            Ok(Command::Preview {
-                plan: "plan.json".into(),
-                output: Output {
-                    format: Format::Markdown,
-                    color: ColorChoice::Auto
-                }
-            })
+            a.output.output(),
+            Output {
+                format: Format::Json,
+                color: ColorChoice::Never
+            }
         );
-        assert_eq!(
-            p(&["preview", "-", "--format", "json", "--no-color"]),
-            Ok(Command::Preview {
-                plan: "-".into(),
-                output: Output {
-                    format: Format::Json,
-                    color: ColorChoice::Never
-                }
-            })
-        );
-        assert!(p(&["preview"]).unwrap_err().contains("needs the plan"));
+        assert!(a.exit.detailed_exitcode);
+        assert!(p(&["preview"]).unwrap_err().contains("<PLAN_JSON>"));
         assert!(p(&["preview", "a", "b"])
             .unwrap_err()
-            .contains("one plan file"));
+            .contains("unexpected argument 'b'"));
         assert!(p(&["preview", "a", "--format", "html"])
             .unwrap_err()
-            .contains("text, markdown or json"));
-        assert!(p(&["preview", "a", "--frmat", "json"])
+            .contains("[possible values: text, markdown, json]"));
+        let e = p(&["preview", "a", "--frmat", "json"]).unwrap_err();
+        assert!(e.contains("similar argument exists: '--format'"), "{e}");
+        let e = p(&["previwe", "a"]).unwrap_err();
+        assert!(e.contains("similar subcommand exists: 'preview'"), "{e}");
+        assert!(!e.contains('\n'));
+    }
+
+    #[test]
+    fn help_and_version_are_not_errors() {
+        for args in [
+            &["--help"][..],
+            &["preview", "--help"],
+            &["schedule", "-h"],
+            &["help", "snapshot"],
+        ] {
+            let e = parse(args).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::DisplayHelp, "{args:?}");
+            assert_eq!(e.exit_code(), 0);
+        }
+        let e = parse(["--version"]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::DisplayVersion);
+        let help = parse(["schedule", "--help"])
             .unwrap_err()
-            .contains("unknown option --frmat"));
-        assert!(p(&["preview", "a", "-x"])
-            .unwrap_err()
-            .contains("unknown option \"-x\""));
-        assert_eq!(p(&["preview", "--help"]), Ok(Command::Help));
+            .render()
+            .to_string();
+        for needle in [
+            "--batch-size",
+            "--pause <DURATION>",
+            "90s, 2m, 1h30m",
+            "Exit codes",
+        ] {
+            assert!(help.contains(needle), "{needle:?} in {help}");
+        }
     }
 
     #[test]
     fn schedule_args() {
-        let Ok(Command::Schedule { args, .. }) = p(&[
+        let Ok(Cli {
+            command: Command::Schedule(args),
+        }) = p(&[
             "schedule",
-            "--group",
+            "-g",
             "web",
             "--image",
             "ami-1",
-            "--batch-size",
+            "-b",
             "30%",
             "--strategy",
             "replace",
@@ -457,11 +386,12 @@ mod tests {
             "2m",
             "--region",
             "eu-west-1",
-        ]) else {
+        ])
+        else {
             panic!()
         };
         assert_eq!(
-            args.source,
+            args.source(),
             Source::Group {
                 name: "web".into(),
                 aws: AwsArgs {
@@ -470,52 +400,49 @@ mod tests {
                 }
             }
         );
-        assert_eq!(args.batch_size, Some(BatchSize::Percent(30)));
-        assert_eq!(args.strategy, Some(Strategy::Replace));
-        assert_eq!(args.checkpoints, vec![10, 50, 75]);
-        assert_eq!(args.warmup_secs, Some(120));
+        assert_eq!(args.settings.batch_size, Some(BatchSize::Percent(30)));
+        assert_eq!(args.settings.strategy, Some(Strategy::Replace));
+        assert_eq!(args.settings.checkpoint, vec![10, 50, 75]);
+        assert_eq!(args.settings.warmup, Some(120));
         assert!(p(&["schedule", "--image", "ami-1"])
             .unwrap_err()
-            .contains("--group NAME"));
+            .contains("--group <NAME>"));
         assert!(p(&["schedule", "--group", "g"])
             .unwrap_err()
-            .contains("--image"));
-        assert!(p(&[
-            "schedule",
-            "--group",
-            "g",
-            "--image",
-            "a",
-            "--batch-size",
-            "0"
-        ])
-        .unwrap_err()
-        .starts_with("--batch-size: batch size 0"));
-        assert!(p(&[
-            "schedule",
-            "--snapshot",
-            "s.json",
-            "--image",
-            "a",
-            "--region",
-            "x"
-        ])
-        .unwrap_err()
-        .contains("no use with --snapshot"));
+            .contains("--image <AMI>"));
+        let e = p(&["schedule", "-g", "g", "-i", "a", "--batch-size", "0"]).unwrap_err();
         assert!(
-            p(&["schedule", "--group", "g", "--image", "a", "--image", "b"])
+            e.contains("'--batch-size <N|P%>'") && e.contains("batch size 0"),
+            "{e}"
+        );
+        assert!(p(&["schedule", "-s", "s.json", "-i", "a", "--region", "x"])
+            .unwrap_err()
+            .contains("cannot be used with"));
+        assert!(p(&["schedule", "-g", "g", "-i", "a", "-i", "b"])
+            .unwrap_err()
+            .contains("cannot be used multiple times"));
+        assert!(
+            p(&["schedule", "-g", "g", "-i", "a", "--endpoint", "localhost"])
                 .unwrap_err()
-                .contains("2 times")
+                .contains("is not a URL")
         );
     }
 
     #[test]
-    fn durations() {
-        assert_eq!(duration_secs("f", "90"), Ok(90));
-        assert_eq!(duration_secs("f", "1h30m"), Ok(5400));
-        assert_eq!(duration_secs("f", "2m 5s"), Ok(125));
-        assert!(duration_secs("f", "5 minutes").is_err());
-        assert!(duration_secs("f", "m").is_err());
-        assert!(duration_secs("f", "5x").is_err());
+    fn durations_are_the_providers() {
+        assert_eq!(parse_secs("90s"), Ok(90));
+        assert_eq!(parse_secs("1h30m"), Ok(5400));
+        assert_eq!(parse_secs("1.5m"), Ok(90));
+        assert_eq!(parse_secs("0"), Ok(0));
+        // A bare number has no unit: refused, as by the provider.
+        assert!(parse_secs("90").unwrap_err().contains("without a unit"));
+        assert!(parse_secs("5 minutes").is_err());
+        assert!(parse_secs("-1s").unwrap_err().contains("negative"));
+        assert!(parse_secs("9999999999h").unwrap_err().contains("too long"));
+        let e = p(&["schedule", "-g", "g", "-i", "a", "--pause", "90"]).unwrap_err();
+        assert!(
+            e.contains("--pause <DURATION>") && e.contains("without a unit"),
+            "{e}"
+        );
     }
 }

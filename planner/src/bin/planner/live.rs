@@ -26,8 +26,9 @@ pub fn read_snapshot_file(path: &Path) -> Result<GroupSnapshot, String> {
 }
 
 /// The release settings: the resource's defaults, overridden by the flags given.
-pub fn settings(args: &ScheduleArgs) -> ReleaseSettings {
-    let mut s = ReleaseSettings::new(args.image.clone());
+pub fn settings(schedule: &ScheduleArgs) -> ReleaseSettings {
+    let args = &schedule.settings;
+    let mut s = ReleaseSettings::new(schedule.image.clone());
     if let Some(b) = args.batch_size {
         s.batch_size = b;
     }
@@ -35,14 +36,14 @@ pub fn settings(args: &ScheduleArgs) -> ReleaseSettings {
         s.strategy = st;
     }
     s.min_healthy_percentage = args.min_healthy_percentage;
-    if let Some(w) = args.warmup_secs {
+    if let Some(w) = args.warmup {
         s.instance_warmup_secs = w;
     }
-    if let Some(p) = args.pause_secs {
+    if let Some(p) = args.pause {
         s.pause_between_batches_secs = p;
     }
-    s.checkpoints = args.checkpoints.clone();
-    if let Some(l) = args.launch_estimate_secs {
+    s.checkpoints = args.checkpoint.clone();
+    if let Some(l) = args.launch_estimate {
         s.launch_estimate_secs = l;
     }
     s

@@ -5,9 +5,10 @@
 //! - `planner schedule`: the batches a release would run against a live group (describe calls
 //!   only) or a snapshot file; `planner snapshot` writes such a file.
 //!
-//! Exit codes follow `terraform plan -detailed-exitcode`: 0 nothing to do, 2 changes, 1 error
-//! (one line on stderr). Read-only by construction: the only AWS code linked in is
-//! `release_planner::aws::snapshot` (tests/read_only.rs checks the binary's symbols).
+//! Exit codes follow `terraform plan`: 0 success, 1 error (one line on stderr); with
+//! `--detailed-exitcode`, 0 nothing to do, 2 changes, 1 error. Read-only by construction: the
+//! only AWS code linked in is `release_planner::aws::snapshot` (tests/read_only.rs checks the
+//! binary's symbols).
 
 mod cli;
 mod live;
@@ -16,7 +17,8 @@ mod render;
 mod style;
 mod tfplan;
 
-use cli::{Command, Format, Output};
+use clap::CommandFactory;
+use cli::{Cli, Command, ExitArgs, Format, Output};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use style::Style;
@@ -28,35 +30,67 @@ enum Outcome {
     Changes,
 }
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
-        Ok(Outcome::NoChanges) => ExitCode::from(0),
-        Ok(Outcome::Changes) => ExitCode::from(2),
-        Err(message) => {
-            // One line, whatever the cause said.
-            let line = message.split_whitespace().collect::<Vec<_>>().join(" ");
-            eprintln!("planner: error: {line}");
-            ExitCode::from(1)
+/// A successful run's outcome and whether it should show in the exit code.
+struct Done {
+    outcome: Outcome,
+    detailed: bool,
+}
+
+impl Done {
+    fn plain() -> Done {
+        Done {
+            outcome: Outcome::NoChanges,
+            detailed: false,
+        }
+    }
+
+    fn of(changes: bool, exit: &ExitArgs) -> Done {
+        Done {
+            outcome: if changes {
+                Outcome::Changes
+            } else {
+                Outcome::NoChanges
+            },
+            detailed: exit.detailed_exitcode,
         }
     }
 }
 
-fn run(args: &[String]) -> Result<Outcome, String> {
-    match cli::parse(args)? {
-        Command::Help => {
-            print(cli::USAGE)?;
-            Ok(Outcome::NoChanges)
+fn main() -> ExitCode {
+    let cli = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(cli) => cli,
+        // --help, --version: clap's text on stdout, exit 0.
+        Err(e) if e.exit_code() == 0 => {
+            let _ = print(&e.render().to_string());
+            return ExitCode::SUCCESS;
         }
-        Command::Version => {
-            print(&format!("planner {}\n", env!("CARGO_PKG_VERSION")))?;
-            Ok(Outcome::NoChanges)
-        }
-        Command::Preview { plan, output } => preview(&plan, &output),
-        Command::Schedule { args, output } => {
-            let snapshot = live::load_snapshot(&args.source)?;
+        Err(e) => return fail(&cli::one_line(&e)),
+    };
+    match run(cli.command) {
+        Ok(Done {
+            outcome: Outcome::Changes,
+            detailed: true,
+        }) => ExitCode::from(2),
+        Ok(_) => ExitCode::SUCCESS,
+        Err(message) => fail(&message),
+    }
+}
+
+/// One line on stderr, whatever the cause said, and exit 1.
+fn fail(message: &str) -> ExitCode {
+    let line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    eprintln!("planner: error: {line}");
+    ExitCode::from(1)
+}
+
+fn run(command: Command) -> Result<Done, String> {
+    match command {
+        Command::Preview(args) => preview(&args.plan, &args.output.output(), &args.exit),
+        Command::Schedule(args) => {
+            let snapshot = live::load_snapshot(&args.source())?;
             let settings = live::settings(&args);
             let schedule = live::schedule(&snapshot, &settings)?;
+            let output = args.output.output();
             let style = Style::for_output(&output);
             let text = match output.format {
                 Format::Text => {
@@ -68,26 +102,28 @@ fn run(args: &[String]) -> Result<Outcome, String> {
                 }
             };
             print(&text)?;
-            Ok(if schedule.is_empty() {
-                Outcome::NoChanges
-            } else {
-                Outcome::Changes
-            })
+            Ok(Done::of(!schedule.is_empty(), &args.exit))
         }
-        Command::Snapshot { group, output, aws } => {
-            let snapshot = live::fetch(&group, &aws)?;
+        Command::Snapshot(args) => {
+            let snapshot = live::fetch(&args.group, &args.aws)?;
             let json = serde_json::to_string_pretty(&snapshot).map_err(|e| e.to_string())? + "\n";
-            match output {
+            match args.output {
                 Some(path) => std::fs::write(&path, json)
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
                 None => print(&json)?,
             }
-            Ok(Outcome::NoChanges)
+            Ok(Done::plain())
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "planner", &mut script);
+            print(&String::from_utf8_lossy(&script))?;
+            Ok(Done::plain())
         }
     }
 }
 
-fn preview(source: &str, output: &Output) -> Result<Outcome, String> {
+fn preview(source: &str, output: &Output, exit: &ExitArgs) -> Result<Done, String> {
     let text = read_plan(source)?;
     let plan = tfplan::parse(&text)?;
     if plan.errored {
@@ -100,11 +136,7 @@ fn preview(source: &str, output: &Output) -> Result<Outcome, String> {
         Format::Json => serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())? + "\n",
     };
     print(&rendered)?;
-    Ok(if doc.summary.changes {
-        Outcome::Changes
-    } else {
-        Outcome::NoChanges
-    })
+    Ok(Done::of(doc.summary.changes, exit))
 }
 
 /// The whole plan in memory, read once: a file, or stdin for `-`.

@@ -209,17 +209,15 @@ pub enum ScheduleState {
     NotRunning,
 }
 
-/// Builds the preview. Errors (one line each): a plan without any of our resources, a change
-/// that cannot be read, a schedule in a format this planner does not know.
+/// Builds the preview. A plan without any of our resources is an empty preview that says so (as
+/// `terraform plan` of a configuration without changes is no error). Errors (one line each): a
+/// change that cannot be read, a schedule in a format this planner does not know.
 pub fn build(plan: &Plan<'_>) -> Result<PlanPreview, String> {
     let ours: Vec<&ResourceChange<'_>> = plan
         .resource_changes
         .iter()
         .filter(|r| r.is_ours())
         .collect();
-    if ours.is_empty() {
-        return Err(no_resources_message(plan));
-    }
     let mut images = Vec::new();
     let mut releases = Vec::new();
     for rc in ours {
@@ -242,7 +240,10 @@ pub fn build(plan: &Plan<'_>) -> Result<PlanPreview, String> {
             releases.push(release(plan, rc, resource, &change)?);
         }
     }
-    let summary = summary(&images, &releases);
+    let mut summary = summary(&images, &releases);
+    if images.is_empty() && releases.is_empty() {
+        summary.text = no_resources_text(plan);
+    }
     Ok(PlanPreview {
         schema_version: SCHEMA_VERSION,
         kind: "plan_preview",
@@ -254,9 +255,10 @@ pub fn build(plan: &Plan<'_>) -> Result<PlanPreview, String> {
     })
 }
 
-fn no_resources_message(plan: &Plan<'_>) -> String {
+fn no_resources_text(plan: &Plan<'_>) -> String {
     if plan.resource_changes.is_empty() {
-        return "the plan has no resources at all: nothing to preview (expected immutable_image or rolling_asg_release resources)".into();
+        return "No changes: the plan has no resources at all, so nothing to bake or release."
+            .into();
     }
     let providers: BTreeSet<&str> = plan
         .resource_changes
@@ -268,7 +270,7 @@ fn no_resources_message(plan: &Plan<'_>) -> String {
         })
         .collect();
     format!(
-        "the plan has no immutable_image or rolling_asg_release resource: {} belong{} to {}",
+        "No changes: the plan has no immutable_image or rolling_asg_release resource ({} belong{} to {}).",
         plural(plan.resource_changes.len() as u32, "resource change"),
         if plan.resource_changes.len() == 1 {
             "s"

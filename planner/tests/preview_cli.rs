@@ -428,3 +428,74 @@ fn a_schedule_from_the_plan_renders_as_the_library_renders_the_snapshot() {
     );
     assert!(md.stdout.contains("```mermaid\ngantt\n"));
 }
+
+/// `--comment-limit` bounds the comment; `--split DIR` writes numbered comments with every
+/// release's detail and prints their paths.
+#[test]
+fn comments_within_a_limit_and_split() {
+    let plan = plan_path("modules");
+    let one = run(
+        &[
+            "preview",
+            &plan,
+            "-f",
+            "markdown",
+            "--comment-limit",
+            "4096",
+            "--details-url",
+            "https://github.com/acme/infra/actions/runs/7",
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(one.code, 0, "{}", one.stderr);
+    assert!(one.stdout.len() <= 4096, "{}", one.stdout.len());
+    assert!(one.stdout.contains("| `module.app[\"green\"].rolling_asg_release.this` | `web-green` | 🟢 create | 3 | 3 | 6m |"));
+    assert!(one.stdout.contains(
+        "[the JSON preview](https://github.com/acme/infra/actions/runs/7) has all of it"
+    ));
+
+    let dir = std::env::temp_dir().join(format!("planner-split-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let split = run(
+        &[
+            "preview",
+            &plan,
+            "-f",
+            "markdown",
+            "--comment-limit",
+            "4096",
+            "--split",
+            dir.to_str().unwrap(),
+        ],
+        None,
+        &[],
+    );
+    assert_eq!(split.code, 0, "{}", split.stderr);
+    let files: Vec<&str> = split.stdout.lines().collect();
+    assert!(files.len() >= 2, "{files:?}");
+    let mut all = String::new();
+    for (n, f) in files.iter().enumerate() {
+        assert!(f.ends_with(&format!("/{}.md", n + 1)), "{f}");
+        let page = std::fs::read_to_string(f).unwrap();
+        assert!(page.len() <= 4096);
+        assert!(page.starts_with(&format!(
+            "## Release preview ({} of {})",
+            n + 1,
+            files.len()
+        )));
+        all.push_str(&page);
+    }
+    for group in ["web-blue", "web-green"] {
+        assert!(
+            all.contains(&format!("#### Release `{group}` →")),
+            "{group}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    run(&["preview", &plan, "--split", "x"], None, &[])
+        .assert_one_line_error("--split writes Markdown comments");
+    run(&["preview", &plan, "--comment-limit", "100000"], None, &[])
+        .assert_one_line_error("not a size from 4096 to 65536");
+}

@@ -280,6 +280,11 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
+        // A line break would end the cell or the list item.
+        if matches!(ch, '\n' | '\r') {
+            out.push(' ');
+            continue;
+        }
         if matches!(ch, '|' | '*' | '_' | '`' | '<' | '>' | '[' | ']' | '\\') {
             out.push('\\');
         }
@@ -288,15 +293,24 @@ fn escape(s: &str) -> String {
     out
 }
 
-/// Inside a code span only a backtick can end it.
+/// Inside a code span only a backtick (or a line break, in a heading) can end it.
 fn code(s: &str) -> String {
-    s.replace('`', "'")
+    s.replace('`', "'").replace(['\n', '\r'], " ")
 }
 
-/// Mermaid gantt lines split on `:` and treat `#` and `;` specially.
+/// Mermaid gantt lines split on `:` and treat `#` and `;` specially; a line break would end the
+/// line and a backtick could close the code fence.
 fn mermaid_text(s: &str) -> String {
     s.chars()
-        .map(|c| if matches!(c, ':' | '#' | ';') { ' ' } else { c })
+        .map(|c| {
+            if matches!(c, ':' | '#' | ';' | '\n' | '\r') {
+                ' '
+            } else if c == '`' {
+                '\''
+            } else {
+                c
+            }
+        })
         .collect()
 }
 

@@ -52,7 +52,28 @@ pub struct PreviewArgs {
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(flatten)]
+    pub comment: CommentArgs,
+    #[command(flatten)]
     pub exit: ExitArgs,
+}
+
+/// How `--format markdown` fits pull-request comments.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Pull-request comments (--format markdown)")]
+pub struct CommentArgs {
+    /// The most characters one comment may have. The default leaves a workflow room for its
+    /// marker within GitHub's 65,536; detail that does not fit is summarised per release.
+    #[arg(long, value_name = "N", default_value_t = crate::comment::DEFAULT_LIMIT,
+          value_parser = parse_limit)]
+    pub comment_limit: usize,
+    /// Where reviewers find the JSON preview (e.g. the workflow run that keeps it as an
+    /// artifact): linked from the comment when detail is left out.
+    #[arg(long, value_name = "URL")]
+    pub details_url: Option<String>,
+    /// Write numbered comments DIR/1.md, DIR/2.md, ... with every release's detail, instead of
+    /// one comment on stdout; prints the files' paths.
+    #[arg(long, value_name = "DIR")]
+    pub split: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -240,6 +261,16 @@ pub fn one_line(e: &clap::Error) -> String {
     }
     parts.push("(`planner --help`)".into());
     parts.join(" ")
+}
+
+fn parse_limit(v: &str) -> Result<usize, String> {
+    use crate::comment::{GITHUB_LIMIT, MIN_LIMIT};
+    match v.parse::<usize>() {
+        Ok(n) if (MIN_LIMIT..=GITHUB_LIMIT).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{v:?} is not a size from {MIN_LIMIT} to {GITHUB_LIMIT}"
+        )),
+    }
 }
 
 fn parse_batch_size(v: &str) -> Result<BatchSize, String> {

@@ -11,6 +11,7 @@
 //! binary's symbols).
 
 mod cli;
+mod comment;
 mod live;
 mod preview;
 mod render;
@@ -18,7 +19,7 @@ mod style;
 mod tfplan;
 
 use clap::CommandFactory;
-use cli::{Cli, Command, ExitArgs, Format, Output};
+use cli::{Cli, Command, CommentArgs, ExitArgs, Format, Output};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 use style::Style;
@@ -85,7 +86,9 @@ fn fail(message: &str) -> ExitCode {
 
 fn run(command: Command) -> Result<Done, String> {
     match command {
-        Command::Preview(args) => preview(&args.plan, &args.output.output(), &args.exit),
+        Command::Preview(args) => {
+            preview(&args.plan, &args.output.output(), &args.comment, &args.exit)
+        }
         Command::Schedule(args) => {
             let snapshot = live::load_snapshot(&args.source())?;
             let settings = live::settings(&args);
@@ -123,7 +126,15 @@ fn run(command: Command) -> Result<Done, String> {
     }
 }
 
-fn preview(source: &str, output: &Output, exit: &ExitArgs) -> Result<Done, String> {
+fn preview(
+    source: &str,
+    output: &Output,
+    comments: &CommentArgs,
+    exit: &ExitArgs,
+) -> Result<Done, String> {
+    if comments.split.is_some() && output.format != Format::Markdown {
+        return Err("--split writes Markdown comments: use it with --format markdown".into());
+    }
     let text = read_plan(source)?;
     let plan = tfplan::parse(&text)?;
     if plan.errored {
@@ -132,11 +143,32 @@ fn preview(source: &str, output: &Output, exit: &ExitArgs) -> Result<Done, Strin
     let doc = preview::build(&plan)?;
     let rendered = match output.format {
         Format::Text => render::text(&doc, Style::for_output(output)),
-        Format::Markdown => render::markdown(&doc),
+        Format::Markdown => {
+            let opts = comment::Options {
+                limit: comments.comment_limit,
+                details_url: comments.details_url.clone(),
+            };
+            match &comments.split {
+                Some(dir) => write_split(dir, &comment::split(&doc, &opts))?,
+                None => comment::comment(&doc, &opts),
+            }
+        }
         Format::Json => serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())? + "\n",
     };
     print(&rendered)?;
     Ok(Done::of(doc.summary.changes, exit))
+}
+
+/// Writes `DIR/1.md`, `DIR/2.md`, ...; returns their paths, one a line, for stdout.
+fn write_split(dir: &std::path::Path, pages: &[String]) -> Result<String, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let mut listing = String::new();
+    for (n, page) in pages.iter().enumerate() {
+        let path = dir.join(format!("{}.md", n + 1));
+        std::fs::write(&path, page).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        listing.push_str(&format!("{}\n", path.display()));
+    }
+    Ok(listing)
 }
 
 /// The whole plan in memory, read once: a file, or stdin for `-`.

@@ -377,15 +377,25 @@ fn release_text(out: &mut String, r: &ReleaseChange, style: Style) {
 
 // ------------------------------------------------------------------------------------ markdown
 
-/// Inside a code span only a backtick can end it.
+/// Inside a code span only a backtick (or a line break, in a table) can end it.
 fn code(s: &str) -> String {
-    format!("`{}`", s.replace('`', "'"))
+    format!("`{}`", s.replace('`', "'").replace(['\n', '\r'], " "))
 }
 
-/// Escapes what would break a table cell or start Markdown formatting.
+/// [`escape`] for other modules.
+pub fn escape_md(s: &str) -> String {
+    escape(s)
+}
+
+/// Escapes what would break a table cell or start Markdown formatting; a line break (names may
+/// have one) would end the cell or the list item, so it becomes a space.
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
+        if matches!(ch, '\n' | '\r') {
+            out.push(' ');
+            continue;
+        }
         if matches!(ch, '|' | '*' | '_' | '`' | '<' | '>' | '[' | ']' | '\\') {
             out.push('\\');
         }
@@ -430,87 +440,157 @@ fn action_md(action: Action) -> &'static str {
     }
 }
 
-pub fn markdown(p: &PlanPreview) -> String {
+/// The pieces of a pull-request comment; `crate::comment` puts them together within GitHub's
+/// size limit.
+pub const HEADING: &str = "## Release preview";
+
+/// The plan's one-line summary, in bold.
+pub fn summary_md(p: &PlanPreview) -> String {
+    format!("**{}**\n", escape(&p.summary.text))
+}
+
+pub const IMAGES_HEAD: &str =
+    "| Image | Action | Outcome | Source AMI | Code tag | AMI |\n|---|---|---|---|---|---|\n";
+
+/// One image's row of the images table.
+pub fn image_row(i: &ImageChange) -> String {
+    let a = i.resource.action;
+    let source = match (&i.source_ami, &i.source_ami_filter) {
+        (None, Some(f)) => format!(
+            "{} (newest of {} by {})",
+            diff_md(&i.source_ami_id, a),
+            code(&f.name),
+            escape(&f.owners.join(", "))
+        ),
+        _ => diff_md(&i.source_ami_id, a),
+    };
+    format!(
+        "| {} | {} | {} | {} | {} | {} |\n",
+        code(&i.resource.address),
+        action_md(a),
+        if a.is_change() {
+            outcome_text(i.outcome)
+        } else {
+            "—"
+        },
+        source,
+        diff_md(&i.code_tag, a),
+        diff_md(&i.image_id, a),
+    )
+}
+
+/// Why images change and their fingerprints; empty when there is nothing to say.
+pub fn image_notes(images: &[ImageChange]) -> String {
     let mut out = String::new();
-    out.push_str("## Release preview\n\n");
-    let _ = writeln!(out, "**{}**", escape(&p.summary.text));
-    if !p.images.is_empty() {
-        out.push_str("\n### Images\n\n");
-        out.push_str("| Image | Action | Outcome | Source AMI | Code tag | AMI |\n");
-        out.push_str("|---|---|---|---|---|---|\n");
-        for i in &p.images {
-            let a = i.resource.action;
-            let source = match (&i.source_ami, &i.source_ami_filter) {
-                (None, Some(f)) => format!(
-                    "{} (newest of {} by {})",
-                    diff_md(&i.source_ami_id, a),
-                    code(&f.name),
-                    escape(&f.owners.join(", "))
-                ),
-                _ => diff_md(&i.source_ami_id, a),
-            };
+    for i in images.iter().filter(|i| {
+        !i.reasons.is_empty()
+            || (i.resource.action == Action::Update && !i.changed_attributes.is_empty())
+    }) {
+        let mut why = i.reasons.clone();
+        if i.resource.action == Action::Update {
+            why.push(format!("changes: {}", describe_all(&i.changed_attributes)));
+        }
+        let _ = writeln!(
+            out,
+            "- {}: {}",
+            code(&i.resource.address),
+            escape(&why.join("; "))
+        );
+    }
+    let fingerprints: Vec<&ImageChange> = images
+        .iter()
+        .filter(|i| matches!(i.resource.action, Action::Create | Action::Replace))
+        .collect();
+    if !fingerprints.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str("Fingerprints:\n\n");
+        for i in fingerprints {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} |",
+                "- {}: {}",
                 code(&i.resource.address),
-                action_md(a),
-                if a.is_change() {
-                    outcome_text(i.outcome)
-                } else {
-                    "—"
-                },
-                source,
-                diff_md(&i.code_tag, a),
-                diff_md(&i.image_id, a),
+                diff_md(&i.fingerprint, i.resource.action)
             );
         }
-        let notes: Vec<&ImageChange> = p
-            .images
-            .iter()
-            .filter(|i| {
-                !i.reasons.is_empty()
-                    || (i.resource.action == Action::Update && !i.changed_attributes.is_empty())
-            })
-            .collect();
-        if !notes.is_empty() {
-            out.push('\n');
-            for i in notes {
-                let mut why = i.reasons.clone();
-                if i.resource.action == Action::Update {
-                    why.push(format!("changes: {}", describe_all(&i.changed_attributes)));
-                }
-                let _ = writeln!(
-                    out,
-                    "- {}: {}",
-                    code(&i.resource.address),
-                    escape(&why.join("; "))
-                );
-            }
-        }
-        let fingerprints: Vec<&ImageChange> = p
-            .images
-            .iter()
-            .filter(|i| matches!(i.resource.action, Action::Create | Action::Replace))
-            .collect();
-        if !fingerprints.is_empty() {
-            out.push_str("\n<details><summary>Fingerprints</summary>\n\n");
-            for i in fingerprints {
-                let _ = writeln!(
-                    out,
-                    "- {}: {}",
-                    code(&i.resource.address),
-                    diff_md(&i.fingerprint, i.resource.action)
-                );
-            }
-            out.push_str("\n</details>\n");
-        }
     }
-    if !p.releases.is_empty() {
-        out.push_str("\n### Releases\n");
-        for r in &p.releases {
-            release_md(&mut out, r);
-        }
+    out
+}
+
+pub const RELEASES_HEAD: &str =
+    "| Release | Group | Action | Instances | Batches | Duration |\n|---|---|---|---:|---:|---:|\n";
+
+/// What a release replaces, when known: (instances, batches, estimated seconds if timed).
+pub fn release_counts(r: &ReleaseChange) -> Option<(usize, usize, Option<u64>)> {
+    if r.schedule_state == ScheduleState::NotRunning {
+        return None;
     }
+    if let Some(p) = &r.schedule {
+        let s = &p.schedule;
+        let instances = s.batches.iter().map(|b| b.instance_ids.len()).sum();
+        return Some((instances, s.batches.len(), Some(s.estimated_duration_secs)));
+    }
+    r.planned_batches
+        .as_ref()
+        .map(|batches| (batches.iter().map(Vec::len).sum(), batches.len(), None))
+}
+
+/// One release's row of the releases table.
+pub fn release_row(r: &ReleaseChange) -> String {
+    let (instances, batches, secs) = match (release_counts(r), r.schedule_state) {
+        (Some((n, b, secs)), _) => (
+            n.to_string(),
+            b.to_string(),
+            secs.map(release_planner::render::duration)
+                .unwrap_or_else(|| format!("_{UNKNOWN}_")),
+        ),
+        (None, ScheduleState::NotRunning) => ("—".into(), "—".into(), "—".into()),
+        (None, _) => (
+            format!("_{UNKNOWN}_"),
+            format!("_{UNKNOWN}_"),
+            format!("_{UNKNOWN}_"),
+        ),
+    };
+    format!(
+        "| {} | {} | {} | {instances} | {batches} | {secs} |\n",
+        code(&r.resource.address),
+        diff_md(&r.group, r.resource.action),
+        action_md(r.resource.action),
+    )
+}
+
+/// A release in one line of plain text: `rolling_asg_release.web (group web): 6 instances in 3
+/// batches, about 6m`.
+pub fn release_line(r: &ReleaseChange) -> String {
+    let what = match release_counts(r) {
+        Some((n, b, secs)) => format!(
+            "{} in {}{}",
+            crate::preview::plural(n as u32, "instance"),
+            crate::preview::plural(b as u32, "batch"),
+            secs.map(|s| format!(", about {}", release_planner::render::duration(s)))
+                .unwrap_or_default()
+        ),
+        None if r.schedule_state == ScheduleState::NotRunning => match r.resource.action {
+            Action::NoOp | Action::Read => "no change".to_owned(),
+            Action::Delete | Action::Forget => {
+                "removed from the state, the group is left as it is".to_owned()
+            }
+            _ => "new settings, no release runs".to_owned(),
+        },
+        None => format!("batches {UNKNOWN}"),
+    };
+    format!(
+        "{} (group {}): {what}",
+        r.resource.address,
+        diff_text(&r.group, r.resource.action)
+    )
+}
+
+/// A release's full entry: settings, warnings, batches, instance ids (folded) and chart.
+pub fn release_detail(r: &ReleaseChange) -> String {
+    let mut out = String::new();
+    release_md(&mut out, r);
     out
 }
 

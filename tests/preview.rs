@@ -664,11 +664,11 @@ fn bad_plans_from_real_terraform_are_one_line_errors() {
     }
 }
 
-/// examples/pr-preview end to end, but for GitHub: its configuration planned against moto,
-/// previewed as Markdown, and its `post-comment.sh` run against a fake `gh` that keeps the
-/// pull request's comments in a file: one comment is created, then updated in place.
+/// examples/pr-preview end to end, but for GitHub: its configuration planned against moto and
+/// previewed as the comment (the Action's comment script has its own test,
+/// planner/tests/action.rs).
 #[test]
-fn pr_preview_example_comments_once_and_updates() {
+fn pr_preview_example_previews_as_one_comment() {
     let moto = Moto::shared();
     let region = moto.unique_region();
     group(moto, region, "web", 4);
@@ -690,6 +690,7 @@ fn pr_preview_example_comments_once_and_updates() {
     for needle in [
         "**Plan: 1 image to bake, 1 release to run (4 instances in 4 batches",
         "| `immutable_image.web` | 🟢 create |",
+        "| `rolling_asg_release.web` | `web` | 🟢 create | 4 | 4 |",
         "`v1.1.0`",
         "```mermaid\ngantt\n",
     ] {
@@ -706,118 +707,5 @@ fn pr_preview_example_comments_once_and_updates() {
             md.stdout
         );
     }
-
-    // A fake `gh api` over a JSON file of comments.
-    let dir = tf.dir().join("fake-gh");
-    std::fs::create_dir_all(&dir).unwrap();
-    let gh = dir.join("gh");
-    std::fs::write(&gh, FAKE_GH).unwrap();
-    std::fs::set_permissions(&gh, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let state = dir.join("comments.json");
-    std::fs::write(
-        &state,
-        r#"{"comments": [{"id": 1, "body": "LGTM"}], "calls": []}"#,
-    )
-    .unwrap();
-    let body = dir.join("preview.md");
-    let post = |marker: &str, text: &str| {
-        std::fs::write(&body, text).unwrap();
-        let out = Command::new(example.join("post-comment.sh"))
-            .args([marker, body.to_str().unwrap()])
-            .env(
-                "PATH",
-                format!(
-                    "{}:{}",
-                    dir.display(),
-                    std::env::var("PATH").unwrap_or_default()
-                ),
-            )
-            .env("FAKE_GH_STATE", &state)
-            .env("GITHUB_REPOSITORY", "acme/infra")
-            .env("PR_NUMBER", "42")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "post-comment.sh: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let s: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
-        s
-    };
-    let marker = "<!-- immutable-release-preview: infra -->";
-    let s = post(marker, &md.stdout);
-    assert_eq!(s["comments"].as_array().unwrap().len(), 2);
-    assert_eq!(
-        s["comments"][1]["body"],
-        json!(format!("{marker}\n{}", md.stdout.trim_end()))
-    );
-    let s = post(
-        marker,
-        "## Release preview\n\n**No changes: nothing to bake, nothing to release.**\n",
-    );
-    let comments = s["comments"].as_array().unwrap();
-    assert_eq!(comments.len(), 2, "updated in place, not a second comment");
-    assert_eq!(
-        comments[0]["body"],
-        json!("LGTM"),
-        "other comments are left alone"
-    );
-    assert!(comments[1]["body"]
-        .as_str()
-        .unwrap()
-        .ends_with("nothing to release.**"));
-    assert_eq!(
-        s["calls"].as_array().unwrap().last().unwrap()[0],
-        json!("PATCH")
-    );
-    // Another Terraform directory gets its own comment; an oversized preview is cut.
-    let huge: String = (0..3000)
-        .map(|n| format!("- Batch {n}: `i-0123456789abcdef0`\n"))
-        .collect();
-    let s = post("<!-- immutable-release-preview: other -->", &huge);
-    let comments = s["comments"].as_array().unwrap();
-    assert_eq!(comments.len(), 3);
-    let cut = comments[2]["body"].as_str().unwrap();
-    assert!(cut.chars().count() < 65_536, "{}", cut.len());
-    assert!(cut.ends_with("the full preview is in the job summary._"));
+    assert!(md.stdout.len() <= 64_000);
 }
-
-const FAKE_GH: &str = r#"#!/usr/bin/env python3
-# A fake `gh api` for post-comment.sh: comments of one pull request in $FAKE_GH_STATE.
-import json, os, re, sys
-state = os.environ["FAKE_GH_STATE"]
-data = json.load(open(state))
-args = sys.argv[1:]
-assert args[0] == "api", args
-method, path, jq, fields, i = "GET", None, None, {}, 1
-while i < len(args):
-    a = args[i]
-    if a == "--paginate":
-        i += 1
-    elif a == "--method":
-        method, i = args[i + 1], i + 2
-    elif a == "--jq":
-        jq, i = args[i + 1], i + 2
-    elif a == "-f":
-        k, v = args[i + 1].split("=", 1)
-        fields[k], i = v, i + 2
-    else:
-        path, i = a, i + 1
-data["calls"].append([method, path])
-if method == "GET":
-    assert path == "repos/acme/infra/issues/42/comments", path
-    prefix = re.search(r'startswith\("(.*)"\)', jq).group(1)
-    for c in data["comments"]:
-        if c["body"].startswith(prefix):
-            print(c["id"])
-elif method == "POST":
-    assert path == "repos/acme/infra/issues/42/comments", path
-    data["comments"].append({"id": 100 + len(data["comments"]), "body": fields["body"]})
-elif method == "PATCH":
-    cid = int(path.rsplit("/", 1)[1])
-    for c in data["comments"]:
-        if c["id"] == cid:
-            c["body"] = fields["body"]
-json.dump(data, open(state, "w"))
-"#;

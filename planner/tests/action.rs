@@ -1,6 +1,7 @@
 //! The pull-request Action (planner/actions/preview): its comment script run against a fake `gh`
-//! that keeps a pull request's comments in a file, and the Action's and the example workflow's
-//! pins and permissions.
+//! that keeps a pull request's comments in a file, its installer against a fake `gh` that serves
+//! release assets from a directory, and the Action's and the example workflow's pins and
+//! permissions.
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -270,9 +271,10 @@ fn actions_are_pinned_and_permissions_least() {
     assert!(pinned >= 4, "{pinned}");
     assert!(action.contains("using: composite"));
     assert!(
-        action.contains("sha256sum --check --strict"),
-        "the download is verified"
+        action.contains("install-planner.sh\" \"$VERSION\" \"$REPO\""),
+        "the planner comes from the release, checked by install-planner.sh"
     );
+    assert!(!action.contains("cargo "), "nothing is built from source");
     assert!(
         workflow.contains("\npermissions: {}\n"),
         "nothing granted by default"
@@ -288,4 +290,132 @@ fn actions_are_pinned_and_permissions_least() {
         job_permissions,
         ["contents: read", "pull-requests: write", "id-token: write"]
     );
+}
+
+/// A fake `gh release download` serving $FAKE_RELEASES/<tag>/<asset>.
+const FAKE_GH_RELEASES: &str = r#"#!/usr/bin/env python3
+import os, shutil, sys
+args = sys.argv[1:]
+assert args[:2] == ["release", "download"], args
+tag, rest = args[2], args[3:]
+opts, patterns, i = {}, [], 0
+while i < len(rest):
+    if rest[i] == "--clobber":
+        i += 1
+    elif rest[i] == "--pattern":
+        patterns.append(rest[i + 1]); i += 2
+    else:
+        opts[rest[i]] = rest[i + 1]; i += 2
+assert opts["--repo"] == "acme/planner", opts
+src = os.path.join(os.environ["FAKE_RELEASES"], tag)
+for p in patterns:
+    path = os.path.join(src, p)
+    if not os.path.exists(path):
+        sys.exit(f"no assets match the file pattern {p}")
+    shutil.copy(path, os.path.join(opts["--dir"], p))
+"#;
+
+/// The planner's zip name on this machine, as the release names it.
+fn zip_name(version: &str) -> String {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    format!("release-planner_{version}_{os}_{arch}.zip")
+}
+
+#[test]
+fn the_planner_is_installed_from_the_release_only_when_its_checksum_matches() {
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("install-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let release = dir.join("releases/v0.1.0");
+    std::fs::create_dir_all(&release).unwrap();
+    let gh = dir.join("gh");
+    std::fs::write(&gh, FAKE_GH_RELEASES).unwrap();
+    std::fs::set_permissions(&gh, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let zip = zip_name("0.1.0");
+    let sums = "release-planner_0.1.0_SHA256SUMS";
+    let make_zip = |script: &str| {
+        let status = Command::new("python3")
+            .args([
+                "-c",
+                "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1], 'w')\ni = zipfile.ZipInfo('planner')\ni.external_attr = 0o755 << 16\nz.writestr(i, sys.argv[2])\nz.close()",
+            ])
+            .arg(release.join(&zip))
+            .arg(script)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let write_sums = || {
+        let out = Command::new("sha256sum")
+            .arg(&zip)
+            .current_dir(&release)
+            .output()
+            .unwrap();
+        std::fs::write(release.join(sums), out.stdout).unwrap();
+    };
+    let install = |dest: &str| {
+        Command::new(action_dir().join("install-planner.sh"))
+            .args(["v0.1.0", "acme/planner"])
+            .arg(dir.join(dest))
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    dir.display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .env("FAKE_RELEASES", dir.join("releases"))
+            .output()
+            .unwrap()
+    };
+
+    make_zip("#!/bin/sh\necho planner 0.1.0\n");
+    write_sums();
+    let out = install("good");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bin = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(Path::new(&bin), dir.join("good/bin"));
+    let version = Command::new(Path::new(&bin).join("planner"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&version.stdout), "planner 0.1.0\n");
+
+    // The zip is swapped after the sums were made: refused, nothing installed.
+    make_zip("#!/bin/sh\necho evil\n");
+    let out = install("tampered");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("but release-planner_0.1.0_SHA256SUMS says"),
+        "{stderr}"
+    );
+    assert!(!dir.join("tampered/bin/planner").exists());
+
+    // Sums that do not list the zip, and a release without sums: refused.
+    std::fs::write(
+        release.join(sums),
+        "0000  release-planner_0.1.0_other.zip\n",
+    )
+    .unwrap();
+    let out = install("unlisted");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not list"));
+    std::fs::remove_file(release.join(sums)).unwrap();
+    let out = install("no-sums");
+    assert!(!out.status.success());
+    assert!(!dir.join("no-sums/bin/planner").exists());
 }

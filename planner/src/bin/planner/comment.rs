@@ -12,8 +12,8 @@
 
 use crate::preview::{PlanPreview, ReleaseChange};
 use crate::render::{
-    image_notes, image_row, release_detail, release_line, release_row, summary_md, HEADING,
-    IMAGES_HEAD, RELEASES_HEAD,
+    image_fingerprints, image_reasons, image_row, release_detail, release_line, release_row,
+    summary_md, HEADING, IMAGES_HEAD, RELEASES_HEAD,
 };
 use std::fmt::Write;
 
@@ -201,6 +201,11 @@ fn head(p: &PlanPreview, shown: Shown, pages: Option<usize>) -> String {
             out.push_str(&image_row(i));
         }
         more(&mut out, p.images.len() - shown.images, "image");
+        let reasons = image_reasons(&p.images[..shown.images]);
+        if !reasons.is_empty() {
+            out.push('\n');
+            out.push_str(&reasons);
+        }
     }
     if !p.releases.is_empty() {
         out.push_str("\n### Releases\n\n");
@@ -231,11 +236,11 @@ struct Section {
 
 fn sections(p: &PlanPreview, shown: Shown) -> Vec<Section> {
     let mut out = Vec::new();
-    let notes = image_notes(&p.images[..shown.images]);
-    if !notes.is_empty() {
+    let fingerprints = image_fingerprints(&p.images[..shown.images]);
+    if !fingerprints.is_empty() {
         out.push(Section {
-            full: fold("Images: why they change, and fingerprints", &notes, false),
-            short: "- Images: why they change, and their fingerprints\n".into(),
+            full: fold("Fingerprints of the images to bake", &fingerprints, false),
+            short: "- The fingerprints of the images to bake\n".into(),
         });
     }
     // A few releases are shown open (GitHub draws a chart in a closed fold only once opened);

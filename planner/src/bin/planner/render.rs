@@ -479,8 +479,8 @@ pub fn image_row(i: &ImageChange) -> String {
     )
 }
 
-/// Why images change and their fingerprints; empty when there is nothing to say.
-pub fn image_notes(images: &[ImageChange]) -> String {
+/// Why images change, one line each; empty when there is nothing to say.
+pub fn image_reasons(images: &[ImageChange]) -> String {
     let mut out = String::new();
     for i in images.iter().filter(|i| {
         !i.reasons.is_empty()
@@ -497,23 +497,22 @@ pub fn image_notes(images: &[ImageChange]) -> String {
             escape(&why.join("; "))
         );
     }
-    let fingerprints: Vec<&ImageChange> = images
+    out
+}
+
+/// The fingerprints of the images to bake; empty when none is baked.
+pub fn image_fingerprints(images: &[ImageChange]) -> String {
+    let mut out = String::new();
+    for i in images
         .iter()
         .filter(|i| matches!(i.resource.action, Action::Create | Action::Replace))
-        .collect();
-    if !fingerprints.is_empty() {
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        out.push_str("Fingerprints:\n\n");
-        for i in fingerprints {
-            let _ = writeln!(
-                out,
-                "- {}: {}",
-                code(&i.resource.address),
-                diff_md(&i.fingerprint, i.resource.action)
-            );
-        }
+    {
+        let _ = writeln!(
+            out,
+            "- {}: {}",
+            code(&i.resource.address),
+            diff_md(&i.fingerprint, i.resource.action)
+        );
     }
     out
 }

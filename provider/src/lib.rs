@@ -15,6 +15,7 @@ pub mod data_sources;
 pub mod docs;
 pub mod owner;
 pub mod plugin;
+pub mod provider;
 pub mod resources;
 pub mod rollout;
 pub mod tf;

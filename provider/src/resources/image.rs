@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::tags;
 use crate::bake::{self, fingerprint, image, name, results, source, spec};
+use crate::provider::{AwsCx, Cx};
+use crate::resources::limits;
 use crate::tf::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tf::duration;
-use crate::tf::resource::{ApplyRequest, Cx, PlanRequest, Planned, Resource};
+use crate::tf::resource::{ApplyRequest, PlanRequest, Planned, Resource};
 use crate::tf::schema::{
     bool, list_of, map_of, number, set_of, string, Attribute, Block, NestedBlock, Schema,
 };
@@ -19,6 +21,19 @@ mod settings;
 use crate::tf::value::{from_value, to_value, Value};
 
 pub const TYPE_NAME: &str = "immutable_image";
+/// The tags the bake writes on an image besides the user's (`bake/mod.rs`): they count toward
+/// AWS's 50-tag limit. `Name` is set unless the user sets it.
+const OWN_IMAGE_TAGS: [&str; 9] = [
+    "Name",
+    tags::FINGERPRINT,
+    tags::CODE_TAG,
+    tags::SOURCE_AMI,
+    tags::BAKE_ID,
+    crate::bake::retention::LINEAGE,
+    tags::TEMPORARY,
+    tags::EXPIRES_AT,
+    tags::OWNER,
+];
 const DEFAULT_CREATE_TIMEOUT: &str = "40m";
 const DEFAULT_DELETE_TIMEOUT: &str = "20m";
 
@@ -177,8 +192,7 @@ struct Computed {
 /// The typed configuration; values not known yet (`terraform validate` sees every variable as
 /// unknown, plan may see values of other resources) read as unset. Apply sees only known values.
 fn config(v: &Value) -> Result<Config, Diagnostics> {
-    from_value(&v.known_part())
-        .map_err(|e| Diagnostic::error("Invalid configuration", e.to_string()).into())
+    from_value(&v.known_part()).map_err(Diagnostics::from)
 }
 
 fn validate_config(raw: &Value) -> Diagnostics {
@@ -188,7 +202,11 @@ fn validate_config(raw: &Value) -> Diagnostics {
         Err(e) => return e,
     };
     let has_ami = !raw.get("source_ami").is_null();
-    let has_filter = matches!(raw.get("source_ami_filter"), Value::List(l) if !l.is_empty());
+    // A `dynamic "source_ami_filter"` block is unknown as a whole until its for_each is known.
+    let has_filter = match raw.get("source_ami_filter") {
+        Value::List(l) => !l.is_empty(),
+        v => v.is_unknown(),
+    };
     match (has_ami, has_filter) {
         (true, true) => d.attr_error(
             AttrPath::root("source_ami"),
@@ -203,18 +221,63 @@ fn validate_config(raw: &Value) -> Diagnostics {
         _ => {}
     }
     if let Some(ami) = &c.source_ami {
-        if !ami.starts_with("ami-") {
-            d.attr_error(
-                AttrPath::root("source_ami"),
-                "Invalid AMI id",
-                format!("{ami:?} is not an AMI id (ami-…)."),
+        limits::check_id(AttrPath::root("source_ami"), ami, "ami-", "AMI", &mut d);
+    }
+    if let Some(subnet) = &c.subnet_id {
+        limits::check_id(
+            AttrPath::root("subnet_id"),
+            subnet,
+            "subnet-",
+            "subnet",
+            &mut d,
+        );
+    }
+    for sg in c.security_group_ids.iter().flatten() {
+        // Sets have no index a diagnostic could name; the attribute is the closest path.
+        limits::check_id(
+            AttrPath::root("security_group_ids"),
+            sg,
+            "sg-",
+            "security group",
+            &mut d,
+        );
+    }
+    for attr in ["tags", "run_tags"] {
+        let tags = if attr == "tags" { &c.tags } else { &c.run_tags };
+        if let Some(tags) = tags {
+            limits::check_tags(&AttrPath::root(attr), tags, &mut d);
+            limits::check_tag_count(
+                &AttrPath::root(attr),
+                tags,
+                &BTreeMap::new(),
+                &OWN_IMAGE_TAGS,
+                &mut d,
             );
         }
     }
+    if let Some(desc) = &c.description {
+        limits::check_description(AttrPath::root("description"), desc, &mut d);
+    }
     if let Some(f) = c.source_ami_filter.as_ref().and_then(|l| l.first()) {
         let p = AttrPath::root("source_ami_filter").index(0);
-        if f.owners.as_ref().is_some_and(|o| o.is_empty()) {
+        let owners = raw
+            .get("source_ami_filter")
+            .as_elements()
+            .and_then(|l| l.first())
+            .map(|f| f.get("owners"));
+        if owners
+            .and_then(Value::as_elements)
+            .is_some_and(<[Value]>::is_empty)
+        {
             d.attr_error(p.clone().attr("owners"), "No owners", "List at least one owner (an account id, `self` or `amazon`): an unowned name filter would match anyone's AMIs.");
+        }
+        if let Some(problem) = f.name.as_deref().filter(|n| !n.is_empty()).and_then(|n| {
+            // The pattern's wildcards stand for characters of a name.
+            let literal: String = n.chars().filter(|c| !matches!(c, '*' | '?')).collect();
+            let bad: String = literal.chars().filter(|c| !limits::ami_name_char(*c)).collect();
+            (!bad.is_empty()).then(|| format!("No AMI name holds {bad:?}, so this pattern matches nothing; names hold letters, digits and ( ) [ ] space . / - ' @ _."))
+        }) {
+            d.attr_error(p.clone().attr("name"), "Invalid name pattern", problem);
         }
         if f.name.as_deref() == Some("") {
             d.attr_error(
@@ -293,6 +356,21 @@ fn validate_config(raw: &Value) -> Diagnostics {
         );
     }
     if let Some(t) = &c.name_template {
+        // The rendered name must fit AWS's 128 characters: truncating it would cut the timestamp
+        // and make the next bake's name collide with this one's.
+        let rendered = t
+            .replace("{{tag}}", c.code_tag.as_deref().unwrap_or_default())
+            .replace("{{timestamp}}", "YYYYMMDDhhmmss")
+            .replace("{{fingerprint}}", "0123456789ab")
+            .chars()
+            .count();
+        if rendered > limits::MAX_AMI_NAME {
+            d.attr_error(
+                AttrPath::root("name_template"),
+                "Image name too long",
+                format!("The rendered name would have {rendered} characters (with code_tag and a 14-digit timestamp); AMI names have at most {}.", limits::MAX_AMI_NAME),
+            );
+        }
         let unknown = name::unknown_placeholders(t);
         if !unknown.is_empty() {
             d.attr_error(
@@ -473,7 +551,7 @@ fn computed_of(state: &Value) -> Computed {
 }
 
 #[async_trait]
-impl Resource for ImageResource {
+impl Resource<crate::aws::Aws> for ImageResource {
     fn type_name(&self) -> &'static str {
         TYPE_NAME
     }
@@ -488,6 +566,18 @@ impl Resource for ImageResource {
 
     async fn plan(&self, cx: &Cx, req: PlanRequest<'_>) -> Result<Planned, Diagnostics> {
         let mut planned = req.proposed.clone();
+        if let Ok(aws) = cx.aws() {
+            let c = config(req.config)?;
+            let mut d = Diagnostics::new();
+            limits::check_tag_count(
+                &AttrPath::root("tags"),
+                c.tags.as_ref().unwrap_or(&BTreeMap::new()),
+                aws.default_tags(),
+                &OWN_IMAGE_TAGS,
+                &mut d,
+            );
+            d.into_result()?;
+        }
         let requires_replace = vec![AttrPath::root("fingerprint")];
         if !fingerprint_inputs_known(req.proposed) {
             set(&mut planned, "fingerprint", unknown());
@@ -829,7 +919,7 @@ mod tests {
     #[test]
     fn a_good_config_validates() {
         let d = validate_config(&cfg(&[
-            ("source_ami", s("ami-1")),
+            ("source_ami", s("ami-11111111")),
             ("code_tag", s("v1")),
             ("script", s("echo")),
         ]));
@@ -853,7 +943,7 @@ mod tests {
             ),
             (
                 cfg(&[
-                    ("source_ami", s("ami-1")),
+                    ("source_ami", s("ami-11111111")),
                     ("source_ami_filter", filter.clone()),
                     ("code_tag", s("v1")),
                     ("script", s("x")),
@@ -878,19 +968,19 @@ mod tests {
             ),
             (
                 cfg(&[
-                    ("source_ami", s("ami-1")),
+                    ("source_ami", s("ami-11111111")),
                     ("code_tag", s("")),
                     ("script", s("x")),
                 ]),
                 "code_tag",
             ),
             (
-                cfg(&[("source_ami", s("ami-1")), ("code_tag", s("v1"))]),
+                cfg(&[("source_ami", s("ami-11111111")), ("code_tag", s("v1"))]),
                 "script",
             ),
             (
                 cfg(&[
-                    ("source_ami", s("ami-1")),
+                    ("source_ami", s("ami-11111111")),
                     ("code_tag", s("v1")),
                     ("script", s("x")),
                     ("script_file", s("f")),
@@ -899,7 +989,7 @@ mod tests {
             ),
             (
                 cfg(&[
-                    ("source_ami", s("ami-1")),
+                    ("source_ami", s("ami-11111111")),
                     ("code_tag", s("v1")),
                     ("script", s("x")),
                     ("communicator", s("winrm")),
@@ -908,7 +998,7 @@ mod tests {
             ),
             (
                 cfg(&[
-                    ("source_ami", s("ami-1")),
+                    ("source_ami", s("ami-11111111")),
                     ("code_tag", s("v1")),
                     ("script", s("x")),
                     ("name_template", s("a-{{tags}}")),
@@ -917,7 +1007,7 @@ mod tests {
             ),
             (
                 cfg(&[
-                    ("source_ami", s("ami-1")),
+                    ("source_ami", s("ami-11111111")),
                     ("code_tag", s("v1")),
                     ("script", s("x")),
                     (
@@ -946,7 +1036,7 @@ mod tests {
             [("create".to_string(), s("10 minutes"))].into(),
         )]);
         let d = validate_config(&cfg(&[
-            ("source_ami", s("ami-1")),
+            ("source_ami", s("ami-11111111")),
             ("code_tag", s("v1")),
             ("script", s("x")),
             ("timeouts", t),
@@ -982,7 +1072,7 @@ mod tests {
     /// A valid base plus `extra` attributes.
     fn with(extra: &[(&str, Value)]) -> Value {
         let mut pairs = vec![
-            ("source_ami", s("ami-1")),
+            ("source_ami", s("ami-11111111")),
             ("code_tag", s("v1")),
             ("script", s("x")),
             ("name_template", s("web-{{tag}}")),
@@ -1069,7 +1159,7 @@ mod tests {
         let d = validate_config(&with(&[
             ("communicator", s("ssh")),
             ("ssh_username", s("ubuntu")),
-            ("security_group_ids", strings(&["sg-1"])),
+            ("security_group_ids", strings(&["sg-11111111"])),
         ]));
         assert!(d.is_empty(), "{d}");
     }
@@ -1209,7 +1299,7 @@ mod tests {
             (with(&[("keep_previous", n(1.5))]), "keep_previous"),
             (
                 cfg(&[
-                    ("source_ami", s("ami-1")),
+                    ("source_ami", s("ami-11111111")),
                     ("code_tag", s("v1")),
                     ("script", s("x")),
                     ("keep_previous", n(2.0)),
@@ -1309,7 +1399,7 @@ mod tests {
     #[test]
     fn unknown_values_are_not_errors_at_validate() {
         let d = validate_config(&cfg(&[
-            ("source_ami", s("ami-1")),
+            ("source_ami", s("ami-11111111")),
             ("code_tag", unknown()),
             ("script", s("x")),
         ]));

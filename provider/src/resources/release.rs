@@ -15,10 +15,11 @@ use serde::Deserialize;
 
 use crate::aws::ErrorContext;
 use crate::bake::name::rfc3339;
+use crate::provider::{AwsCx, Cx};
 use crate::rollout::{self, AwsGroup, GroupApi, HealthSource, LaunchMode, ReleaseConfig, Status};
 use crate::tf::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tf::duration;
-use crate::tf::resource::{ApplyRequest, Cx, PlanRequest, Planned, Resource};
+use crate::tf::resource::{ApplyRequest, PlanRequest, Planned, Resource};
 use crate::tf::schema::{bool, list_of, number, string, Attribute, Block, NestedBlock, Schema};
 use crate::tf::value::{from_value, Value};
 
@@ -107,8 +108,7 @@ struct Timeouts {
 
 /// The typed configuration; values not known yet (at validate and plan) read as unset.
 fn config(v: &Value) -> Result<Config, Diagnostics> {
-    from_value(&v.known_part())
-        .map_err(|e| Diagnostic::error("Invalid configuration", e.to_string()).into())
+    from_value(&v.known_part()).map_err(Diagnostics::from)
 }
 
 fn secs(v: &Option<String>, default: &str) -> u64 {
@@ -131,13 +131,7 @@ fn validate_config(raw: &Value) -> Diagnostics {
         );
     }
     if let Some(img) = &c.image_id {
-        if !img.starts_with("ami-") {
-            d.attr_error(
-                AttrPath::root("image_id"),
-                "Invalid AMI id",
-                format!("{img:?} is not an AMI id (ami-…)."),
-            );
-        }
+        crate::resources::limits::check_id(AttrPath::root("image_id"), img, "ami-", "AMI", &mut d);
     }
     if let Some(m) = &c.launch_mode {
         if !["launch_template", "launch_configuration", "external"].contains(&m.as_str()) {
@@ -547,7 +541,7 @@ impl ReleaseResource {
 }
 
 #[async_trait]
-impl Resource for ReleaseResource {
+impl Resource<crate::aws::Aws> for ReleaseResource {
     fn type_name(&self) -> &'static str {
         TYPE_NAME
     }
@@ -772,7 +766,7 @@ mod tests {
     fn cfg(pairs: &[(&str, Value)]) -> Value {
         let mut all: Vec<(&str, Value)> = vec![
             ("autoscaling_group_name", Value::String("web".into())),
-            ("image_id", Value::String("ami-1".into())),
+            ("image_id", Value::String("ami-11111111".into())),
         ];
         all.extend(pairs.iter().cloned());
         object(

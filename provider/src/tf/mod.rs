@@ -4,7 +4,9 @@
 pub mod data_source;
 pub mod diag;
 pub mod duration;
+pub mod guard;
 pub mod plan_helpers;
+pub mod provider;
 pub mod resource;
 pub mod schema;
 pub mod server;

@@ -8,15 +8,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hyper_util::rt::TokioIo;
-use terraform_provider_immutable::tf::data_source::DataSource;
-use terraform_provider_immutable::tf::diag::Diagnostics;
-use terraform_provider_immutable::tf::provider::Provider;
-use terraform_provider_immutable::tf::resource::{
-    ApplyRequest, Cx, PlanRequest, Planned, Resource,
-};
-use terraform_provider_immutable::tf::schema::{string, Attribute, Block, Schema};
-use terraform_provider_immutable::tf::server::ProviderService;
-use terraform_provider_immutable::tf::value::{encode_msgpack, Value};
+use provider_framework::data_source::DataSource;
+use provider_framework::diag::Diagnostics;
+use provider_framework::provider::Provider;
+use provider_framework::resource::{ApplyRequest, Cx, PlanRequest, Planned, Resource};
+use provider_framework::schema::{string, Attribute, Block, Schema};
+use provider_framework::server::ProviderService;
+use provider_framework::value::{encode_msgpack, Value};
 use tfplugin_protos::tfplugin6 as pb;
 use tfplugin_protos::tfplugin6::provider_client::ProviderClient;
 use tfplugin_protos::tfplugin6::provider_server::ProviderServer;

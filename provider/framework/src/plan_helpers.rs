@@ -84,7 +84,7 @@ pub fn object(block: &Block, given: BTreeMap<String, Value>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tf::schema::{string, Attribute, Block, NestedBlock};
+    use crate::schema::{string, Attribute, Block, NestedBlock};
 
     fn block() -> Block {
         Block::new("")

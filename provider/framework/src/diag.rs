@@ -203,7 +203,7 @@ impl fmt::Display for Diagnostics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tf::value::Value;
+    use crate::value::Value;
 
     #[test]
     fn path_renders_like_terraform_addresses() {
@@ -216,7 +216,7 @@ mod tests {
 
     #[test]
     fn value_errors_become_attribute_errors_with_a_short_message() {
-        use crate::tf::value::{from_value, Number};
+        use crate::value::{from_value, Number};
         #[derive(Debug, serde::Deserialize)]
         #[allow(dead_code)]
         struct C {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::schema::{Block, Mode};
+use super::schema::{Block, Mode, Nesting};
 use super::value::{self, Type, UnknownAttrs, Value};
 
 /// Fills attributes left null in the configuration with their schema default, recursively
@@ -35,6 +35,54 @@ pub fn fill_defaults(block: &Block, v: Value) -> Value {
                         .collect(),
                 ),
                 other => fill_defaults(&nb.block, other),
+            };
+        }
+    }
+    Value::Object(fields)
+}
+
+/// A default applies whenever the configuration leaves the attribute null — also when the prior
+/// state holds another value. Terraform proposes the prior value for an optional+computed
+/// attribute the configuration dropped, so without this, removing `instance_type = "t3.large"`
+/// would keep `t3.large` instead of returning to the documented default. Nested list and single
+/// blocks are matched to the configuration by position; set blocks have no stable position and
+/// keep [`fill_defaults`]'s null-only rule.
+pub fn defaults_where_config_is_null(block: &Block, proposed: Value, config: &Value) -> Value {
+    let Value::Object(mut fields) = proposed else {
+        return proposed;
+    };
+    for a in &block.attributes {
+        if let (Some(default), Some(slot)) = (&a.default, fields.get_mut(&a.name)) {
+            if config.get(&a.name).is_null() {
+                *slot = parse_default(default, &a.ty);
+            }
+        }
+    }
+    for nb in &block.blocks {
+        if nb.nesting == Nesting::Set {
+            continue;
+        }
+        let configured = config.get(&nb.name);
+        if let Some(slot) = fields.get_mut(&nb.name) {
+            *slot = match std::mem::replace(slot, Value::Null) {
+                Value::List(items) => Value::List(
+                    items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, item)| {
+                            let c = configured
+                                .as_elements()
+                                .and_then(|l| l.get(i))
+                                .cloned()
+                                .unwrap_or(Value::Null);
+                            defaults_where_config_is_null(&nb.block, item, &c)
+                        })
+                        .collect(),
+                ),
+                other @ Value::Object(_) => {
+                    defaults_where_config_is_null(&nb.block, other, configured)
+                }
+                other => other,
             };
         }
     }
@@ -117,6 +165,38 @@ mod tests {
         let mut f = BTreeMap::new();
         f.insert("kind".to_string(), Value::String("ssh".into()));
         let v = fill_defaults(&block(), Value::Object(f));
+        assert_eq!(v.get("kind"), &Value::String("ssh".into()));
+    }
+
+    #[test]
+    fn a_default_returns_when_the_configuration_drops_the_attribute() {
+        // The prior state had kind = "ssh"; the configuration no longer sets it, so Terraform
+        // proposes "ssh" again. The default must win.
+        let mut inner = BTreeMap::new();
+        inner.insert("most_recent".to_string(), Value::Bool(false));
+        let proposed = Value::object([
+            ("kind", Value::String("ssh".into())),
+            ("id", Value::String("x".into())),
+            ("filter", Value::List(vec![Value::Object(inner)])),
+        ]);
+        let config = Value::object([
+            ("kind", Value::Null),
+            ("id", Value::Null),
+            (
+                "filter",
+                Value::List(vec![Value::object([("most_recent", Value::Null)])]),
+            ),
+        ]);
+        let v = defaults_where_config_is_null(&block(), proposed.clone(), &config);
+        assert_eq!(v.get("kind"), &Value::String("ssm".into()));
+        assert_eq!(v.get("id"), &Value::String("x".into()), "no default: kept");
+        let Value::List(items) = v.get("filter") else {
+            panic!("list")
+        };
+        assert_eq!(items[0].get("most_recent"), &Value::Bool(true));
+        // A configured value stays, an unknown one too.
+        let config = Value::object([("kind", Value::unknown())]);
+        let v = defaults_where_config_is_null(&block(), proposed, &config);
         assert_eq!(v.get("kind"), &Value::String("ssh".into()));
     }
 

@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 use super::data_source::DataSource;
 use super::diag::{Diagnostic, Diagnostics};
 use super::guard::guarded;
-use super::plan_helpers::{fill_defaults, unknown_computed};
+use super::plan_helpers::{defaults_where_config_is_null, fill_defaults, unknown_computed};
 use super::provider::Provider;
 use super::resource::{ApplyRequest, Cx, PlanRequest, Resource};
 use super::schema::Schema;
@@ -153,6 +153,7 @@ impl<P: Provider> ProviderService<P> {
                 ..Default::default()
             });
         }
+        let proposed = defaults_where_config_is_null(&r.schema.block, proposed, &config);
         let mut proposed = fill_defaults(&r.schema.block, proposed);
         if prior.is_null() {
             proposed = unknown_computed(&r.schema.block, proposed);

@@ -47,6 +47,19 @@ pub const SCHEDULE_TARGET: &str = "(image_id)";
 
 pub struct ReleaseResource;
 
+/// The arguments `planned_batches` and `schedule` are computed from (besides the group and the
+/// image, which the schedule names only by reference).
+const SCHEDULE_INPUTS: [&str; 8] = [
+    "batch_size",
+    "strategy",
+    "min_healthy_percentage",
+    "instance_warmup",
+    "pause_between_batches",
+    "checkpoints",
+    "launch_mode",
+    "health_check",
+];
+
 pub fn schema() -> Schema {
     Schema {
         version: 0,
@@ -591,7 +604,11 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
                 "health_check",
                 "id",
             ] {
-                if req.proposed.get(a).is_null() || a != "launch_mode" {
+                // A mode the configuration sets is planned as set (Terraform insists); only
+                // an inferred one waits for the group.
+                let configured =
+                    matches!(a, "launch_mode" | "health_check") && !req.config.get(a).is_null();
+                if !configured {
                     set(&mut planned, a, unknown());
                 }
             }
@@ -606,16 +623,22 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
             image_exists(&aws, image).await?;
         }
         set(&mut planned, "id", Value::String(name.clone()));
-        set(
-            &mut planned,
-            "launch_mode",
-            Value::String(infer_mode(&c, &snap)?),
-        );
-        set(
-            &mut planned,
-            "health_check",
-            Value::String(health(&c, &snap)),
-        );
+        // A mode from a value known only after apply stays unknown: reading it as unset would
+        // plan the inferred mode, and the apply would then see another one.
+        if req.proposed.get("launch_mode").is_known() {
+            set(
+                &mut planned,
+                "launch_mode",
+                Value::String(infer_mode(&c, &snap)?),
+            );
+        }
+        if req.proposed.get("health_check").is_known() {
+            set(
+                &mut planned,
+                "health_check",
+                Value::String(health(&c, &snap)),
+            );
+        }
         set(
             &mut planned,
             "previous_image_id",
@@ -625,6 +648,24 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
         );
         if let Some(w) = pinned_external(&c, &snap) {
             cx.warn(w);
+        }
+        let unknown_inputs: Vec<&str> = SCHEDULE_INPUTS
+            .into_iter()
+            .filter(|a| !req.proposed.get(a).is_wholly_known())
+            .collect();
+        if !unknown_inputs.is_empty() {
+            // The batches depend on these; planning them from defaults would be a promise the
+            // apply breaks ("Provider produced inconsistent final plan").
+            tracing::debug!(?unknown_inputs, "schedule known after apply");
+            if !req.proposed.get("launch_mode").is_known() {
+                set(&mut planned, "previous_image_id", unknown());
+            }
+            set(&mut planned, "planned_batches", unknown());
+            set(&mut planned, "schedule", unknown());
+            return Ok(Planned {
+                state: planned,
+                requires_replace,
+            });
         }
         let target = req
             .proposed

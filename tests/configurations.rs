@@ -1,0 +1,224 @@
+//! Configurations written the way users write them — variables in the provider block and in
+//! nested blocks, values known only after another resource applies, `dynamic` blocks, arguments
+//! removed again — with the real terraform CLI, the plugin and moto: each one validates, plans
+//! and applies, and the second plan is empty (or is refused with the attribute named).
+
+use e2e_tests::TF_HEADER;
+use e2e_tests::{group_state, template_group, Moto, Terraform};
+
+const OLD: &str = "ami-1e749f67";
+const NEW: &str = "ami-785db401";
+
+fn release(group: &str, settings: &str) -> String {
+    format!(
+        r##"
+{TF_HEADER}
+
+provider "immutable" {{
+  endpoint = var.aws_endpoint
+}}
+
+resource "rolling_asg_release" "web" {{
+  provider               = immutable
+  autoscaling_group_name = "{group}"
+  image_id               = "{NEW}"
+  instance_warmup        = "0s"
+{settings}
+}}
+"##
+    )
+}
+
+#[test]
+fn settings_known_only_after_apply_are_planned_unknown_and_applied_as_given() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    template_group(moto, region, "late", 2, OLD);
+    // Every kind the release reads from another resource: strings, a number, a list, modes.
+    let main_tf = release(
+        "late",
+        r#"  batch_size             = terraform_data.settings.output.batch
+  strategy               = terraform_data.settings.output.strategy
+  health_check           = terraform_data.settings.output.health
+  min_healthy_percentage = terraform_data.settings.output.min_healthy
+  suspend_processes      = terraform_data.settings.output.suspend
+  batch_timeout          = "60s"
+}
+
+resource "terraform_data" "settings" {
+  input = {
+    batch       = "1"
+    strategy    = "surge"
+    health      = "ec2"
+    min_healthy = 50
+    suspend     = ["AZRebalance"]
+  }"#,
+    );
+    let tf = Terraform::new(moto, region, &main_tf);
+    // Before: these were read as unset, planned from defaults ("25%", "elb"...), and the apply
+    // failed with "Provider produced inconsistent final plan".
+    tf.apply(&[]).assert_success();
+    let g = group_state(moto, region, "late");
+    assert_eq!(g.count_on(NEW), 2, "both instances replaced");
+    let state = tf.state_json();
+    let release = state["values"]["root_module"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "rolling_asg_release")
+        .unwrap()
+        .clone();
+    assert_eq!(release["values"]["batch_size"], "1");
+    assert_eq!(release["values"]["health_check"], "ec2");
+    assert_eq!(
+        release["values"]["planned_batches"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "batches of one, as the late value said"
+    );
+    tf.plan(&[]).assert_status(0);
+}
+
+#[test]
+fn a_removed_argument_returns_to_its_default() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    template_group(moto, region, "dflt", 1, OLD);
+    let tf = Terraform::new(
+        moto,
+        region,
+        &release(
+            "dflt",
+            "  batch_timeout = \"20m\"\n  pause_between_batches = \"1s\"",
+        ),
+    );
+    tf.apply(&[]).assert_success();
+    tf.write_file("main.tf", &release("dflt", ""));
+    // Terraform proposes the old value for an optional+computed attribute the configuration
+    // dropped; the documented default must win, and the plan show it.
+    let plan = tf.plan(&[]);
+    plan.assert_status(2);
+    let out = plan.combined();
+    assert!(
+        out.contains("\"20m\" -> \"15m\""),
+        "batch_timeout back to its default:\n{out}"
+    );
+    assert!(out.contains("\"1s\" -> \"0s\""), "{out}");
+    tf.apply(&[]).assert_success();
+    tf.plan(&[]).assert_status(0);
+}
+
+#[test]
+fn variables_in_the_provider_block_and_nested_blocks_validate() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    // `terraform validate` sends every variable as unknown.
+    let main_tf = format!(
+        r##"
+{TF_HEADER}
+
+variable "env" {{
+  type    = string
+  default = "prod"
+}}
+
+variable "role" {{
+  type    = string
+  default = "arn:aws:iam::123456789012:role/deploy"
+}}
+
+variable "owner" {{
+  type    = string
+  default = "self"
+}}
+
+variable "filters" {{
+  type    = list(string)
+  default = ["web-base-*"]
+}}
+
+provider "immutable" {{
+  endpoint = var.aws_endpoint
+  default_tags {{
+    tags = {{ env = var.env }}
+  }}
+  assume_role {{
+    role_arn = var.role
+  }}
+}}
+
+resource "immutable_image" "fixed" {{
+  code_tag = "v1"
+  script   = "echo hi"
+  source_ami_filter {{
+    owners = [var.owner]
+    name   = "web-base-*"
+  }}
+  tags = {{ env = var.env }}
+}}
+
+resource "immutable_image" "dynamic" {{
+  code_tag = "v1"
+  script   = "echo hi"
+  dynamic "source_ami_filter" {{
+    for_each = var.filters
+    content {{
+      owners = [var.owner]
+      name   = source_ami_filter.value
+    }}
+  }}
+}}
+
+data "immutable_image" "by_tag" {{
+  owners = [var.owner]
+  tags   = {{ env = var.env }}
+}}
+"##
+    );
+    let tf = Terraform::new(moto, region, &main_tf);
+    tf.validate().assert_success();
+}
+
+#[test]
+fn a_region_known_only_after_apply_is_refused_with_its_path() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    let main_tf = format!(
+        r##"
+{TF_HEADER}
+
+resource "terraform_data" "where" {{
+  input = "{region}"
+}}
+
+provider "immutable" {{
+  endpoint = var.aws_endpoint
+  region   = terraform_data.where.output
+}}
+
+resource "rolling_asg_release" "web" {{
+  provider               = immutable
+  autoscaling_group_name = "web"
+  image_id               = "{NEW}"
+}}
+"##
+    );
+    let tf = Terraform::new(moto, region, &main_tf);
+    // Before: ignored at plan (lookups in the environment's region, the apply in another).
+    let plan = tf.plan(&[]);
+    plan.assert_status(1);
+    let out = plan.combined();
+    assert!(
+        out.contains("Provider configuration not known until apply"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().split_once(':').is_some_and(|(n, rest)| {
+                n.chars().all(|c| c.is_ascii_digit()) && rest.trim_start().starts_with("region")
+            })),
+        "the diagnostic points at region:\n{out}"
+    );
+}

@@ -222,3 +222,135 @@ resource "rolling_asg_release" "web" {{
         "the diagnostic points at region:\n{out}"
     );
 }
+
+fn image(default_tags: &str, tags: &str) -> String {
+    format!(
+        r##"
+{TF_HEADER}
+
+provider "immutable" {{
+  endpoint = var.aws_endpoint
+  default_tags {{
+    tags = {{ {default_tags} }}
+  }}
+}}
+
+resource "immutable_image" "web" {{
+  source_ami    = "{OLD}"
+  code_tag      = "v1"
+  script        = "echo hi"
+  name_template = "drift-{{{{tag}}}}-{{{{timestamp}}}}"
+  tags          = {{ {tags} }}
+}}
+
+output "id" {{ value = immutable_image.web.id }}
+"##
+    )
+}
+
+fn image_tags(moto: &Moto, region: &str, id: &str) -> std::collections::BTreeMap<String, String> {
+    let out = moto
+        .block_on(moto.ec2(region).describe_images().image_ids(id).send())
+        .unwrap();
+    out.images()[0]
+        .tags()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn tags_changed_outside_or_through_default_tags_show_and_are_set_back_and_import_plans_empty() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    let tf = Terraform::new(
+        moto,
+        region,
+        &image(r#"team = "platform""#, r#"app = "web""#),
+    );
+    tf.apply(&[]).assert_success();
+    let id = tf.output("id").as_str().unwrap().to_string();
+    tf.plan(&[]).assert_status(0);
+
+    // Changed outside Terraform: Read refreshes the tags, the plan shows it, apply sets it back.
+    moto.block_on(
+        moto.ec2(region)
+            .create_tags()
+            .resources(&id)
+            .tags(
+                e2e_tests::aws_sdk_ec2::types::Tag::builder()
+                    .key("app")
+                    .value("hacked")
+                    .build(),
+            )
+            .send(),
+    )
+    .unwrap();
+    let plan = tf.plan(&[]);
+    plan.assert_status(2);
+    assert!(
+        plan.stdout.contains("\"hacked\" -> \"web\""),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("updated in-place"), "{}", plan.stdout);
+    tf.apply(&[]).assert_success();
+    assert_eq!(
+        image_tags(moto, region, &id).get("app").map(String::as_str),
+        Some("web")
+    );
+    tf.plan(&[]).assert_status(0);
+
+    // default_tags changed: tags_all changes, the image is retagged in place, not rebaked.
+    tf.write_file("main.tf", &image(r#"team = "payments""#, r#"app = "web""#));
+    let plan = tf.plan(&[]);
+    plan.assert_status(2);
+    assert!(plan.stdout.contains("tags_all"), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("must be replaced"), "{}", plan.stdout);
+    tf.apply(&[]).assert_success();
+    let on_image = image_tags(moto, region, &id);
+    assert_eq!(on_image.get("team").map(String::as_str), Some("payments"));
+    assert_eq!(moto.count(region, "RunInstances"), 1, "one bake only");
+    tf.plan(&[]).assert_status(0);
+
+    // Another working directory adopts the image. Defaults are filled and the provider's Name,
+    // immutable:* tags and the default tags are not taken as the user's, so the first plan
+    // touches only what an image cannot tell: the inline script and the name template (the image
+    // keeps only digests of them). That update calls nothing, and the next plan is empty.
+    let other = Terraform::new(
+        moto,
+        region,
+        &image(r#"team = "payments""#, r#"app = "web""#),
+    );
+    other
+        .import("immutable_image.web", &id, &[])
+        .assert_success();
+    let plan = other.plan(&[]);
+    plan.assert_status(2);
+    let changed: Vec<&str> = plan
+        .stdout
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("~ ") || l.starts_with("+ ") || l.starts_with("- "))
+        .filter(|l| l.contains(" = "))
+        .collect();
+    assert!(
+        changed
+            .iter()
+            .all(|l| l.starts_with("+ script") || l.starts_with("~ name_template")),
+        "only the unrecoverable arguments change after import: {changed:?}\n{}",
+        plan.stdout
+    );
+    other.apply(&[]).assert_success();
+    other.plan(&[]).assert_status(0);
+    assert_eq!(
+        moto.count(region, "RunInstances"),
+        1,
+        "no bake after import"
+    );
+}

@@ -89,6 +89,39 @@ pub fn defaults_where_config_is_null(block: &Block, proposed: Value, config: &Va
     Value::Object(fields)
 }
 
+/// Write-only attributes are null in every plan and state the provider returns, at any depth:
+/// Terraform rejects anything else, and the point is that the secret is never stored.
+pub fn null_write_only(block: &Block, v: Value) -> Value {
+    let Value::Object(mut fields) = v else {
+        return v;
+    };
+    for a in block.attributes.iter().filter(|a| a.write_only) {
+        if let Some(slot) = fields.get_mut(&a.name) {
+            *slot = Value::Null;
+        }
+    }
+    for nb in &block.blocks {
+        if let Some(slot) = fields.get_mut(&nb.name) {
+            *slot = match std::mem::replace(slot, Value::Null) {
+                Value::List(items) => Value::List(
+                    items
+                        .into_iter()
+                        .map(|i| null_write_only(&nb.block, i))
+                        .collect(),
+                ),
+                Value::Set(items) => Value::Set(
+                    items
+                        .into_iter()
+                        .map(|i| null_write_only(&nb.block, i))
+                        .collect(),
+                ),
+                other => null_write_only(&nb.block, other),
+            };
+        }
+    }
+    Value::Object(fields)
+}
+
 /// Schema defaults are written as they would appear in docs: plain text for strings, JSON for
 /// everything else. They are constants of this crate, so a bad one is a programming error.
 pub fn parse_default(text: &str, ty: &Type) -> Value {
@@ -198,6 +231,35 @@ mod tests {
         let config = Value::object([("kind", Value::unknown())]);
         let v = defaults_where_config_is_null(&block(), proposed, &config);
         assert_eq!(v.get("kind"), &Value::String("ssh".into()));
+    }
+
+    #[test]
+    fn write_only_attributes_are_nulled_in_nested_blocks_too() {
+        let b = Block::new("")
+            .attr(Attribute::optional("key", string(), "").write_only())
+            .block(NestedBlock::single(
+                "jump",
+                Block::new("")
+                    .attr(Attribute::optional("key", string(), "").write_only())
+                    .attr(Attribute::optional("host", string(), "")),
+            ));
+        let v = Value::object([
+            ("key", Value::String("secret".into())),
+            (
+                "jump",
+                Value::List(vec![Value::object([
+                    ("key", Value::String("secret".into())),
+                    ("host", Value::String("h".into())),
+                ])]),
+            ),
+        ]);
+        let v = null_write_only(&b, v);
+        assert!(v.get("key").is_null());
+        let Value::List(items) = v.get("jump") else {
+            panic!("list")
+        };
+        assert!(items[0].get("key").is_null());
+        assert_eq!(items[0].get("host"), &Value::String("h".into()));
     }
 
     #[test]

@@ -11,7 +11,9 @@ use tonic::{Request, Response, Status};
 use super::data_source::DataSource;
 use super::diag::{Diagnostic, Diagnostics};
 use super::guard::guarded;
-use super::plan_helpers::{defaults_where_config_is_null, fill_defaults, unknown_computed};
+use super::plan_helpers::{
+    defaults_where_config_is_null, fill_defaults, null_write_only, unknown_computed,
+};
 use super::provider::Provider;
 use super::resource::{ApplyRequest, Cx, PlanRequest, Resource};
 use super::schema::Schema;
@@ -171,7 +173,8 @@ impl<P: Provider> ProviderService<P> {
             )
             .await?;
         let mut diags = cx.take_warnings();
-        let planned_state = match wire::encode(&planned.state, &r.ty, "planned state") {
+        let planned_state = null_write_only(&r.schema.block, planned.state);
+        let planned_state = match wire::encode(&planned_state, &r.ty, "planned state") {
             Ok(v) => Some(v),
             Err(d) => {
                 diags.extend(d);
@@ -228,6 +231,7 @@ impl<P: Provider> ProviderService<P> {
                 prior
             }
         };
+        let new_state = null_write_only(&r.schema.block, new_state);
         match wire::encode(&new_state, &r.ty, "new state") {
             Ok(v) => pb::apply_resource_change::Response {
                 new_state: Some(v),
@@ -427,7 +431,12 @@ impl<P: Provider> ProviderService<P> {
             let v = value::decode_json(json, &r.ty, UnknownAttrs::Ignore).map_err(|e| {
                 Diagnostics::from(Diagnostic::error("Cannot read stored state", e.to_string()))
             })?;
-            wire::encode(&v, &r.ty, "upgraded state")
+            // A value stored before the attribute became write-only leaves the state here.
+            wire::encode(
+                &null_write_only(&r.schema.block, v),
+                &r.ty,
+                "upgraded state",
+            )
         })();
         Ok(Response::new(match result {
             Ok(v) => pb::upgrade_resource_state::Response {
@@ -451,6 +460,7 @@ impl<P: Provider> ProviderService<P> {
             let r = self.registered(&req.type_name)?;
             let state = wire::decode(req.current_state.as_ref(), &r.ty, "current state")?;
             let new = r.resource.read(&cx, &state).await?.unwrap_or(Value::Null);
+            let new = null_write_only(&r.schema.block, new);
             wire::encode(&new, &r.ty, "refreshed state")
         }
         .await;
@@ -502,7 +512,10 @@ impl<P: Provider> ProviderService<P> {
         let cx = self.cx();
         let result = async {
             let r = self.registered(&req.type_name)?;
-            let state = r.resource.import(&cx, &req.id).await?;
+            // An import reproduces what a configuration would plan: defaults filled, so the first
+            // plan after it shows no diff for arguments the configuration leaves out.
+            let state = fill_defaults(&r.schema.block, r.resource.import(&cx, &req.id).await?);
+            let state = null_write_only(&r.schema.block, state);
             wire::encode(&state, &r.ty, "imported state")
         }
         .await;

@@ -53,7 +53,7 @@ pub fn schema() -> Schema {
             .attr(Attribute::defaulted("ssh_port", number(), "22", "SSH port to connect to; the temporary security group opens this port."))
             .attr(Attribute::optional("ssh_host", string(), "Connect here instead of the builder's own address (its public IP; its private IP when it has no public one or a bastion is used): a port forward, a NAT, or `127.0.0.1` in tests."))
             .attr(Attribute::optional("ssh_keypair_name", string(), "An existing EC2 key pair to launch the builder with, instead of a temporary one. Its private key goes in `ssh_private_key_file` or `ssh_private_key`."))
-            .attr(Attribute::optional("ssh_private_key", string(), "The private key of `ssh_keypair_name` (unencrypted OpenSSH, PEM RSA or PKCS#8). Never logged; sensitive, but stored in the state like every argument: prefer `ssh_private_key_file`.").sensitive())
+            .attr(Attribute::optional("ssh_private_key", string(), "The private key of `ssh_keypair_name` (unencrypted OpenSSH, PEM RSA or PKCS#8). Write-only (Terraform 1.11+): read from the configuration at apply, never stored in the plan or the state, never logged; it may come from an ephemeral value. Changing it alone plans nothing: the key is used only while baking.").sensitive().write_only())
             .attr(Attribute::optional("ssh_private_key_file", string(), "Path of the private key of `ssh_keypair_name`, read at apply time: only the path is stored in the state."))
             .attr(Attribute::optional("ssh_allowed_cidrs", set_of(string()), "Sources (IPv4 or IPv6 CIDRs) the temporary security group lets in on `ssh_port`, e.g. the runner's `203.0.113.7/32` or the bastion's subnet. Required with `ssh` unless `security_group_ids` is set (then those groups are used and none is made): nothing is opened to the world by default."))
             .attr(Attribute::defaulted("ssh_timeout", string(), "5m", "How long to wait, once the builder runs, for SSH to accept the key (boot, cloud-init installing it)."))
@@ -78,6 +78,7 @@ pub fn schema() -> Schema {
             .attr(Attribute::computed("reused", bool(), "True when an existing image with the same fingerprint was adopted instead of baking."))
             .attr(Attribute::computed("created_at", string(), "When AWS created the image (RFC 3339)."))
             .attr(Attribute::computed("region_image_ids", map_of(string()), "Region → AMI id: the image in the provider's region and each copy."))
+            .attr(Attribute::computed("tags_all", map_of(string()), "The tags on the image and its snapshots: `tags` merged over the provider's `default_tags`, as refreshed from AWS (without the `immutable:*` tags the provider keeps for itself). A change of either, or of the tags outside Terraform, shows in the plan and is updated in place."))
             .block(NestedBlock::single(
                 "source_ami_filter",
                 Block::new("Pick the source AMI by owner and name pattern.")
@@ -97,7 +98,7 @@ pub fn schema() -> Schema {
                     .attr(Attribute::required("host", string(), "The bastion's address."))
                     .attr(Attribute::defaulted("port", number(), "22", "The bastion's SSH port."))
                     .attr(Attribute::required("username", string(), "User to log in to the bastion as."))
-                    .attr(Attribute::optional("private_key", string(), "Private key for the bastion (unencrypted). Default: the builder's key from `ssh_private_key` or `ssh_private_key_file`.").sensitive())
+                    .attr(Attribute::optional("private_key", string(), "Private key for the bastion (unencrypted). Default: the builder's key from `ssh_private_key` or `ssh_private_key_file`. Write-only, like `ssh_private_key`: never stored in the plan or the state.").sensitive().write_only())
                     .attr(Attribute::optional("private_key_file", string(), "Path of the private key for the bastion, read at apply time."))
                     .attr(Attribute::optional("host_key", string(), "The bastion's public host key (`ssh-ed25519 AAAA…`, a `known_hosts` line without the host name). When set, any other key is refused; without it, the key shown is accepted and its fingerprint logged.")),
             ))
@@ -179,6 +180,7 @@ struct TimeoutsBlock {
 /// The attributes this resource computes, as stored in state.
 #[derive(Serialize, Deserialize, Default, Clone)]
 struct Computed {
+    tags_all: Option<BTreeMap<String, String>>,
     id: Option<String>,
     name: Option<String>,
     fingerprint: Option<String>,
@@ -546,6 +548,72 @@ fn state_from(config: &Value, c: Computed) -> Result<Value, Diagnostics> {
     Ok(state)
 }
 
+/// `tags` (the configuration's part) and `tags_all` (everything but the provider's bookkeeping)
+/// from the tags AWS reports. A default tag with its default value is the provider's, unless the
+/// configuration sets that key itself.
+fn refreshed_tags(
+    on_image: &BTreeMap<String, String>,
+    configured: Option<&BTreeMap<String, String>>,
+    default_tags: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let name_is_ours = !configured.is_some_and(|c| c.contains_key("Name"));
+    let all: BTreeMap<String, String> = on_image
+        .iter()
+        .filter(|(k, _)| {
+            let bookkeeping = k.starts_with("immutable:")
+                || k.to_ascii_lowercase().starts_with("aws:")
+                || (name_is_ours && k.as_str() == "Name");
+            !bookkeeping
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let tags = all
+        .iter()
+        .filter(|(k, v)| {
+            configured.is_some_and(|c| c.contains_key(*k)) || default_tags.get(*k) != Some(*v)
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (tags, all)
+}
+
+fn merged_tags(
+    default_tags: &BTreeMap<String, String>,
+    tags: Option<&BTreeMap<String, String>>,
+) -> BTreeMap<String, String> {
+    let mut all = default_tags.clone();
+    all.extend(tags.cloned().unwrap_or_default());
+    all
+}
+
+fn string_map(m: BTreeMap<String, String>) -> Value {
+    Value::Map(m.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+}
+
+/// The planned values with the write-only keys put back from the configuration: only the
+/// configuration carries them (the plan holds null), and only apply reads them.
+fn with_write_only(planned: &Value, config: &Value) -> Value {
+    let mut v = planned.clone();
+    set(
+        &mut v,
+        "ssh_private_key",
+        config.get("ssh_private_key").clone(),
+    );
+    let key = config
+        .get("ssh_bastion")
+        .as_elements()
+        .and_then(|l| l.first())
+        .map(|b| b.get("private_key").clone());
+    if let (Some(key), Value::Object(fields)) = (key, &mut v) {
+        if let Some(Value::List(bastions)) = fields.get_mut("ssh_bastion") {
+            if let Some(b) = bastions.first_mut() {
+                set(b, "private_key", key);
+            }
+        }
+    }
+    v
+}
+
 fn computed_of(state: &Value) -> Computed {
     from_value(state).unwrap_or_default()
 }
@@ -577,6 +645,18 @@ impl Resource<crate::aws::Aws> for ImageResource {
                 &mut d,
             );
             d.into_result()?;
+            let tags = req.config.get("tags");
+            let tags_all = if tags.is_wholly_known() {
+                Value::Map(
+                    merged_tags(aws.default_tags(), c.tags.as_ref())
+                        .into_iter()
+                        .map(|(k, v)| (k, Value::String(v)))
+                        .collect(),
+                )
+            } else {
+                unknown()
+            };
+            set(&mut planned, "tags_all", tags_all);
         }
         let requires_replace = vec![AttrPath::root("fingerprint")];
         if !fingerprint_inputs_known(req.proposed) {
@@ -633,7 +713,8 @@ impl Resource<crate::aws::Aws> for ImageResource {
         let c = config(req.planned)?;
         let aws = cx.aws()?;
         let mut spec = bake_spec(&c, aws.default_tags())?;
-        spec.communicator = settings::communicator(&c)?;
+        spec.communicator =
+            settings::communicator(&config(&with_write_only(req.planned, req.config))?)?;
         let ec2 = aws.ec2().await?;
         let resolved = source::resolve_memo(aws, &ec2, &spec.source).await?;
         let fp = fingerprint::fingerprint(&spec, &resolved.image_id);
@@ -675,6 +756,7 @@ impl Resource<crate::aws::Aws> for ImageResource {
         state_from(
             req.planned,
             Computed {
+                tags_all: Some(spec.image.tags.clone()),
                 id: Some(baked.image.id.clone()),
                 name: Some(baked.image.name.clone()),
                 fingerprint: Some(fp),
@@ -693,9 +775,15 @@ impl Resource<crate::aws::Aws> for ImageResource {
         let aws = cx.aws()?;
         let mut prior = computed_of(req.prior);
         let id = prior.id.clone().unwrap_or_default();
-        let old = settings::image_settings(&config(req.prior)?, aws.default_tags());
+        let mut old = settings::image_settings(&config(req.prior)?, aws.default_tags());
+        // What is on the image now, as last refreshed: a change of default_tags, or a tag
+        // changed outside Terraform, is then a difference to apply.
+        if let Some(on_image) = prior.tags_all.clone() {
+            old.tags = on_image;
+        }
         let c = config(req.planned)?;
         let new = settings::image_settings(&c, aws.default_tags());
+        prior.tags_all = Some(new.tags.clone());
         let home = aws.region().await?;
         let ids = prior
             .region_image_ids
@@ -781,6 +869,14 @@ impl Resource<crate::aws::Aws> for ImageResource {
             return Ok(None);
         };
         let mut new = state.clone();
+        let configured: Option<BTreeMap<String, String>> =
+            from_value(state.get("tags")).unwrap_or_default();
+        let (tags, tags_all) =
+            refreshed_tags(&info.tags, configured.as_ref(), cx.aws()?.default_tags());
+        if !(tags.is_empty() && state.get("tags").is_null()) {
+            set(&mut new, "tags", string_map(tags));
+        }
+        set(&mut new, "tags_all", string_map(tags_all));
         set(&mut new, "name", Value::String(info.name.clone()));
         set(
             &mut new,
@@ -839,13 +935,16 @@ impl Resource<crate::aws::Aws> for ImageResource {
                 format!("{id} does not exist in this region."),
             ))
         })?;
-        let user_tags: BTreeMap<String, String> = info
-            .tags
-            .iter()
-            .filter(|(k, _)| !k.starts_with("immutable:"))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        // As a configuration that would produce no diff would write them: without the
+        // provider's own tags (a `Name` equal to the image's name is the default one) and
+        // without what default_tags adds.
+        let mut on_image = info.tags.clone();
+        if on_image.get("Name") == Some(&info.name) {
+            on_image.remove("Name");
+        }
+        let (user_tags, tags_all) = refreshed_tags(&on_image, None, cx.aws()?.default_tags());
         let mut fields = BTreeMap::new();
+        fields.insert("tags_all".into(), string_map(tags_all));
         fields.insert("id".to_string(), Value::String(info.id.clone()));
         if let Some(t) = info.tag(tags::CODE_TAG) {
             fields.insert("code_tag".into(), Value::String(t.into()));
@@ -914,6 +1013,39 @@ mod tests {
         d.0.iter()
             .map(|d| d.path.as_ref().map(|p| p.to_string()).unwrap_or_default())
             .collect()
+    }
+
+    #[test]
+    fn refreshed_tags_leave_out_bookkeeping_and_unchanged_defaults() {
+        let m = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let on_image = m(&[
+            ("Name", "web-v1"),
+            ("immutable:fingerprint", "sha256:0"),
+            ("aws:cloudformation:stack", "x"),
+            ("team", "platform"),
+            ("app", "web"),
+            ("owner", "changed-outside"),
+        ]);
+        let defaults = m(&[("team", "platform"), ("owner", "ops")]);
+        let (tags, all) = refreshed_tags(&on_image, Some(&m(&[("app", "web")])), &defaults);
+        // A default changed outside Terraform is drift on tags (and tags_all): it shows.
+        assert_eq!(tags, m(&[("app", "web"), ("owner", "changed-outside")]));
+        assert_eq!(
+            all,
+            m(&[
+                ("app", "web"),
+                ("owner", "changed-outside"),
+                ("team", "platform")
+            ])
+        );
+        // A Name the configuration sets is the user's.
+        let (tags, _) = refreshed_tags(&on_image, Some(&m(&[("Name", "x")])), &defaults);
+        assert_eq!(tags.get("Name").map(String::as_str), Some("web-v1"));
     }
 
     #[test]

@@ -108,10 +108,15 @@ pub fn is_id(value: &str, prefix: &str) -> bool {
 
 pub fn check_id(path: AttrPath, value: &str, prefix: &str, what: &str, d: &mut Diagnostics) {
     if !is_id(value, prefix) {
+        let article = if what.starts_with(['A', 'E', 'I', 'O', 'U']) {
+            "an"
+        } else {
+            "a"
+        };
         d.attr_error(
             path,
             format!("Invalid {what} id"),
-            format!("{value:?} is not a valid {what} id: {prefix} followed by 8 or 17 hexadecimal digits, e.g. {prefix}0123456789abcdef0."),
+            format!("{value:?} is not {article} {what} id: {prefix} followed by 8 or 17 hexadecimal digits, e.g. {prefix}0123456789abcdef0."),
         );
     }
 }

@@ -331,7 +331,11 @@ proptest! {
                 let r = s.validate_resource_config(Request::new(pb::validate_resource_config::Request {
                     type_name: name.into(),
                     config: Some(dynamic(&cfg, &ty)),
-                    client_capabilities: None,
+                    // Terraform 1.11: write-only arguments allowed.
+                    client_capabilities: Some(pb::ClientCapabilities {
+                        deferral_allowed: false,
+                        write_only_attributes_allowed: true,
+                    }),
                 })).await.unwrap().into_inner();
                 no_crash("ValidateResourceConfig", name, &r.diagnostics, &cfg);
                 refusals_name_their_attribute(name, &r.diagnostics, &cfg);

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::diag::AttrPath;
 use super::schema::{Block, Mode, Nesting};
 use super::value::{self, Type, UnknownAttrs, Value};
 
@@ -120,6 +121,34 @@ pub fn null_write_only(block: &Block, v: Value) -> Value {
         }
     }
     Value::Object(fields)
+}
+
+/// Where the configuration sets a write-only attribute, for refusing it on a Terraform that
+/// cannot send write-only values (before 1.11 it would plan them as stored values and then reject
+/// the provider's null).
+pub fn write_only_set(block: &Block, v: &Value) -> Vec<AttrPath> {
+    let mut out = Vec::new();
+    for a in block.attributes.iter().filter(|a| a.write_only) {
+        if !v.get(&a.name).is_null() {
+            out.push(AttrPath::root(&a.name));
+        }
+    }
+    for nb in &block.blocks {
+        for (i, item) in v
+            .get(&nb.name)
+            .as_elements()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            for inner in write_only_set(&nb.block, item) {
+                let mut p = AttrPath::root(&nb.name).index(i as i64);
+                p.0.extend(inner.0);
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 /// Schema defaults are written as they would appear in docs: plain text for strings, JSON for

@@ -12,7 +12,7 @@ use super::data_source::DataSource;
 use super::diag::{Diagnostic, Diagnostics};
 use super::guard::guarded;
 use super::plan_helpers::{
-    defaults_where_config_is_null, fill_defaults, null_write_only, unknown_computed,
+    defaults_where_config_is_null, fill_defaults, null_write_only, unknown_computed, write_only_set,
 };
 use super::provider::Provider;
 use super::resource::{ApplyRequest, Cx, PlanRequest, Resource};
@@ -333,7 +333,23 @@ impl<P: Provider> ProviderService<P> {
         let req = req.get_ref();
         let diags = match self.registered(&req.type_name) {
             Ok(r) => match wire::decode(req.config.as_ref(), &r.ty, "configuration") {
-                Ok(v) => r.resource.validate(&v),
+                Ok(v) => {
+                    let mut d = r.resource.validate(&v);
+                    let allowed = req
+                        .client_capabilities
+                        .as_ref()
+                        .is_some_and(|c| c.write_only_attributes_allowed);
+                    if !allowed {
+                        for path in write_only_set(&r.schema.block, &v) {
+                            d.attr_error(
+                                path,
+                                "Write-only argument needs Terraform 1.11",
+                                "This argument is write-only (never stored in the plan or state), which this Terraform does not support. Upgrade to Terraform 1.11 or later, or use the file-based argument instead.",
+                            );
+                        }
+                    }
+                    d
+                }
                 Err(d) => d,
             },
             Err(d) => d,

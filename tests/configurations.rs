@@ -354,3 +354,82 @@ fn tags_changed_outside_or_through_default_tags_show_and_are_set_back_and_import
         "no bake after import"
     );
 }
+
+#[test]
+fn for_each_releases_with_their_own_settings_plan_apply_and_settle() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    template_group(moto, region, "fe-a", 2, OLD);
+    template_group(moto, region, "fe-b", 3, OLD);
+    let main_tf = format!(
+        r##"
+{TF_HEADER}
+
+provider "immutable" {{
+  endpoint = var.aws_endpoint
+}}
+
+variable "groups" {{
+  type = map(object({{ batch = string, health = string }}))
+  default = {{
+    "fe-a" = {{ batch = "1", health = "ec2" }}
+    "fe-b" = {{ batch = "100%", health = "ec2" }}
+  }}
+}}
+
+resource "rolling_asg_release" "web" {{
+  for_each               = var.groups
+  provider               = immutable
+  autoscaling_group_name = each.key
+  image_id               = "{NEW}"
+  batch_size             = each.value.batch
+  health_check           = each.value.health
+  instance_warmup        = "0s"
+  batch_timeout          = "60s"
+}}
+"##
+    );
+    let tf = Terraform::new(moto, region, &main_tf);
+    tf.apply(&[]).assert_success();
+    assert_eq!(group_state(moto, region, "fe-a").count_on(NEW), 2);
+    assert_eq!(group_state(moto, region, "fe-b").count_on(NEW), 3);
+    tf.plan(&[]).assert_status(0);
+}
+
+#[test]
+fn a_terraform_test_file_plans_and_applies_a_release() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    template_group(moto, region, "tftest", 2, OLD);
+    let tf = Terraform::new(
+        moto,
+        region,
+        &release("tftest", "  batch_size = \"1\"\n  batch_timeout = \"60s\""),
+    );
+    tf.write_file(
+        "tests/release.tftest.hcl",
+        r#"
+run "plan_shows_two_batches_of_one" {
+  command = plan
+  assert {
+    condition     = rolling_asg_release.web.batch_size == "1"
+    error_message = "batch_size is planned as configured"
+  }
+}
+
+run "apply_releases_and_keeps_the_settings" {
+  assert {
+    condition     = length(rolling_asg_release.web.replaced_instances) == 2
+    error_message = "both instances are replaced"
+  }
+  assert {
+    condition     = rolling_asg_release.web.batch_timeout == "60s" && rolling_asg_release.web.pause_between_batches == "0s"
+    error_message = "configured values and defaults are in the state"
+  }
+}
+"#,
+    );
+    let run = tf.run(&["test"], &[]);
+    assert!(run.success(), "terraform test:\n{}", run.combined());
+    assert!(run.stdout.contains("2 passed, 0 failed"), "{}", run.stdout);
+}

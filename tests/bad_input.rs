@@ -70,6 +70,11 @@ fn image_replace(from: &str, to: &str) -> String {
     image("").replace(from, to)
 }
 
+/// An image with `set` lines, under a provider block with `provider_extra`.
+fn image_with_provider(provider_extra: &str, set: &str) -> String {
+    image(set).replacen(&header(""), &header(provider_extra), 1)
+}
+
 fn provider(extra: &str) -> String {
     format!(
         r##"{}
@@ -371,6 +376,88 @@ fn cases() -> Vec<Case> {
             provider("endpoints {\n    ec2 = \"ftp://127.0.0.1\"\n  }"),
             "ec2",
             "Invalid endpoint URL",
+        ),
+        // Types and AWS's documented limits (provider/src/resources/limits.rs), validate time
+        c(
+            "a number beyond every integer type",
+            image("ssh_port = 1e400"),
+            "ssh_port",
+            "characters) does not fit",
+        ),
+        c(
+            "a duration beyond any clock",
+            release(r#"instance_warmup = "99999999999999999999999h""#),
+            "instance_warmup",
+            "Invalid duration",
+        ),
+        c(
+            "a description over 255 characters",
+            image(&format!("description = \"{}\"", "d".repeat(256))),
+            "description",
+            "Description too long",
+        ),
+        c(
+            "a tag key with AWS's reserved prefix",
+            image(r#"tags = { "AWS:owner" = "me" }"#),
+            "tags",
+            "Reserved tag key",
+        ),
+        c(
+            "a tag value over 256 characters",
+            image(&format!("tags = {{ team = \"{}\" }}", "v".repeat(257))),
+            "tags",
+            "Tag value too long",
+        ),
+        c(
+            "more than 50 tags counting default_tags and the provider's own",
+            image_with_provider(
+                &format!(
+                    "default_tags {{\n    tags = {{ {} }}\n  }}",
+                    (0..41)
+                        .map(|i| format!("d{i} = \"x\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                r#"tags = { app = "web" }"#,
+            ),
+            "tags",
+            "Too many tags",
+        ),
+        c(
+            "a default tag with AWS's reserved prefix",
+            provider("default_tags {\n    tags = { \"aws:x\" = \"y\" }\n  }"),
+            "tags",
+            "Reserved tag key",
+        ),
+        c(
+            "a subnet id of the wrong form",
+            image(r#"subnet_id = "subnet-xyz""#),
+            "subnet_id",
+            "Invalid subnet id",
+        ),
+        c(
+            "a security group id of the wrong form",
+            image(r#"security_group_ids = ["sg-nope"]"#),
+            "security_group_ids",
+            "Invalid security group id",
+        ),
+        c(
+            "a name template longer than any AMI name",
+            image(&format!(
+                "name_template = \"{}-{{{{timestamp}}}}\"",
+                "n".repeat(120)
+            )),
+            "name_template",
+            "Image name too long",
+        ),
+        c(
+            "a filter pattern no AMI name can match",
+            image_replace(
+                &format!("source_ami = \"{AMI}\""),
+                "source_ami_filter {\n    owners = [\"self\"]\n    name   = \"web+*\"\n  }",
+            ),
+            "name",
+            "Invalid name pattern",
         ),
         c(
             "negative max_retries",

@@ -82,20 +82,33 @@ struct DefaultTagsBlock {
 
 /// Static checks; unknown values (from other resources) are skipped, they are checked again when
 /// the provider is configured.
+///
+/// `terraform validate` sends every variable as unknown (`default_tags { tags = { env = var.env } }`,
+/// `assume_role { role_arn = var.role }`): the known part is checked, the rest waits for configure.
 pub fn validate(v: &Value) -> Diagnostics {
-    match parse(v) {
+    match settings(&v.known_part()) {
         Ok(_) => Diagnostics::new(),
         Err(d) => d,
     }
 }
 
+/// The settings the provider is configured with. Every value must be known: a region, role,
+/// endpoint or default tag known only after apply would change what plan reads and shows, so it is
+/// refused with its path rather than read as unset.
 pub fn parse(v: &Value) -> Result<AwsSettings, Diagnostics> {
-    let c: Config = from_value(v).map_err(|e| {
-        Diagnostics::from(Diagnostic::error(
-            "Invalid provider configuration",
-            e.to_string(),
-        ))
-    })?;
+    if let Some(path) = v.first_unknown_path() {
+        return Err(Diagnostic::error(
+            "Provider configuration not known until apply",
+            format!("{} depends on a value known only after apply, but the provider needs it to plan (to read AMIs and groups in the right account and region, and to show the tags it will write). Use a value known at plan time: a variable, a local, or a data source.", AttrPath::from(path.clone())),
+        )
+        .at(AttrPath::from(path))
+        .into());
+    }
+    settings(v)
+}
+
+fn settings(v: &Value) -> Result<AwsSettings, Diagnostics> {
+    let c: Config = from_value(v).map_err(Diagnostics::from)?;
     let mut d = Diagnostics::new();
     if let Some(r) = &c.region {
         if !looks_like_region(r) {
@@ -163,8 +176,9 @@ pub fn parse(v: &Value) -> Result<AwsSettings, Diagnostics> {
             session_name,
             external_id,
         }) => {
+            // Null only when unknown at validate (the attribute is required).
             let role_arn = role_arn.unwrap_or_default();
-            if !v.get("assume_role").is_unknown() && !role_arn.starts_with("arn:") {
+            if !role_arn.is_empty() && !role_arn.starts_with("arn:") {
                 d.attr_error(
                     AttrPath::root("assume_role").index(0).attr("role_arn"),
                     "Invalid role ARN",
@@ -187,6 +201,11 @@ pub fn parse(v: &Value) -> Result<AwsSettings, Diagnostics> {
         .next()
         .and_then(|b| b.tags)
         .unwrap_or_default();
+    crate::resources::limits::check_tags(
+        &AttrPath::root("default_tags").index(0).attr("tags"),
+        &default_tags,
+        &mut d,
+    );
     d.into_result()?;
     Ok(AwsSettings {
         region: c.region,

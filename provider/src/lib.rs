@@ -1,20 +1,22 @@
 //! `terraform-provider-immutable`: a Terraform provider (plugin protocol 6) that bakes AMIs
 //! (`immutable_image`) and rolls Auto Scaling groups onto them (`rolling_asg_release`).
 //!
-//! The crate is layered so that each layer only knows the one below it:
-//! `plugin` (go-plugin serving: handshake, mTLS, socket, logs) → `tf` (wire values, schema,
-//! diagnostics, resource dispatch) → `resources` (one file per resource type) → `bake` /
-//! `rollout` engines → `aws` (clients, retries, waiters). See ARCHITECTURE.md.
+//! Serving, the protocol, values, schemas and the resource traits come from the
+//! `provider-framework` crate (re-exported as `plugin`, `tf`, `cancel`); this crate is the
+//! provider on top of it: `provider` (the framework's `Provider`, with AWS access as its state)
+//! → `resources` / `data_sources` (one file per type) → `bake` / `rollout` engines → `aws`
+//! (clients, retries, waiters). See ARCHITECTURE.md.
 
 pub mod aws;
 pub mod bake;
-pub mod cancel;
-mod civil_time;
+pub use provider_framework::cancel;
+use provider_framework::civil_time;
 pub mod config;
 pub mod data_sources;
 pub mod docs;
 pub mod owner;
-pub mod plugin;
+pub use provider_framework::plugin;
+pub mod provider;
 pub mod resources;
 pub mod rollout;
 pub mod tf;

@@ -16,8 +16,7 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::SUCCESS;
     }
     let provider = terraform_provider_immutable::tf::server::ProviderService::new(
-        terraform_provider_immutable::resources::all(),
-    )
-    .with_data_sources(terraform_provider_immutable::data_sources::all());
-    plugin::run(provider)
+        terraform_provider_immutable::provider::ImmutableProvider,
+    );
+    plugin::run(provider, terraform_provider_immutable::VERSION)
 }

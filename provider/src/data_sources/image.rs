@@ -10,10 +10,10 @@ use aws_sdk_ec2::types::{Filter, Image};
 use serde::Deserialize;
 
 use crate::aws::{tags, ErrorContext};
+use crate::provider::{AwsCx, Cx};
 use crate::tf::data_source::DataSource;
 use crate::tf::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tf::plan_helpers::object;
-use crate::tf::resource::Cx;
 use crate::tf::schema::{bool, list_of, map_of, string, Attribute, Block, Schema};
 use crate::tf::value::{from_value, Value};
 
@@ -56,12 +56,12 @@ struct Config {
 }
 
 fn config(v: &Value) -> Result<Config, Diagnostics> {
-    from_value(v).map_err(|e| Diagnostic::error("Invalid configuration", e.to_string()).into())
+    from_value(v).map_err(Diagnostics::from)
 }
 
 fn validate_config(raw: &Value) -> Diagnostics {
     let mut d = Diagnostics::new();
-    let c = match config(raw) {
+    let c = match config(&raw.known_part()) {
         Ok(c) => c,
         Err(e) => return e,
     };
@@ -88,6 +88,18 @@ fn validate_config(raw: &Value) -> Diagnostics {
                 AttrPath::root("name_prefix"),
                 "Empty name_prefix",
                 "Give the start of the image names, e.g. \"web-\", or leave name_prefix out.",
+            );
+        } else if let Some(bad) = Some(
+            p.chars()
+                .filter(|c| !crate::resources::limits::ami_name_char(*c) && !matches!(c, '*' | '?'))
+                .collect::<String>(),
+        )
+        .filter(|b| !b.is_empty())
+        {
+            d.attr_error(
+                AttrPath::root("name_prefix"),
+                "Invalid name_prefix",
+                format!("No AMI name holds {bad:?}, so this prefix matches nothing; names hold letters, digits and ( ) [ ] space . / - ' @ _."),
             );
         } else if p.contains(['*', '?']) {
             d.attr_error(
@@ -116,7 +128,12 @@ fn validate_config(raw: &Value) -> Diagnostics {
         }
     }
     if let Some(owners) = &c.owners {
-        if owners.is_empty() && raw.get("owners").is_known() {
+        // Empty as written, not emptied by elements that are not known yet (`[var.owner]`).
+        if raw
+            .get("owners")
+            .as_elements()
+            .is_some_and(<[Value]>::is_empty)
+        {
             d.attr_error(
                 AttrPath::root("owners"),
                 "No owners",
@@ -254,7 +271,7 @@ fn state(block: &Block, img: &Image) -> Value {
 }
 
 #[async_trait]
-impl DataSource for ImageDataSource {
+impl DataSource<crate::aws::Aws> for ImageDataSource {
     fn type_name(&self) -> &'static str {
         TYPE_NAME
     }

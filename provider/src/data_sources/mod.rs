@@ -5,9 +5,10 @@ pub mod image;
 
 use std::sync::Arc;
 
+use crate::aws::Aws;
 use crate::tf::data_source::DataSource;
 
 /// Every data source this provider serves.
-pub fn all() -> Vec<Arc<dyn DataSource>> {
+pub fn all() -> Vec<Arc<dyn DataSource<Aws>>> {
     vec![Arc::new(image::ImageDataSource)]
 }

@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::tags;
 use crate::bake::{self, fingerprint, image, name, results, source, spec};
+use crate::provider::{AwsCx, Cx};
+use crate::resources::limits;
 use crate::tf::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tf::duration;
-use crate::tf::resource::{ApplyRequest, Cx, PlanRequest, Planned, Resource};
+use crate::tf::resource::{ApplyRequest, PlanRequest, Planned, Resource};
 use crate::tf::schema::{
     bool, list_of, map_of, number, set_of, string, Attribute, Block, NestedBlock, Schema,
 };
@@ -19,6 +21,19 @@ mod settings;
 use crate::tf::value::{from_value, to_value, Value};
 
 pub const TYPE_NAME: &str = "immutable_image";
+/// The tags the bake writes on an image besides the user's (`bake/mod.rs`): they count toward
+/// AWS's 50-tag limit. `Name` is set unless the user sets it.
+const OWN_IMAGE_TAGS: [&str; 9] = [
+    "Name",
+    tags::FINGERPRINT,
+    tags::CODE_TAG,
+    tags::SOURCE_AMI,
+    tags::BAKE_ID,
+    crate::bake::retention::LINEAGE,
+    tags::TEMPORARY,
+    tags::EXPIRES_AT,
+    tags::OWNER,
+];
 const DEFAULT_CREATE_TIMEOUT: &str = "40m";
 const DEFAULT_DELETE_TIMEOUT: &str = "20m";
 
@@ -38,7 +53,7 @@ pub fn schema() -> Schema {
             .attr(Attribute::defaulted("ssh_port", number(), "22", "SSH port to connect to; the temporary security group opens this port."))
             .attr(Attribute::optional("ssh_host", string(), "Connect here instead of the builder's own address (its public IP; its private IP when it has no public one or a bastion is used): a port forward, a NAT, or `127.0.0.1` in tests."))
             .attr(Attribute::optional("ssh_keypair_name", string(), "An existing EC2 key pair to launch the builder with, instead of a temporary one. Its private key goes in `ssh_private_key_file` or `ssh_private_key`."))
-            .attr(Attribute::optional("ssh_private_key", string(), "The private key of `ssh_keypair_name` (unencrypted OpenSSH, PEM RSA or PKCS#8). Never logged; sensitive, but stored in the state like every argument: prefer `ssh_private_key_file`.").sensitive())
+            .attr(Attribute::optional("ssh_private_key", string(), "The private key of `ssh_keypair_name` (unencrypted OpenSSH, PEM RSA or PKCS#8). Write-only (Terraform 1.11+): read from the configuration at apply, never stored in the plan or the state, never logged; it may come from an ephemeral value. Changing it alone plans nothing: the key is used only while baking.").sensitive().write_only())
             .attr(Attribute::optional("ssh_private_key_file", string(), "Path of the private key of `ssh_keypair_name`, read at apply time: only the path is stored in the state."))
             .attr(Attribute::optional("ssh_allowed_cidrs", set_of(string()), "Sources (IPv4 or IPv6 CIDRs) the temporary security group lets in on `ssh_port`, e.g. the runner's `203.0.113.7/32` or the bastion's subnet. Required with `ssh` unless `security_group_ids` is set (then those groups are used and none is made): nothing is opened to the world by default."))
             .attr(Attribute::defaulted("ssh_timeout", string(), "5m", "How long to wait, once the builder runs, for SSH to accept the key (boot, cloud-init installing it)."))
@@ -63,6 +78,7 @@ pub fn schema() -> Schema {
             .attr(Attribute::computed("reused", bool(), "True when an existing image with the same fingerprint was adopted instead of baking."))
             .attr(Attribute::computed("created_at", string(), "When AWS created the image (RFC 3339)."))
             .attr(Attribute::computed("region_image_ids", map_of(string()), "Region → AMI id: the image in the provider's region and each copy."))
+            .attr(Attribute::computed("tags_all", map_of(string()), "The tags on the image and its snapshots: `tags` merged over the provider's `default_tags`, as refreshed from AWS (without the `immutable:*` tags the provider keeps for itself). A change of either, or of the tags outside Terraform, shows in the plan and is updated in place."))
             .block(NestedBlock::single(
                 "source_ami_filter",
                 Block::new("Pick the source AMI by owner and name pattern.")
@@ -82,7 +98,7 @@ pub fn schema() -> Schema {
                     .attr(Attribute::required("host", string(), "The bastion's address."))
                     .attr(Attribute::defaulted("port", number(), "22", "The bastion's SSH port."))
                     .attr(Attribute::required("username", string(), "User to log in to the bastion as."))
-                    .attr(Attribute::optional("private_key", string(), "Private key for the bastion (unencrypted). Default: the builder's key from `ssh_private_key` or `ssh_private_key_file`.").sensitive())
+                    .attr(Attribute::optional("private_key", string(), "Private key for the bastion (unencrypted). Default: the builder's key from `ssh_private_key` or `ssh_private_key_file`. Write-only, like `ssh_private_key`: never stored in the plan or the state.").sensitive().write_only())
                     .attr(Attribute::optional("private_key_file", string(), "Path of the private key for the bastion, read at apply time."))
                     .attr(Attribute::optional("host_key", string(), "The bastion's public host key (`ssh-ed25519 AAAA…`, a `known_hosts` line without the host name). When set, any other key is refused; without it, the key shown is accepted and its fingerprint logged.")),
             ))
@@ -164,6 +180,7 @@ struct TimeoutsBlock {
 /// The attributes this resource computes, as stored in state.
 #[derive(Serialize, Deserialize, Default, Clone)]
 struct Computed {
+    tags_all: Option<BTreeMap<String, String>>,
     id: Option<String>,
     name: Option<String>,
     fingerprint: Option<String>,
@@ -177,8 +194,7 @@ struct Computed {
 /// The typed configuration; values not known yet (`terraform validate` sees every variable as
 /// unknown, plan may see values of other resources) read as unset. Apply sees only known values.
 fn config(v: &Value) -> Result<Config, Diagnostics> {
-    from_value(&v.known_part())
-        .map_err(|e| Diagnostic::error("Invalid configuration", e.to_string()).into())
+    from_value(&v.known_part()).map_err(Diagnostics::from)
 }
 
 fn validate_config(raw: &Value) -> Diagnostics {
@@ -188,7 +204,11 @@ fn validate_config(raw: &Value) -> Diagnostics {
         Err(e) => return e,
     };
     let has_ami = !raw.get("source_ami").is_null();
-    let has_filter = matches!(raw.get("source_ami_filter"), Value::List(l) if !l.is_empty());
+    // A `dynamic "source_ami_filter"` block is unknown as a whole until its for_each is known.
+    let has_filter = match raw.get("source_ami_filter") {
+        Value::List(l) => !l.is_empty(),
+        v => v.is_unknown(),
+    };
     match (has_ami, has_filter) {
         (true, true) => d.attr_error(
             AttrPath::root("source_ami"),
@@ -203,18 +223,63 @@ fn validate_config(raw: &Value) -> Diagnostics {
         _ => {}
     }
     if let Some(ami) = &c.source_ami {
-        if !ami.starts_with("ami-") {
-            d.attr_error(
-                AttrPath::root("source_ami"),
-                "Invalid AMI id",
-                format!("{ami:?} is not an AMI id (ami-…)."),
+        limits::check_id(AttrPath::root("source_ami"), ami, "ami-", "AMI", &mut d);
+    }
+    if let Some(subnet) = &c.subnet_id {
+        limits::check_id(
+            AttrPath::root("subnet_id"),
+            subnet,
+            "subnet-",
+            "subnet",
+            &mut d,
+        );
+    }
+    for sg in c.security_group_ids.iter().flatten() {
+        // Sets have no index a diagnostic could name; the attribute is the closest path.
+        limits::check_id(
+            AttrPath::root("security_group_ids"),
+            sg,
+            "sg-",
+            "security group",
+            &mut d,
+        );
+    }
+    for attr in ["tags", "run_tags"] {
+        let tags = if attr == "tags" { &c.tags } else { &c.run_tags };
+        if let Some(tags) = tags {
+            limits::check_tags(&AttrPath::root(attr), tags, &mut d);
+            limits::check_tag_count(
+                &AttrPath::root(attr),
+                tags,
+                &BTreeMap::new(),
+                &OWN_IMAGE_TAGS,
+                &mut d,
             );
         }
     }
+    if let Some(desc) = &c.description {
+        limits::check_description(AttrPath::root("description"), desc, &mut d);
+    }
     if let Some(f) = c.source_ami_filter.as_ref().and_then(|l| l.first()) {
         let p = AttrPath::root("source_ami_filter").index(0);
-        if f.owners.as_ref().is_some_and(|o| o.is_empty()) {
+        let owners = raw
+            .get("source_ami_filter")
+            .as_elements()
+            .and_then(|l| l.first())
+            .map(|f| f.get("owners"));
+        if owners
+            .and_then(Value::as_elements)
+            .is_some_and(<[Value]>::is_empty)
+        {
             d.attr_error(p.clone().attr("owners"), "No owners", "List at least one owner (an account id, `self` or `amazon`): an unowned name filter would match anyone's AMIs.");
+        }
+        if let Some(problem) = f.name.as_deref().filter(|n| !n.is_empty()).and_then(|n| {
+            // The pattern's wildcards stand for characters of a name.
+            let literal: String = n.chars().filter(|c| !matches!(c, '*' | '?')).collect();
+            let bad: String = literal.chars().filter(|c| !limits::ami_name_char(*c)).collect();
+            (!bad.is_empty()).then(|| format!("No AMI name holds {bad:?}, so this pattern matches nothing; names hold letters, digits and ( ) [ ] space . / - ' @ _."))
+        }) {
+            d.attr_error(p.clone().attr("name"), "Invalid name pattern", problem);
         }
         if f.name.as_deref() == Some("") {
             d.attr_error(
@@ -293,6 +358,21 @@ fn validate_config(raw: &Value) -> Diagnostics {
         );
     }
     if let Some(t) = &c.name_template {
+        // The rendered name must fit AWS's 128 characters: truncating it would cut the timestamp
+        // and make the next bake's name collide with this one's.
+        let rendered = t
+            .replace("{{tag}}", c.code_tag.as_deref().unwrap_or_default())
+            .replace("{{timestamp}}", "YYYYMMDDhhmmss")
+            .replace("{{fingerprint}}", "0123456789ab")
+            .chars()
+            .count();
+        if rendered > limits::MAX_AMI_NAME {
+            d.attr_error(
+                AttrPath::root("name_template"),
+                "Image name too long",
+                format!("The rendered name would have {rendered} characters (with code_tag and a 14-digit timestamp); AMI names have at most {}.", limits::MAX_AMI_NAME),
+            );
+        }
         let unknown = name::unknown_placeholders(t);
         if !unknown.is_empty() {
             d.attr_error(
@@ -468,12 +548,78 @@ fn state_from(config: &Value, c: Computed) -> Result<Value, Diagnostics> {
     Ok(state)
 }
 
+/// `tags` (the configuration's part) and `tags_all` (everything but the provider's bookkeeping)
+/// from the tags AWS reports. A default tag with its default value is the provider's, unless the
+/// configuration sets that key itself.
+fn refreshed_tags(
+    on_image: &BTreeMap<String, String>,
+    configured: Option<&BTreeMap<String, String>>,
+    default_tags: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let name_is_ours = !configured.is_some_and(|c| c.contains_key("Name"));
+    let all: BTreeMap<String, String> = on_image
+        .iter()
+        .filter(|(k, _)| {
+            let bookkeeping = k.starts_with("immutable:")
+                || k.to_ascii_lowercase().starts_with("aws:")
+                || (name_is_ours && k.as_str() == "Name");
+            !bookkeeping
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let tags = all
+        .iter()
+        .filter(|(k, v)| {
+            configured.is_some_and(|c| c.contains_key(*k)) || default_tags.get(*k) != Some(*v)
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (tags, all)
+}
+
+fn merged_tags(
+    default_tags: &BTreeMap<String, String>,
+    tags: Option<&BTreeMap<String, String>>,
+) -> BTreeMap<String, String> {
+    let mut all = default_tags.clone();
+    all.extend(tags.cloned().unwrap_or_default());
+    all
+}
+
+fn string_map(m: BTreeMap<String, String>) -> Value {
+    Value::Map(m.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+}
+
+/// The planned values with the write-only keys put back from the configuration: only the
+/// configuration carries them (the plan holds null), and only apply reads them.
+fn with_write_only(planned: &Value, config: &Value) -> Value {
+    let mut v = planned.clone();
+    set(
+        &mut v,
+        "ssh_private_key",
+        config.get("ssh_private_key").clone(),
+    );
+    let key = config
+        .get("ssh_bastion")
+        .as_elements()
+        .and_then(|l| l.first())
+        .map(|b| b.get("private_key").clone());
+    if let (Some(key), Value::Object(fields)) = (key, &mut v) {
+        if let Some(Value::List(bastions)) = fields.get_mut("ssh_bastion") {
+            if let Some(b) = bastions.first_mut() {
+                set(b, "private_key", key);
+            }
+        }
+    }
+    v
+}
+
 fn computed_of(state: &Value) -> Computed {
     from_value(state).unwrap_or_default()
 }
 
 #[async_trait]
-impl Resource for ImageResource {
+impl Resource<crate::aws::Aws> for ImageResource {
     fn type_name(&self) -> &'static str {
         TYPE_NAME
     }
@@ -488,6 +634,30 @@ impl Resource for ImageResource {
 
     async fn plan(&self, cx: &Cx, req: PlanRequest<'_>) -> Result<Planned, Diagnostics> {
         let mut planned = req.proposed.clone();
+        if let Ok(aws) = cx.aws() {
+            let c = config(req.config)?;
+            let mut d = Diagnostics::new();
+            limits::check_tag_count(
+                &AttrPath::root("tags"),
+                c.tags.as_ref().unwrap_or(&BTreeMap::new()),
+                aws.default_tags(),
+                &OWN_IMAGE_TAGS,
+                &mut d,
+            );
+            d.into_result()?;
+            let tags = req.config.get("tags");
+            let tags_all = if tags.is_wholly_known() {
+                Value::Map(
+                    merged_tags(aws.default_tags(), c.tags.as_ref())
+                        .into_iter()
+                        .map(|(k, v)| (k, Value::String(v)))
+                        .collect(),
+                )
+            } else {
+                unknown()
+            };
+            set(&mut planned, "tags_all", tags_all);
+        }
         let requires_replace = vec![AttrPath::root("fingerprint")];
         if !fingerprint_inputs_known(req.proposed) {
             set(&mut planned, "fingerprint", unknown());
@@ -543,7 +713,8 @@ impl Resource for ImageResource {
         let c = config(req.planned)?;
         let aws = cx.aws()?;
         let mut spec = bake_spec(&c, aws.default_tags())?;
-        spec.communicator = settings::communicator(&c)?;
+        spec.communicator =
+            settings::communicator(&config(&with_write_only(req.planned, req.config))?)?;
         let ec2 = aws.ec2().await?;
         let resolved = source::resolve_memo(aws, &ec2, &spec.source).await?;
         let fp = fingerprint::fingerprint(&spec, &resolved.image_id);
@@ -585,6 +756,7 @@ impl Resource for ImageResource {
         state_from(
             req.planned,
             Computed {
+                tags_all: Some(spec.image.tags.clone()),
                 id: Some(baked.image.id.clone()),
                 name: Some(baked.image.name.clone()),
                 fingerprint: Some(fp),
@@ -603,9 +775,15 @@ impl Resource for ImageResource {
         let aws = cx.aws()?;
         let mut prior = computed_of(req.prior);
         let id = prior.id.clone().unwrap_or_default();
-        let old = settings::image_settings(&config(req.prior)?, aws.default_tags());
+        let mut old = settings::image_settings(&config(req.prior)?, aws.default_tags());
+        // What is on the image now, as last refreshed: a change of default_tags, or a tag
+        // changed outside Terraform, is then a difference to apply.
+        if let Some(on_image) = prior.tags_all.clone() {
+            old.tags = on_image;
+        }
         let c = config(req.planned)?;
         let new = settings::image_settings(&c, aws.default_tags());
+        prior.tags_all = Some(new.tags.clone());
         let home = aws.region().await?;
         let ids = prior
             .region_image_ids
@@ -691,6 +869,14 @@ impl Resource for ImageResource {
             return Ok(None);
         };
         let mut new = state.clone();
+        let configured: Option<BTreeMap<String, String>> =
+            from_value(state.get("tags")).unwrap_or_default();
+        let (tags, tags_all) =
+            refreshed_tags(&info.tags, configured.as_ref(), cx.aws()?.default_tags());
+        if !(tags.is_empty() && state.get("tags").is_null()) {
+            set(&mut new, "tags", string_map(tags));
+        }
+        set(&mut new, "tags_all", string_map(tags_all));
         set(&mut new, "name", Value::String(info.name.clone()));
         set(
             &mut new,
@@ -749,13 +935,16 @@ impl Resource for ImageResource {
                 format!("{id} does not exist in this region."),
             ))
         })?;
-        let user_tags: BTreeMap<String, String> = info
-            .tags
-            .iter()
-            .filter(|(k, _)| !k.starts_with("immutable:"))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        // As a configuration that would produce no diff would write them: without the
+        // provider's own tags (a `Name` equal to the image's name is the default one) and
+        // without what default_tags adds.
+        let mut on_image = info.tags.clone();
+        if on_image.get("Name") == Some(&info.name) {
+            on_image.remove("Name");
+        }
+        let (user_tags, tags_all) = refreshed_tags(&on_image, None, cx.aws()?.default_tags());
         let mut fields = BTreeMap::new();
+        fields.insert("tags_all".into(), string_map(tags_all));
         fields.insert("id".to_string(), Value::String(info.id.clone()));
         if let Some(t) = info.tag(tags::CODE_TAG) {
             fields.insert("code_tag".into(), Value::String(t.into()));
@@ -827,9 +1016,42 @@ mod tests {
     }
 
     #[test]
+    fn refreshed_tags_leave_out_bookkeeping_and_unchanged_defaults() {
+        let m = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let on_image = m(&[
+            ("Name", "web-v1"),
+            ("immutable:fingerprint", "sha256:0"),
+            ("aws:cloudformation:stack", "x"),
+            ("team", "platform"),
+            ("app", "web"),
+            ("owner", "changed-outside"),
+        ]);
+        let defaults = m(&[("team", "platform"), ("owner", "ops")]);
+        let (tags, all) = refreshed_tags(&on_image, Some(&m(&[("app", "web")])), &defaults);
+        // A default changed outside Terraform is drift on tags (and tags_all): it shows.
+        assert_eq!(tags, m(&[("app", "web"), ("owner", "changed-outside")]));
+        assert_eq!(
+            all,
+            m(&[
+                ("app", "web"),
+                ("owner", "changed-outside"),
+                ("team", "platform")
+            ])
+        );
+        // A Name the configuration sets is the user's.
+        let (tags, _) = refreshed_tags(&on_image, Some(&m(&[("Name", "x")])), &defaults);
+        assert_eq!(tags.get("Name").map(String::as_str), Some("web-v1"));
+    }
+
+    #[test]
     fn a_good_config_validates() {
         let d = validate_config(&cfg(&[
-            ("source_ami", s("ami-1")),
+            ("source_ami", s("ami-11111111")),
             ("code_tag", s("v1")),
             ("script", s("echo")),
         ]));
@@ -853,7 +1075,7 @@ mod tests {
             ),
             (
                 cfg(&[
-                    ("source_ami", s("ami-1")),
+                    ("source_ami", s("ami-11111111")),
                     ("source_ami_filter", filter.clone()),
                     ("code_tag", s("v1")),
                     ("script", s("x")),
@@ -878,19 +1100,19 @@ mod tests {
             ),
             (
                 cfg(&[
-                    ("source_ami", s("ami-1")),
+                    ("source_ami", s("ami-11111111")),
                     ("code_tag", s("")),
                     ("script", s("x")),
                 ]),
                 "code_tag",
             ),
             (
-                cfg(&[("source_ami", s("ami-1")), ("code_tag", s("v1"))]),
+                cfg(&[("source_ami", s("ami-11111111")), ("code_tag", s("v1"))]),
                 "script",
             ),
             (
                 cfg(&[
-                    ("source_ami", s("ami-1")),
+                    ("source_ami", s("ami-11111111")),
                     ("code_tag", s("v1")),
                     ("script", s("x")),
                     ("script_file", s("f")),
@@ -899,7 +1121,7 @@ mod tests {
             ),
             (
                 cfg(&[
-                    ("source_ami", s("ami-1")),
+                    ("source_ami", s("ami-11111111")),
                     ("code_tag", s("v1")),
                     ("script", s("x")),
                     ("communicator", s("winrm")),
@@ -908,7 +1130,7 @@ mod tests {
             ),
             (
                 cfg(&[
-                    ("source_ami", s("ami-1")),
+                    ("source_ami", s("ami-11111111")),
                     ("code_tag", s("v1")),
                     ("script", s("x")),
                     ("name_template", s("a-{{tags}}")),
@@ -917,7 +1139,7 @@ mod tests {
             ),
             (
                 cfg(&[
-                    ("source_ami", s("ami-1")),
+                    ("source_ami", s("ami-11111111")),
                     ("code_tag", s("v1")),
                     ("script", s("x")),
                     (
@@ -946,7 +1168,7 @@ mod tests {
             [("create".to_string(), s("10 minutes"))].into(),
         )]);
         let d = validate_config(&cfg(&[
-            ("source_ami", s("ami-1")),
+            ("source_ami", s("ami-11111111")),
             ("code_tag", s("v1")),
             ("script", s("x")),
             ("timeouts", t),
@@ -982,7 +1204,7 @@ mod tests {
     /// A valid base plus `extra` attributes.
     fn with(extra: &[(&str, Value)]) -> Value {
         let mut pairs = vec![
-            ("source_ami", s("ami-1")),
+            ("source_ami", s("ami-11111111")),
             ("code_tag", s("v1")),
             ("script", s("x")),
             ("name_template", s("web-{{tag}}")),
@@ -1069,7 +1291,7 @@ mod tests {
         let d = validate_config(&with(&[
             ("communicator", s("ssh")),
             ("ssh_username", s("ubuntu")),
-            ("security_group_ids", strings(&["sg-1"])),
+            ("security_group_ids", strings(&["sg-11111111"])),
         ]));
         assert!(d.is_empty(), "{d}");
     }
@@ -1209,7 +1431,7 @@ mod tests {
             (with(&[("keep_previous", n(1.5))]), "keep_previous"),
             (
                 cfg(&[
-                    ("source_ami", s("ami-1")),
+                    ("source_ami", s("ami-11111111")),
                     ("code_tag", s("v1")),
                     ("script", s("x")),
                     ("keep_previous", n(2.0)),
@@ -1309,7 +1531,7 @@ mod tests {
     #[test]
     fn unknown_values_are_not_errors_at_validate() {
         let d = validate_config(&cfg(&[
-            ("source_ami", s("ami-1")),
+            ("source_ami", s("ami-11111111")),
             ("code_tag", unknown()),
             ("script", s("x")),
         ]));

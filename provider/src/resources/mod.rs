@@ -2,14 +2,16 @@
 //! engines under `bake` and `rollout` do the work.
 
 pub mod image;
+pub mod limits;
 pub mod release;
 
 use std::sync::Arc;
 
+use crate::aws::Aws;
 use crate::tf::resource::Resource;
 
 /// Every resource type this provider serves.
-pub fn all() -> Vec<Arc<dyn Resource>> {
+pub fn all() -> Vec<Arc<dyn Resource<Aws>>> {
     vec![
         Arc::new(image::ImageResource),
         Arc::new(release::ReleaseResource),

@@ -15,10 +15,11 @@ use serde::Deserialize;
 
 use crate::aws::ErrorContext;
 use crate::bake::name::rfc3339;
+use crate::provider::{AwsCx, Cx};
 use crate::rollout::{self, AwsGroup, GroupApi, HealthSource, LaunchMode, ReleaseConfig, Status};
 use crate::tf::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tf::duration;
-use crate::tf::resource::{ApplyRequest, Cx, PlanRequest, Planned, Resource};
+use crate::tf::resource::{ApplyRequest, PlanRequest, Planned, Resource};
 use crate::tf::schema::{bool, list_of, number, string, Attribute, Block, NestedBlock, Schema};
 use crate::tf::value::{from_value, Value};
 
@@ -45,6 +46,19 @@ const IMAGE_PLACEHOLDER: &str = "(image known after apply)";
 pub const SCHEDULE_TARGET: &str = "(image_id)";
 
 pub struct ReleaseResource;
+
+/// The arguments `planned_batches` and `schedule` are computed from (besides the group and the
+/// image, which the schedule names only by reference).
+const SCHEDULE_INPUTS: [&str; 8] = [
+    "batch_size",
+    "strategy",
+    "min_healthy_percentage",
+    "instance_warmup",
+    "pause_between_batches",
+    "checkpoints",
+    "launch_mode",
+    "health_check",
+];
 
 pub fn schema() -> Schema {
     Schema {
@@ -107,8 +121,7 @@ struct Timeouts {
 
 /// The typed configuration; values not known yet (at validate and plan) read as unset.
 fn config(v: &Value) -> Result<Config, Diagnostics> {
-    from_value(&v.known_part())
-        .map_err(|e| Diagnostic::error("Invalid configuration", e.to_string()).into())
+    from_value(&v.known_part()).map_err(Diagnostics::from)
 }
 
 fn secs(v: &Option<String>, default: &str) -> u64 {
@@ -131,13 +144,7 @@ fn validate_config(raw: &Value) -> Diagnostics {
         );
     }
     if let Some(img) = &c.image_id {
-        if !img.starts_with("ami-") {
-            d.attr_error(
-                AttrPath::root("image_id"),
-                "Invalid AMI id",
-                format!("{img:?} is not an AMI id (ami-…)."),
-            );
-        }
+        crate::resources::limits::check_id(AttrPath::root("image_id"), img, "ami-", "AMI", &mut d);
     }
     if let Some(m) = &c.launch_mode {
         if !["launch_template", "launch_configuration", "external"].contains(&m.as_str()) {
@@ -547,7 +554,7 @@ impl ReleaseResource {
 }
 
 #[async_trait]
-impl Resource for ReleaseResource {
+impl Resource<crate::aws::Aws> for ReleaseResource {
     fn type_name(&self) -> &'static str {
         TYPE_NAME
     }
@@ -597,7 +604,11 @@ impl Resource for ReleaseResource {
                 "health_check",
                 "id",
             ] {
-                if req.proposed.get(a).is_null() || a != "launch_mode" {
+                // A mode the configuration sets is planned as set (Terraform insists); only
+                // an inferred one waits for the group.
+                let configured =
+                    matches!(a, "launch_mode" | "health_check") && !req.config.get(a).is_null();
+                if !configured {
                     set(&mut planned, a, unknown());
                 }
             }
@@ -612,16 +623,22 @@ impl Resource for ReleaseResource {
             image_exists(&aws, image).await?;
         }
         set(&mut planned, "id", Value::String(name.clone()));
-        set(
-            &mut planned,
-            "launch_mode",
-            Value::String(infer_mode(&c, &snap)?),
-        );
-        set(
-            &mut planned,
-            "health_check",
-            Value::String(health(&c, &snap)),
-        );
+        // A mode from a value known only after apply stays unknown: reading it as unset would
+        // plan the inferred mode, and the apply would then see another one.
+        if req.proposed.get("launch_mode").is_known() {
+            set(
+                &mut planned,
+                "launch_mode",
+                Value::String(infer_mode(&c, &snap)?),
+            );
+        }
+        if req.proposed.get("health_check").is_known() {
+            set(
+                &mut planned,
+                "health_check",
+                Value::String(health(&c, &snap)),
+            );
+        }
         set(
             &mut planned,
             "previous_image_id",
@@ -631,6 +648,24 @@ impl Resource for ReleaseResource {
         );
         if let Some(w) = pinned_external(&c, &snap) {
             cx.warn(w);
+        }
+        let unknown_inputs: Vec<&str> = SCHEDULE_INPUTS
+            .into_iter()
+            .filter(|a| !req.proposed.get(a).is_wholly_known())
+            .collect();
+        if !unknown_inputs.is_empty() {
+            // The batches depend on these; planning them from defaults would be a promise the
+            // apply breaks ("Provider produced inconsistent final plan").
+            tracing::debug!(?unknown_inputs, "schedule known after apply");
+            if !req.proposed.get("launch_mode").is_known() {
+                set(&mut planned, "previous_image_id", unknown());
+            }
+            set(&mut planned, "planned_batches", unknown());
+            set(&mut planned, "schedule", unknown());
+            return Ok(Planned {
+                state: planned,
+                requires_replace,
+            });
         }
         let target = req
             .proposed
@@ -772,7 +807,7 @@ mod tests {
     fn cfg(pairs: &[(&str, Value)]) -> Value {
         let mut all: Vec<(&str, Value)> = vec![
             ("autoscaling_group_name", Value::String("web".into())),
-            ("image_id", Value::String("ami-1".into())),
+            ("image_id", Value::String("ami-11111111".into())),
         ];
         all.extend(pairs.iter().cloned());
         object(

@@ -1,12 +1,8 @@
-//! The Terraform side of the provider: values, schemas, diagnostics, the resource and data source
-//! traits and the gRPC service that dispatches to them.
+//! The Terraform side of the provider. The protocol, values, schemas, diagnostics and the
+//! resource/data source traits live in the `provider-framework` crate (`provider/framework/`);
+//! they are re-exported here under their old paths. What is this provider's own stays here.
 
-pub mod data_source;
-pub mod diag;
+pub use provider_framework::{
+    data_source, diag, guard, plan_helpers, provider, resource, schema, server, value,
+};
 pub mod duration;
-pub mod plan_helpers;
-pub mod resource;
-pub mod schema;
-pub mod server;
-pub mod value;
-mod wire;

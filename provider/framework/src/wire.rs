@@ -31,7 +31,7 @@ fn block(b: &Block, version: i64) -> pb::schema::Block {
                 sensitive: a.sensitive,
                 description_kind: pb::StringKind::Markdown as i32,
                 deprecated: false,
-                write_only: false,
+                write_only: a.write_only,
             })
             .collect(),
         block_types: b

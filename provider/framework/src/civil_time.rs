@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// A UTC instant broken into calendar fields, at microsecond precision (what Terraform's log
 /// timestamp layout carries).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct UtcDateTime {
+pub struct UtcDateTime {
     pub year: i64,
     pub month: u8,
     pub day: u8,
@@ -22,7 +22,7 @@ pub(crate) struct UtcDateTime {
 
 impl UtcDateTime {
     /// Breaks `t` into UTC calendar fields; instants before 1970 are handled too.
-    pub(crate) fn from_system_time(t: SystemTime) -> Self {
+    pub fn from_system_time(t: SystemTime) -> Self {
         let micros: i128 = match t.duration_since(UNIX_EPOCH) {
             Ok(d) => d.as_micros() as i128,
             Err(e) => -(e.duration().as_micros() as i128),
@@ -45,7 +45,7 @@ impl UtcDateTime {
 
     /// RFC 3339 with exactly six fractional digits and `Z`: Go's
     /// `2006-01-02T15:04:05.000000Z07:00` layout for a UTC time, which go-plugin parses.
-    pub(crate) fn to_rfc3339_micros(self) -> String {
+    pub fn to_rfc3339_micros(self) -> String {
         format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
             self.year, self.month, self.day, self.hour, self.minute, self.second, self.micros
@@ -54,7 +54,7 @@ impl UtcDateTime {
 }
 
 /// The UTC date `days` days before now, as `(year, month, day)`.
-pub(crate) fn utc_date_days_ago(days: u64) -> (i32, u8, u8) {
+pub fn utc_date_days_ago(days: u64) -> (i32, u8, u8) {
     let then = SystemTime::now()
         .checked_sub(Duration::from_secs(days * 86_400))
         .unwrap_or(UNIX_EPOCH);
@@ -63,7 +63,7 @@ pub(crate) fn utc_date_days_ago(days: u64) -> (i32, u8, u8) {
 }
 
 /// Days since 1970-01-01 → `(year, month 1..=12, day 1..=31)`.
-pub(crate) fn civil_from_days(days: i64) -> (i64, u8, u8) {
+pub fn civil_from_days(days: i64) -> (i64, u8, u8) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097); // day of era, 0..=146096

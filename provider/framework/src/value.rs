@@ -116,6 +116,32 @@ impl Value {
         }
     }
 
+    /// Where the first unknown inside the value is (attributes and keys in order), if any: for a
+    /// diagnostic that points at the value that is not known yet.
+    pub fn first_unknown_path(&self) -> Option<Vec<PathStep>> {
+        match self {
+            Value::Unknown(_) => Some(Vec::new()),
+            Value::List(items) | Value::Set(items) | Value::Tuple(items) => {
+                items.iter().enumerate().find_map(|(i, v)| {
+                    let mut p = v.first_unknown_path()?;
+                    p.insert(0, PathStep::Index(i));
+                    Some(p)
+                })
+            }
+            Value::Map(entries) => entries.iter().find_map(|(k, v)| {
+                let mut p = v.first_unknown_path()?;
+                p.insert(0, PathStep::Key(k.clone()));
+                Some(p)
+            }),
+            Value::Object(entries) => entries.iter().find_map(|(k, v)| {
+                let mut p = v.first_unknown_path()?;
+                p.insert(0, PathStep::Attr(k.clone()));
+                Some(p)
+            }),
+            Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => None,
+        }
+    }
+
     /// The known part of the value, for checks at validate and plan time: unknown attributes
     /// become null, unknown elements and map entries are dropped. (A config such as
     /// `tags = { app = var.name }` in a `for_each` module is partly unknown at validate.)

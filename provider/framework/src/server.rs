@@ -10,41 +10,47 @@ use tonic::{Request, Response, Status};
 
 use super::data_source::DataSource;
 use super::diag::{Diagnostic, Diagnostics};
-use super::plan_helpers::{fill_defaults, unknown_computed};
+use super::guard::guarded;
+use super::plan_helpers::{
+    defaults_where_config_is_null, fill_defaults, null_write_only, unknown_computed, write_only_set,
+};
+use super::provider::Provider;
 use super::resource::{ApplyRequest, Cx, PlanRequest, Resource};
 use super::schema::Schema;
 use super::value::{self, Type, UnknownAttrs, Value};
 use super::wire;
-use crate::aws::Aws;
 use crate::cancel::Cancel;
-use crate::config;
 
-struct Registered {
-    resource: Arc<dyn Resource>,
+struct Registered<S> {
+    resource: Arc<dyn Resource<S>>,
     schema: Schema,
     ty: Type,
 }
 
-struct RegisteredDataSource {
-    data_source: Arc<dyn DataSource>,
+struct RegisteredDataSource<S> {
+    data_source: Arc<dyn DataSource<S>>,
     schema: Schema,
     ty: Type,
 }
 
-pub struct ProviderService {
+pub struct ProviderService<P: Provider> {
+    provider: P,
     provider_schema: Schema,
     provider_ty: Type,
-    resources: BTreeMap<&'static str, Registered>,
-    data_sources: BTreeMap<&'static str, RegisteredDataSource>,
+    resources: BTreeMap<&'static str, Registered<P::State>>,
+    data_sources: BTreeMap<&'static str, RegisteredDataSource<P::State>>,
     /// Built once: Terraform asks for the schema on every one of its several plugin starts.
     schema_response: pb::get_provider_schema::Response,
-    aws: RwLock<Option<Arc<Aws>>>,
+    /// What ConfigureProvider produced; `None` until then.
+    state: RwLock<Option<Arc<P::State>>>,
     cancel: Cancel,
 }
 
-impl ProviderService {
-    pub fn new(resources: Vec<Arc<dyn Resource>>) -> Self {
-        let provider_schema = config::schema();
+impl<P: Provider> ProviderService<P> {
+    pub fn new(provider: P) -> Self {
+        let resources = provider.resources();
+        let data_sources = provider.data_sources();
+        let provider_schema = provider.schema();
         let provider_ty = provider_schema.block.value_type();
         let resources: BTreeMap<_, _> = resources
             .into_iter()
@@ -74,19 +80,22 @@ impl ProviderService {
             }),
             ..Default::default()
         };
-        ProviderService {
+        let mut service = ProviderService {
+            provider,
             provider_schema,
             provider_ty,
             resources,
             data_sources: BTreeMap::new(),
             schema_response,
-            aws: RwLock::new(None),
+            state: RwLock::new(None),
             cancel: Cancel::new(),
-        }
+        };
+        service.add_data_sources(data_sources);
+        service
     }
 
-    /// Adds data sources (served beside the resources; their schemas join GetProviderSchema).
-    pub fn with_data_sources(mut self, data_sources: Vec<Arc<dyn DataSource>>) -> Self {
+    /// Data sources are served beside the resources; their schemas join GetProviderSchema.
+    fn add_data_sources(&mut self, data_sources: Vec<Arc<dyn DataSource<P::State>>>) {
         for d in data_sources {
             let schema = d.schema();
             let ty = schema.block.value_type();
@@ -102,10 +111,9 @@ impl ProviderService {
                 },
             );
         }
-        self
     }
 
-    fn data_source(&self, type_name: &str) -> Result<&RegisteredDataSource, Diagnostics> {
+    fn data_source(&self, type_name: &str) -> Result<&RegisteredDataSource<P::State>, Diagnostics> {
         self.data_sources.get(type_name).ok_or_else(|| {
             Diagnostic::error(
                 "Unknown data source",
@@ -115,7 +123,7 @@ impl ProviderService {
         })
     }
 
-    fn registered(&self, type_name: &str) -> Result<&Registered, Diagnostics> {
+    fn registered(&self, type_name: &str) -> Result<&Registered<P::State>, Diagnostics> {
         self.resources.get(type_name).ok_or_else(|| {
             Diagnostic::error(
                 "Unknown resource type",
@@ -125,9 +133,9 @@ impl ProviderService {
         })
     }
 
-    fn cx(&self) -> Cx {
+    fn cx(&self) -> Cx<P::State> {
         Cx::new(
-            self.aws.read().expect("aws lock").clone(),
+            self.state.read().unwrap_or_else(|e| e.into_inner()).clone(),
             self.cancel.clone(),
         )
     }
@@ -147,6 +155,7 @@ impl ProviderService {
                 ..Default::default()
             });
         }
+        let proposed = defaults_where_config_is_null(&r.schema.block, proposed, &config);
         let mut proposed = fill_defaults(&r.schema.block, proposed);
         if prior.is_null() {
             proposed = unknown_computed(&r.schema.block, proposed);
@@ -164,7 +173,8 @@ impl ProviderService {
             )
             .await?;
         let mut diags = cx.take_warnings();
-        let planned_state = match wire::encode(&planned.state, &r.ty, "planned state") {
+        let planned_state = null_write_only(&r.schema.block, planned.state);
+        let planned_state = match wire::encode(&planned_state, &r.ty, "planned state") {
             Ok(v) => Some(v),
             Err(d) => {
                 diags.extend(d);
@@ -221,6 +231,7 @@ impl ProviderService {
                 prior
             }
         };
+        let new_state = null_write_only(&r.schema.block, new_state);
         match wire::encode(&new_state, &r.ty, "new state") {
             Ok(v) => pb::apply_resource_change::Response {
                 new_state: Some(v),
@@ -265,16 +276,16 @@ fn apply_error(
     }
 }
 
-#[tonic::async_trait]
-impl pb::provider_server::Provider for ProviderService {
-    async fn get_provider_schema(
+/// The RPCs as written; [`pb::provider_server::Provider`] below runs each one guarded.
+impl<P: Provider> ProviderService<P> {
+    async fn get_provider_schema_unguarded(
         &self,
         _: Request<pb::get_provider_schema::Request>,
     ) -> Result<Response<pb::get_provider_schema::Response>, Status> {
         Ok(Response::new(self.schema_response.clone()))
     }
 
-    async fn validate_provider_config(
+    async fn validate_provider_config_unguarded(
         &self,
         req: Request<pb::validate_provider_config::Request>,
     ) -> Result<Response<pb::validate_provider_config::Response>, Status> {
@@ -283,7 +294,7 @@ impl pb::provider_server::Provider for ProviderService {
             &self.provider_ty,
             "provider configuration",
         ) {
-            Ok(v) => config::validate(&v),
+            Ok(v) => self.provider.validate(&v),
             Err(d) => d,
         };
         Ok(Response::new(pb::validate_provider_config::Response {
@@ -291,20 +302,21 @@ impl pb::provider_server::Provider for ProviderService {
         }))
     }
 
-    async fn configure_provider(
+    async fn configure_provider_unguarded(
         &self,
         req: Request<pb::configure_provider::Request>,
     ) -> Result<Response<pb::configure_provider::Response>, Status> {
-        let result = wire::decode(
+        let result = match wire::decode(
             req.get_ref().config.as_ref(),
             &self.provider_ty,
             "provider configuration",
-        )
-        .and_then(|v| config::parse(&v));
+        ) {
+            Ok(v) => self.provider.configure(&v).await,
+            Err(d) => Err(d),
+        };
         let diags = match result {
-            Ok(settings) => {
-                tracing::debug!(region = ?settings.region, "provider configured");
-                *self.aws.write().expect("aws lock") = Some(Arc::new(Aws::new(settings)));
+            Ok(state) => {
+                *self.state.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(state));
                 Diagnostics::new()
             }
             Err(d) => d,
@@ -314,14 +326,30 @@ impl pb::provider_server::Provider for ProviderService {
         }))
     }
 
-    async fn validate_resource_config(
+    async fn validate_resource_config_unguarded(
         &self,
         req: Request<pb::validate_resource_config::Request>,
     ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
         let req = req.get_ref();
         let diags = match self.registered(&req.type_name) {
             Ok(r) => match wire::decode(req.config.as_ref(), &r.ty, "configuration") {
-                Ok(v) => r.resource.validate(&v),
+                Ok(v) => {
+                    let mut d = r.resource.validate(&v);
+                    let allowed = req
+                        .client_capabilities
+                        .as_ref()
+                        .is_some_and(|c| c.write_only_attributes_allowed);
+                    if !allowed {
+                        for path in write_only_set(&r.schema.block, &v) {
+                            d.attr_error(
+                                path,
+                                "Write-only argument needs Terraform 1.11",
+                                "This argument is write-only (never stored in the plan or state), which this Terraform does not support. Upgrade to Terraform 1.11 or later, or use the file-based argument instead.",
+                            );
+                        }
+                    }
+                    d
+                }
                 Err(d) => d,
             },
             Err(d) => d,
@@ -331,7 +359,7 @@ impl pb::provider_server::Provider for ProviderService {
         }))
     }
 
-    async fn validate_data_resource_config(
+    async fn validate_data_resource_config_unguarded(
         &self,
         req: Request<pb::validate_data_resource_config::Request>,
     ) -> Result<Response<pb::validate_data_resource_config::Response>, Status> {
@@ -348,7 +376,7 @@ impl pb::provider_server::Provider for ProviderService {
         }))
     }
 
-    async fn read_data_source(
+    async fn read_data_source_unguarded(
         &self,
         req: Request<pb::read_data_source::Request>,
     ) -> Result<Response<pb::read_data_source::Response>, Status> {
@@ -392,7 +420,7 @@ impl pb::provider_server::Provider for ProviderService {
         }))
     }
 
-    async fn upgrade_resource_state(
+    async fn upgrade_resource_state_unguarded(
         &self,
         req: Request<pb::upgrade_resource_state::Request>,
     ) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
@@ -419,7 +447,12 @@ impl pb::provider_server::Provider for ProviderService {
             let v = value::decode_json(json, &r.ty, UnknownAttrs::Ignore).map_err(|e| {
                 Diagnostics::from(Diagnostic::error("Cannot read stored state", e.to_string()))
             })?;
-            wire::encode(&v, &r.ty, "upgraded state")
+            // A value stored before the attribute became write-only leaves the state here.
+            wire::encode(
+                &null_write_only(&r.schema.block, v),
+                &r.ty,
+                "upgraded state",
+            )
         })();
         Ok(Response::new(match result {
             Ok(v) => pb::upgrade_resource_state::Response {
@@ -433,7 +466,7 @@ impl pb::provider_server::Provider for ProviderService {
         }))
     }
 
-    async fn read_resource(
+    async fn read_resource_unguarded(
         &self,
         req: Request<pb::read_resource::Request>,
     ) -> Result<Response<pb::read_resource::Response>, Status> {
@@ -443,6 +476,7 @@ impl pb::provider_server::Provider for ProviderService {
             let r = self.registered(&req.type_name)?;
             let state = wire::decode(req.current_state.as_ref(), &r.ty, "current state")?;
             let new = r.resource.read(&cx, &state).await?.unwrap_or(Value::Null);
+            let new = null_write_only(&r.schema.block, new);
             wire::encode(&new, &r.ty, "refreshed state")
         }
         .await;
@@ -466,7 +500,7 @@ impl pb::provider_server::Provider for ProviderService {
         }))
     }
 
-    async fn plan_resource_change(
+    async fn plan_resource_change_unguarded(
         &self,
         req: Request<pb::plan_resource_change::Request>,
     ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
@@ -479,14 +513,14 @@ impl pb::provider_server::Provider for ProviderService {
         }))
     }
 
-    async fn apply_resource_change(
+    async fn apply_resource_change_unguarded(
         &self,
         req: Request<pb::apply_resource_change::Request>,
     ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
         Ok(Response::new(self.apply(req.get_ref()).await))
     }
 
-    async fn import_resource_state(
+    async fn import_resource_state_unguarded(
         &self,
         req: Request<pb::import_resource_state::Request>,
     ) -> Result<Response<pb::import_resource_state::Response>, Status> {
@@ -494,7 +528,10 @@ impl pb::provider_server::Provider for ProviderService {
         let cx = self.cx();
         let result = async {
             let r = self.registered(&req.type_name)?;
-            let state = r.resource.import(&cx, &req.id).await?;
+            // An import reproduces what a configuration would plan: defaults filled, so the first
+            // plan after it shows no diff for arguments the configuration leaves out.
+            let state = fill_defaults(&r.schema.block, r.resource.import(&cx, &req.id).await?);
+            let state = null_write_only(&r.schema.block, state);
             wire::encode(&state, &r.ty, "imported state")
         }
         .await;
@@ -519,7 +556,7 @@ impl pb::provider_server::Provider for ProviderService {
         }))
     }
 
-    async fn stop_provider(
+    async fn stop_provider_unguarded(
         &self,
         _: Request<pb::stop_provider::Request>,
     ) -> Result<Response<pb::stop_provider::Response>, Status> {
@@ -531,7 +568,212 @@ impl pb::provider_server::Provider for ProviderService {
     }
 }
 
-impl ProviderService {
+#[tonic::async_trait]
+impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
+    async fn get_provider_schema(
+        &self,
+        req: Request<pb::get_provider_schema::Request>,
+    ) -> Result<Response<pb::get_provider_schema::Response>, Status> {
+        guarded("GetProviderSchema", self.get_provider_schema_unguarded(req))
+            .await
+            .unwrap_or_else(|p| {
+                let d = p.diagnostics;
+                Ok(Response::new(pb::get_provider_schema::Response {
+                    diagnostics: wire::diagnostics(&d),
+                    ..Default::default()
+                }))
+            })
+    }
+
+    async fn validate_provider_config(
+        &self,
+        req: Request<pb::validate_provider_config::Request>,
+    ) -> Result<Response<pb::validate_provider_config::Response>, Status> {
+        guarded(
+            "ValidateProviderConfig",
+            self.validate_provider_config_unguarded(req),
+        )
+        .await
+        .unwrap_or_else(|p| {
+            let d = p.diagnostics;
+            Ok(Response::new(pb::validate_provider_config::Response {
+                diagnostics: wire::diagnostics(&d),
+            }))
+        })
+    }
+
+    async fn configure_provider(
+        &self,
+        req: Request<pb::configure_provider::Request>,
+    ) -> Result<Response<pb::configure_provider::Response>, Status> {
+        guarded("ConfigureProvider", self.configure_provider_unguarded(req))
+            .await
+            .unwrap_or_else(|p| {
+                let d = p.diagnostics;
+                Ok(Response::new(pb::configure_provider::Response {
+                    diagnostics: wire::diagnostics(&d),
+                }))
+            })
+    }
+
+    async fn validate_resource_config(
+        &self,
+        req: Request<pb::validate_resource_config::Request>,
+    ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
+        guarded(
+            "ValidateResourceConfig",
+            self.validate_resource_config_unguarded(req),
+        )
+        .await
+        .unwrap_or_else(|p| {
+            let d = p.diagnostics;
+            Ok(Response::new(pb::validate_resource_config::Response {
+                diagnostics: wire::diagnostics(&d),
+            }))
+        })
+    }
+
+    async fn validate_data_resource_config(
+        &self,
+        req: Request<pb::validate_data_resource_config::Request>,
+    ) -> Result<Response<pb::validate_data_resource_config::Response>, Status> {
+        guarded(
+            "ValidateDataResourceConfig",
+            self.validate_data_resource_config_unguarded(req),
+        )
+        .await
+        .unwrap_or_else(|p| {
+            let d = p.diagnostics;
+            Ok(Response::new(pb::validate_data_resource_config::Response {
+                diagnostics: wire::diagnostics(&d),
+            }))
+        })
+    }
+
+    async fn read_data_source(
+        &self,
+        req: Request<pb::read_data_source::Request>,
+    ) -> Result<Response<pb::read_data_source::Response>, Status> {
+        guarded("ReadDataSource", self.read_data_source_unguarded(req))
+            .await
+            .unwrap_or_else(|p| {
+                let d = p.diagnostics;
+                Ok(Response::new(pb::read_data_source::Response {
+                    diagnostics: wire::diagnostics(&d),
+                    ..Default::default()
+                }))
+            })
+    }
+
+    async fn upgrade_resource_state(
+        &self,
+        req: Request<pb::upgrade_resource_state::Request>,
+    ) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
+        guarded(
+            "UpgradeResourceState",
+            self.upgrade_resource_state_unguarded(req),
+        )
+        .await
+        .unwrap_or_else(|p| {
+            let d = p.diagnostics;
+            Ok(Response::new(pb::upgrade_resource_state::Response {
+                diagnostics: wire::diagnostics(&d),
+                ..Default::default()
+            }))
+        })
+    }
+
+    async fn read_resource(
+        &self,
+        req: Request<pb::read_resource::Request>,
+    ) -> Result<Response<pb::read_resource::Response>, Status> {
+        let prior = req.get_ref().current_state.clone();
+        let private = req.get_ref().private.clone();
+        guarded("ReadResource", self.read_resource_unguarded(req))
+            .await
+            .unwrap_or_else(|p| {
+                let d = p.diagnostics;
+                Ok(Response::new(pb::read_resource::Response {
+                    new_state: prior,
+                    private,
+                    diagnostics: wire::diagnostics(&d),
+                    ..Default::default()
+                }))
+            })
+    }
+
+    async fn plan_resource_change(
+        &self,
+        req: Request<pb::plan_resource_change::Request>,
+    ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
+        guarded(
+            "PlanResourceChange",
+            self.plan_resource_change_unguarded(req),
+        )
+        .await
+        .unwrap_or_else(|p| {
+            let d = p.diagnostics;
+            Ok(Response::new(pb::plan_resource_change::Response {
+                diagnostics: wire::diagnostics(&d),
+                ..Default::default()
+            }))
+        })
+    }
+
+    async fn apply_resource_change(
+        &self,
+        req: Request<pb::apply_resource_change::Request>,
+    ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
+        let prior = req.get_ref().prior_state.clone();
+        guarded(
+            "ApplyResourceChange",
+            self.apply_resource_change_unguarded(req),
+        )
+        .await
+        .unwrap_or_else(|p| {
+            let d = p.diagnostics;
+            Ok(Response::new(pb::apply_resource_change::Response {
+                new_state: prior,
+                diagnostics: wire::diagnostics(&d),
+                ..Default::default()
+            }))
+        })
+    }
+
+    async fn import_resource_state(
+        &self,
+        req: Request<pb::import_resource_state::Request>,
+    ) -> Result<Response<pb::import_resource_state::Response>, Status> {
+        guarded(
+            "ImportResourceState",
+            self.import_resource_state_unguarded(req),
+        )
+        .await
+        .unwrap_or_else(|p| {
+            let d = p.diagnostics;
+            Ok(Response::new(pb::import_resource_state::Response {
+                diagnostics: wire::diagnostics(&d),
+                ..Default::default()
+            }))
+        })
+    }
+
+    async fn stop_provider(
+        &self,
+        req: Request<pb::stop_provider::Request>,
+    ) -> Result<Response<pb::stop_provider::Response>, Status> {
+        guarded("StopProvider", self.stop_provider_unguarded(req))
+            .await
+            .unwrap_or_else(|p| {
+                let d = p.diagnostics;
+                Ok(Response::new(pb::stop_provider::Response {
+                    error: d.to_string(),
+                }))
+            })
+    }
+}
+
+impl<P: Provider> ProviderService<P> {
     pub fn provider_schema(&self) -> &Schema {
         &self.provider_schema
     }

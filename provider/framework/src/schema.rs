@@ -36,6 +36,7 @@ pub struct Attribute {
     pub description: String,
     pub mode: Mode,
     pub sensitive: bool,
+    pub write_only: bool,
     /// Shown in the docs; the resource applies it during plan (protocol 6 has no schema defaults).
     pub default: Option<String>,
     /// A change of this attribute plans a replacement; listed in the docs.
@@ -68,6 +69,7 @@ impl Attribute {
             description: description.to_string(),
             mode,
             sensitive: false,
+            write_only: false,
             default: None,
             forces_new: false,
         }
@@ -94,6 +96,13 @@ impl Attribute {
 
     pub fn optional_computed(name: &str, ty: Type, description: &str) -> Self {
         Self::new(name, ty, Mode::OptionalComputed, description)
+    }
+
+    /// Write-only (protocol 6.8, Terraform 1.11+): the value reaches the provider only in the
+    /// configuration; plan and state always hold null, so a secret never lands in either.
+    pub fn write_only(mut self) -> Self {
+        self.write_only = true;
+        self
     }
 
     pub fn sensitive(mut self) -> Self {

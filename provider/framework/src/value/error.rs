@@ -41,9 +41,9 @@ pub enum ValueErrorKind {
     DuplicateKey(String),
     #[error("value is not yet known")]
     Unknown,
-    #[error("invalid number {0:?}")]
+    #[error("invalid number {:?}", short_number(.0))]
     InvalidNumber(String),
-    #[error("number {number} does not fit in {target}")]
+    #[error("number {} does not fit in {target}", short_number(.number))]
     NumberOutOfRange {
         number: String,
         target: &'static str,
@@ -58,6 +58,17 @@ pub enum ValueErrorKind {
     Json(String),
     #[error("{0}")]
     Custom(String),
+}
+
+/// Numbers as written, up to a length a person reads: `1e400` reaches the provider as 401 digits,
+/// and a diagnostic that prints them all hides the attribute it is about.
+fn short_number(text: &str) -> String {
+    const KEEP: usize = 24;
+    if text.chars().count() <= KEEP {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(KEEP).collect();
+    format!("{head}… ({} characters)", text.chars().count())
 }
 
 /// An error from decoding, encoding or converting a value, with the path to where it happened.

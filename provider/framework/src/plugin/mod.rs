@@ -73,7 +73,7 @@ enum ServeError {
 }
 
 /// Runs `provider` as a Terraform plugin and returns the process exit code; `main` is just
-/// `plugin::run(MyProvider::new())`.
+/// `plugin::run(MyProvider::new(), VERSION)`; `version` goes into the start-up log line.
 ///
 /// - Without Terraform's magic cookie, prints an explanation on stderr and returns 1.
 /// - When Terraform does not offer protocol 6, or start-up fails, prints the reason on stderr
@@ -81,7 +81,7 @@ enum ServeError {
 /// - Otherwise prints the handshake line, serves until Terraform calls
 ///   `plugin.GRPCController/Shutdown` (or sends SIGTERM), removes the socket directory and
 ///   returns 0. SIGINT is ignored: Terraform forwards Ctrl-C through `StopProvider`.
-pub fn run<P: Provider>(provider: P) -> ExitCode {
+pub fn run<P: Provider>(provider: P, version: &'static str) -> ExitCode {
     let env = match handshake::read_env(|key| std::env::var(key).ok()) {
         Startup::NotAPlugin => {
             eprintln!("{}", handshake::NOT_A_PLUGIN_MESSAGE);
@@ -101,7 +101,7 @@ pub fn run<P: Provider>(provider: P) -> ExitCode {
         .build()
         .map_err(ServeError::Runtime)
         .and_then(|runtime| {
-            let result = runtime.block_on(serve(provider, env));
+            let result = runtime.block_on(serve(provider, env, version));
             // Tasks still running (e.g. a stuck RPC past the grace period) must not delay exit.
             runtime.shutdown_timeout(Duration::from_millis(100));
             result
@@ -117,7 +117,11 @@ pub fn run<P: Provider>(provider: P) -> ExitCode {
 }
 
 /// Everything between the accepted environment and the exit code.
-async fn serve<P: Provider>(provider: P, env: PluginEnv) -> Result<(), ServeError> {
+async fn serve<P: Provider>(
+    provider: P,
+    env: PluginEnv,
+    version: &'static str,
+) -> Result<(), ServeError> {
     let shutdown = ShutdownSignal::new();
     install_signal_handlers(&shutdown)?;
 
@@ -157,7 +161,7 @@ async fn serve<P: Provider>(provider: P, env: PluginEnv) -> Result<(), ServeErro
             .map_err(ServeError::Handshake)?;
     }
     tracing::info!(
-        version = crate::VERSION,
+        version,
         network = "unix",
         address = %socket_dir.socket_path().display(),
         tls = server_cert.is_some(),

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::value::{PathStep, ValueError};
+
 /// A path into a resource's configuration, e.g. `source_ami_filter[0].owners`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AttrPath(pub Vec<Step>);
@@ -49,6 +51,21 @@ impl fmt::Display for AttrPath {
     }
 }
 
+impl From<Vec<PathStep>> for AttrPath {
+    fn from(steps: Vec<PathStep>) -> Self {
+        AttrPath(
+            steps
+                .into_iter()
+                .map(|s| match s {
+                    PathStep::Attr(a) => Step::Attr(a),
+                    PathStep::Index(i) => Step::Index(i64::try_from(i).unwrap_or(i64::MAX)),
+                    PathStep::Key(k) => Step::Key(k),
+                })
+                .collect(),
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
     Error,
@@ -83,6 +100,26 @@ impl Diagnostic {
     pub fn at(mut self, path: AttrPath) -> Self {
         self.path = Some(path);
         self
+    }
+}
+
+/// A value that does not fit its attribute's type (a number out of range, a string where a number
+/// belongs) is an error about that attribute: the path makes Terraform quote the line.
+impl From<ValueError> for Diagnostic {
+    fn from(e: ValueError) -> Self {
+        let path = e.path();
+        let d = Diagnostic::error("Invalid value", e.kind().to_string());
+        if path.is_empty() {
+            d
+        } else {
+            d.at(AttrPath::from(path))
+        }
+    }
+}
+
+impl From<ValueError> for Diagnostics {
+    fn from(e: ValueError) -> Self {
+        Diagnostic::from(e).into()
     }
 }
 
@@ -166,6 +203,7 @@ impl fmt::Display for Diagnostics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::Value;
 
     #[test]
     fn path_renders_like_terraform_addresses() {
@@ -174,6 +212,23 @@ mod tests {
             .attr("owners")
             .key("x");
         assert_eq!(p.to_string(), "source_ami_filter[0].owners[\"x\"]");
+    }
+
+    #[test]
+    fn value_errors_become_attribute_errors_with_a_short_message() {
+        use crate::value::{from_value, Number};
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct C {
+            ssh_port: Option<u16>,
+        }
+        let huge = format!("1{}", "0".repeat(400));
+        let v =
+            Value::Object([("ssh_port".to_string(), Value::Number(Number::Decimal(huge)))].into());
+        let d = Diagnostic::from(from_value::<C>(&v).unwrap_err());
+        assert_eq!(d.path, Some(AttrPath::root("ssh_port")));
+        assert!(d.detail.len() < 100, "{}", d.detail);
+        assert!(d.detail.contains("401 characters"), "{}", d.detail);
     }
 
     #[test]

@@ -14,16 +14,17 @@ use super::schema::Schema;
 use super::value::Value;
 
 #[async_trait]
-pub trait DataSource: Send + Sync {
+pub trait DataSource<S>: Send + Sync {
     fn type_name(&self) -> &'static str;
 
     fn schema(&self) -> Schema;
 
-    /// Static checks only — no AWS call — so bad input is reported before anything is read.
+    /// Static checks only — no call to the outside world — so bad input is reported before
+    /// anything is read.
     /// Values may be unknown here; check only what is known.
     fn validate(&self, config: &Value) -> Diagnostics;
 
     /// The state for `config` (defaults filled, every value known): the configured attributes
-    /// unchanged, computed ones filled in. Read-only: no AWS call here may change anything.
-    async fn read(&self, cx: &Cx, config: &Value) -> Result<Value, Diagnostics>;
+    /// unchanged, computed ones filled in. Read-only: nothing called here may change anything.
+    async fn read(&self, cx: &Cx<S>, config: &Value) -> Result<Value, Diagnostics>;
 }

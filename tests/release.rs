@@ -192,16 +192,18 @@ fn twelve_instances_in_four_batches_exactly_as_planned() {
         3,
         "switch, one raise, restore"
     );
-    // Each batch leaves in two calls (detach + terminate), and every old instance is gone.
+    // Every old instance leaves through the group, which drains it from its load balancers and
+    // runs its termination hooks on AWS: never a detach, never an EC2 termination.
     assert_eq!(
-        moto.count(region, "DetachInstances"),
-        4,
-        "one detach per batch"
+        moto.count(region, "TerminateInstanceInAutoScalingGroup"),
+        12,
+        "one termination through the group per old instance"
     );
+    assert_eq!(moto.count(region, "DetachInstances"), 0, "no detach");
     assert_eq!(
         moto.count(region, "TerminateInstances"),
-        4,
-        "one termination call per batch"
+        0,
+        "no termination through EC2"
     );
     let old: Vec<String> = before.images.keys().cloned().collect();
     let d = moto

@@ -74,8 +74,13 @@ pub trait GroupApi: Send + Sync {
     }
     async fn set_capacity(&self, desired: u32, min: u32, max: u32) -> Result<(), AwsError>;
     async fn terminate(&self, instance_id: &str, decrement_desired: bool) -> Result<(), AwsError>;
-    /// Takes a batch of instances out of the group and terminates them, in as few calls as the
-    /// cloud allows.
+    /// Takes a batch of instances out of service, the way the group itself does it: one
+    /// TerminateInstanceInAutoScalingGroup each, which deregisters the instance from its target
+    /// groups and classic load balancers, waits out their deregistration delay / connection
+    /// draining, and runs the group's `EC2_INSTANCE_TERMINATING` lifecycle hooks before the
+    /// instance stops. (Detaching and terminating through EC2 — two calls a batch — skips all
+    /// three and cuts off requests in flight.) The draining happens while the next batch runs:
+    /// an instance on its way out is `Terminating`, which no batch waits for.
     async fn remove(
         &self,
         instance_ids: &[String],
@@ -112,6 +117,9 @@ pub trait GroupApi: Send + Sync {
     /// Points the group back at an earlier launch setting (rollback).
     async fn set_launch(&self, setting: &LaunchSetting) -> Result<(), AwsError>;
 }
+
+/// How a launch template names its image through an SSM parameter.
+pub const SSM_IMAGE_PREFIX: &str = "resolve:ssm:";
 
 pub struct AwsGroup {
     name: String,
@@ -191,43 +199,6 @@ impl GroupApi for AwsGroup {
 
     async fn poll_observed(&self) -> Result<(GroupSnapshot, Instant), AwsError> {
         self.read(false).await
-    }
-
-    /// DetachInstances (20 at a time) then one TerminateInstances: two calls a batch instead of
-    /// one per instance — Auto Scaling APIs share one throttling bucket per account and region.
-    /// Detaching with `decrement` lowers desired capacity exactly like a decrementing termination;
-    /// without it the group launches replacements at once. Falls back to one call per instance
-    /// when the group refuses the detach (an instance not in service any more).
-    async fn remove(
-        &self,
-        instance_ids: &[String],
-        decrement_desired: bool,
-    ) -> Result<(), AwsError> {
-        for chunk in instance_ids.chunks(20) {
-            let detached = self
-                .asg
-                .detach_instances()
-                .auto_scaling_group_name(&self.name)
-                .set_instance_ids(Some(chunk.to_vec()))
-                .should_decrement_desired_capacity(decrement_desired)
-                .send()
-                .await
-                .context("DetachInstances", &self.name);
-            if let Err(e) = detached {
-                tracing::debug!("detaching a batch failed ({e}); terminating one by one");
-                for id in chunk {
-                    self.terminate(id, decrement_desired).await?;
-                }
-                // A refused detach may be the SDK's retry of one whose answer was lost: those
-                // instances are out of the group already, and the group's termination calls
-                // above answer "not found" for them. Terminate them in EC2 as well, or they
-                // keep running outside the group.
-                self.terminate_ec2(chunk).await?;
-                continue;
-            }
-            self.terminate_ec2(chunk).await?;
-        }
-        Ok(())
     }
 
     async fn set_capacity(&self, desired: u32, min: u32, max: u32) -> Result<(), AwsError> {
@@ -480,22 +451,6 @@ impl GroupApi for AwsGroup {
 }
 
 impl AwsGroup {
-    /// EC2 TerminateInstances; instances already gone count as terminated.
-    async fn terminate_ec2(&self, ids: &[String]) -> Result<(), AwsError> {
-        match self
-            .ec2
-            .terminate_instances()
-            .set_instance_ids(Some(ids.to_vec()))
-            .send()
-            .await
-            .context("TerminateInstances", &ids.join(","))
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_code("InvalidInstanceID.NotFound") => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
     /// The group, and when its own answer arrived (before the image lookups that follow it).
     async fn read(&self, launch: bool) -> Result<(GroupSnapshot, Instant), AwsError> {
         let err = |e: release_planner::aws::SnapshotError| {
@@ -511,7 +466,34 @@ impl AwsGroup {
         )
         .await;
         self.aws.return_instance_images(cache);
-        Ok((r.map_err(err)?, observed))
+        let mut snap = r.map_err(err)?;
+        if let Some(image) = snap.launch_image_id.take() {
+            snap.launch_image_id = Some(self.resolve_image(&image).await?);
+        }
+        Ok((snap, observed))
+    }
+
+    /// A launch template image given as `resolve:ssm:<parameter>` to the AMI the parameter
+    /// names now: DescribeLaunchTemplateVersions resolves it with `ResolveAlias`, but not every
+    /// endpoint does, and comparing the parameter string with an AMI id would never match.
+    /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/using-systems-manager-parameters.html>
+    async fn resolve_image(&self, image: &str) -> Result<String, AwsError> {
+        let Some(parameter) = image.strip_prefix(SSM_IMAGE_PREFIX) else {
+            return Ok(image.to_string());
+        };
+        let out = self
+            .aws
+            .ssm()
+            .await?
+            .get_parameter()
+            .name(parameter)
+            .send()
+            .await
+            .context("GetParameter", parameter)?;
+        out.parameter()
+            .and_then(|p| p.value())
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::new("GetParameter", parameter, "the parameter has no value"))
     }
 
     async fn template_id(&self, name: &str) -> Result<String, AwsError> {

@@ -42,6 +42,21 @@ pub enum LaunchMode {
     External,
 }
 
+/// What the release does with old instances protected from scale in (the names of Instance
+/// Refresh's `ScaleInProtectedInstances`). A termination by the release ignores the protection,
+/// so replacing them is never silent: it is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProtectedInstances {
+    /// Replace them like any other instance.
+    Replace,
+    /// Leave them on their image; the release completes without them.
+    Ignore,
+    /// Wait (up to `batch_timeout`) for someone to remove the protection, then refuse, before
+    /// any change.
+    #[default]
+    Wait,
+}
+
 #[derive(Debug, Clone)]
 pub struct ReleaseConfig {
     pub release_id: String,
@@ -52,6 +67,7 @@ pub struct ReleaseConfig {
     pub total_timeout: Duration,
     pub auto_rollback: bool,
     pub suspend_processes: Vec<String>,
+    pub protected: ProtectedInstances,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,6 +203,8 @@ async fn run_locked(
         .await?
         .get(RECORD_TAG)
         .and_then(|v| Record::parse(v));
+    check_rollback_target(group, cfg, found.as_ref(), &snap0).await?;
+    wait_for_unprotected(group, cfg, &snap0).await?;
     let record = match found {
         Some(r) if !r.paused => {
             tracing::info!(
@@ -358,6 +376,99 @@ async fn run_locked(
             Err(err)
         }
     }
+}
+
+/// A rollback onto an image that no longer exists cannot launch anything: a release that may
+/// need one refuses to start (AWS refuses launches of a deregistered AMI; the group's own
+/// scale-outs fail already). `found`: the record of an earlier release, whose previous image is
+/// the rollback target.
+async fn check_rollback_target(
+    group: &dyn GroupApi,
+    cfg: &ReleaseConfig,
+    found: Option<&Record>,
+    snap: &GroupSnapshot,
+) -> Result<(), ReleaseError> {
+    if !cfg.auto_rollback || cfg.mode == LaunchMode::External {
+        return Ok(());
+    }
+    let previous = match found {
+        Some(r) => Some(r.previous_image.clone()),
+        None => snap.launch_image_id.clone(),
+    };
+    let Some(previous) = previous.filter(|p| !p.is_empty() && *p != cfg.settings.target_image_id)
+    else {
+        return Ok(());
+    };
+    if group.image_launchable(&previous).await? {
+        return Ok(());
+    }
+    Err(ReleaseError {
+        untouched: true,
+        ..ReleaseError::new(format!(
+            "the rollback target of group {}, image {previous} (what it launches now), no longer exists or is not available: a failed release would have nothing to roll back onto, and the group cannot scale out either. Restore or re-create the image, or set auto_rollback = false to release without a rollback; this apply changed nothing",
+            group.name()
+        ))
+    })
+}
+
+/// Old instances protected from scale in, which the release would replace.
+fn protected_old(snap: &GroupSnapshot, target: &str) -> Vec<String> {
+    snap.instances
+        .iter()
+        .filter(|i| {
+            i.protected_from_scale_in
+                && i.image_id != target
+                && matches!(
+                    i.lifecycle_state,
+                    LifecycleState::Pending | LifecycleState::InService
+                )
+        })
+        .map(|i| i.id.clone())
+        .collect()
+}
+
+/// With [`ProtectedInstances::Wait`]: waits for the protection of the old instances to be
+/// removed, and refuses (before any change) when it is still there after `batch_timeout`.
+async fn wait_for_unprotected(
+    group: &dyn GroupApi,
+    cfg: &ReleaseConfig,
+    snap: &GroupSnapshot,
+) -> Result<(), ReleaseError> {
+    if cfg.protected != ProtectedInstances::Wait {
+        return Ok(());
+    }
+    let target = &cfg.settings.target_image_id;
+    let mut protected = protected_old(snap, target);
+    let deadline = Instant::now() + cfg.batch_timeout;
+    let mut attempt = 0;
+    while !protected.is_empty() && Instant::now() < deadline {
+        if attempt == 0 {
+            tracing::warn!(instances = %protected.join(","), "waiting for the scale-in protection of old instances to be removed");
+        }
+        tokio::time::sleep(
+            Backoff::SECONDS
+                .delay(attempt + 8)
+                .min(deadline.saturating_duration_since(Instant::now())),
+        )
+        .await;
+        attempt += 1;
+        if let Ok(now) = group.poll().await {
+            protected = protected_old(&now, target);
+        }
+    }
+    if protected.is_empty() {
+        return Ok(());
+    }
+    Err(ReleaseError {
+        untouched: true,
+        ..ReleaseError::new(format!(
+            "{} old instance(s) of group {} are protected from scale in ({}) and stayed so for {}: a release's termination would ignore the protection, so it waits for it to be removed. Remove it, or set scale_in_protected_instances = \"replace\" (replace them anyway) or \"ignore\" (leave them on their image); this apply changed nothing",
+            protected.len(),
+            group.name(),
+            protected.join(", "),
+            humantime(cfg.batch_timeout)
+        ))
+    })
 }
 
 /// Makes new instances launch from the target image (unless they already do).
@@ -541,7 +652,15 @@ async fn execute_batches(
         snap.desired_capacity = record.desired;
         snap.min_size = record.min;
         snap.max_size = record.max;
-        let schedule = remaining(&snap, settings).map_err(|e| {
+        let mut scheduled = snap.clone();
+        if cfg.protected == ProtectedInstances::Ignore {
+            // Left on their image: serving (the batches count them), but never scheduled.
+            let keep: BTreeSet<String> = protected_old(&snap, &settings.target_image_id)
+                .into_iter()
+                .collect();
+            scheduled.instances.retain(|i| !keep.contains(&i.id));
+        }
+        let schedule = remaining(&scheduled, settings).map_err(|e| {
             fail(
                 BatchError::new(
                     format!("cannot schedule the release: {e}"),

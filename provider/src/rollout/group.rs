@@ -116,6 +116,8 @@ pub trait GroupApi: Send + Sync {
     ) -> Result<LaunchSetting, AwsError>;
     /// Points the group back at an earlier launch setting (rollback).
     async fn set_launch(&self, setting: &LaunchSetting) -> Result<(), AwsError>;
+    /// Whether the group could launch `image` now: it exists and is not deregistered.
+    async fn image_launchable(&self, image: &str) -> Result<bool, AwsError>;
 }
 
 /// How a launch template names its image through an SSM parameter.
@@ -447,6 +449,12 @@ impl GroupApi for AwsGroup {
             .await
             .context("UpdateAutoScalingGroup", &self.name)?;
         Ok(())
+    }
+
+    async fn image_launchable(&self, image: &str) -> Result<bool, AwsError> {
+        Ok(crate::bake::image::describe(&self.ec2, image)
+            .await?
+            .is_some_and(|i| i.state == "available"))
     }
 }
 

@@ -22,6 +22,29 @@
 //!   fails with a retryable error; a mutating call may have taken effect before that (its answer
 //!   was lost). Repeating a termination is a no-op, as `AwsGroup::terminate` makes it.
 //!
+//! - **What AWS does that moto does not** (each off by default, drawn per seed by the sweep):
+//!   - *draining*: a group-performed termination (TerminateInstanceInAutoScalingGroup, scale-in,
+//!     an unhealthy replacement) deregisters the instance from its target group and waits the
+//!     deregistration delay before the termination hooks and the stop; every instance carries
+//!     requests in flight (each up to [`SimConfig::request`] long), and an instance that stops
+//!     while receiving, or sooner than a request after its deregistration, drops them
+//!     ([`SimGroup::dropped_requests`]).
+//!     <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html#deregistration-delay>
+//!   - *lifecycle hooks*: `Pending:Wait` (added to the boot) and `Terminating:Wait` (after the
+//!     draining), each the hook's action time capped by its heartbeat timeout, after which the
+//!     default result applies; hooks run only for launches and terminations the group performs,
+//!     never for a detached instance terminated through EC2 ([`SimConfig::detach_then_terminate`]
+//!     models that route, to show what it drops).
+//!     <https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks-overview.html>,
+//!     <https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks.html>
+//!   - *warm pools*: a scale-out draws pre-initialised instances of the original image first.
+//!     <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html>
+//!   - *another tool moving the launch template back* during the release, once.
+//!   - *deregistered images*: the group's launches from them fail
+//!     ([`SimGroup::missing_launches`]).
+//!     <https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/deregister-ami.html>
+//!   - *read outages*: every Describe fails (after the SDK's retries) for a window.
+//!
 //! [`SimGroup::lowest_healthy`] is the lowest healthy in-service capacity seen after any change
 //! (capacity only falls through the engine's own calls, so looking after each call is exact);
 //! the tests assert it never drops below the release's floor over 1,000 seeded runs
@@ -95,6 +118,14 @@ pub struct SimConfig {
     /// TerminateInstances in the same second, which skips the draining and the termination
     /// hooks. Kept to show that the traffic counter sees what that dropped.
     pub detach_then_terminate: bool,
+    /// Deregistered images: the group cannot launch them (its launches fail, as on AWS; moto
+    /// launches them anyway).
+    /// <https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/deregister-ami.html>
+    pub missing_images: BTreeSet<String>,
+    /// The first this many instances are protected from scale in (a scale-in skips them; an
+    /// explicit termination does not).
+    /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-instance-protection.html>
+    pub protected: u32,
 }
 
 /// A lifecycle hook: its action takes `action` (drawn uniformly), bounded by `heartbeat`.
@@ -131,6 +162,8 @@ impl SimConfig {
             termination_hook: None,
             launch_hook: None,
             detach_then_terminate: false,
+            missing_images: BTreeSet::new(),
+            protected: 0,
         }
     }
 }
@@ -197,6 +230,8 @@ struct World {
     reverted: bool,
     /// Requests cut off: instances that stopped while receiving or draining requests.
     dropped: u32,
+    /// Launches the group attempted from a deregistered image (each one failed).
+    missing_launches: u32,
     /// Old instances (on the original image) that left without their termination hook.
     unhooked: BTreeSet<String>,
     /// What happened, with virtual seconds (the last [`EVENTS`] entries), for failure reports.
@@ -249,6 +284,7 @@ impl SimGroup {
             launches: 0,
             reverted: false,
             dropped: 0,
+            missing_launches: 0,
             unhooked: BTreeSet::new(),
             events: Default::default(),
             cfg,
@@ -347,6 +383,11 @@ impl SimGroup {
         let mut w = self.world();
         w.advance(Instant::now());
         w.unhooked.clone()
+    }
+
+    /// Launches the group attempted from a deregistered image.
+    pub fn missing_launches(&self) -> u32 {
+        self.world().missing_launches
     }
 
     /// Instances launched since the start (the group's own launches included).
@@ -638,18 +679,27 @@ impl World {
                 .get(&self.launch.encode())
                 .cloned()
                 .unwrap_or_default();
-            for _ in live..self.desired {
-                self.spawn(image.clone(), now);
+            if self.cfg.missing_images.contains(&image) {
+                // The launch fails; the group tries again on its next reconciliation.
+                self.missing_launches += 1;
+                self.event(format!("launch failed: {image} is deregistered"));
+            } else {
+                for _ in live..self.desired {
+                    self.spawn(image.clone(), now);
+                }
             }
         }
         if live > self.desired && !self.suspended.contains("Terminate") {
             // AWS's default termination policy: instances of an older launch setting first,
             // then the oldest. (Zone balance and billing hours do not change who serves.)
             let current = self.images.get(&self.launch.encode()).cloned();
+            let protected = u64::from(self.cfg.protected);
+            let original = self.cfg.image.clone();
             let mut victims: Vec<(bool, u64, String)> = self
                 .instances
                 .iter()
                 .filter(|i| !matches!(i.state, State::Terminating { .. }))
+                .filter(|i| !(i.seq <= protected && i.image == original))
                 .map(|i| (Some(&i.image) == current.as_ref(), i.seq, i.id.clone()))
                 .collect();
             victims.sort();
@@ -747,7 +797,8 @@ impl GroupApi for SimGroup {
                         State::Terminating { .. } => LifecycleState::Terminating,
                     },
                     health: i.health,
-                    protected_from_scale_in: false,
+                    protected_from_scale_in: i.seq <= u64::from(w.cfg.protected)
+                        && i.image == w.cfg.image,
                     launch_time: None,
                 })
                 .collect(),
@@ -983,6 +1034,14 @@ impl GroupApi for SimGroup {
             .await?;
         self.set_launch(&new).await?;
         Ok(new)
+    }
+
+    async fn image_launchable(&self, image: &str) -> Result<bool, AwsError> {
+        let image = image.to_string();
+        self.read("DescribeImages", move |w| {
+            !w.cfg.missing_images.contains(&image)
+        })
+        .await
     }
 
     async fn set_launch(&self, setting: &LaunchSetting) -> Result<(), AwsError> {

@@ -12,7 +12,9 @@ use release_planner::{BatchSize, ReleaseSettings, Strategy};
 
 use super::*;
 use crate::cancel::Cancel;
-use crate::rollout::execute::{run, LaunchMode, ReleaseConfig, ReleaseError, Status};
+use crate::rollout::execute::{
+    run, LaunchMode, ProtectedInstances, ReleaseConfig, ReleaseError, Status,
+};
 use crate::rollout::record::{LOCK_TAG, RECORD_TAG};
 
 const OLD: &str = "ami-old";
@@ -91,6 +93,10 @@ fn scenario(seed: u64) -> Scenario {
             Duration::from_secs(rng.u64(10..=1200)),
         ));
     }
+    // The image the group runs was deregistered (its image resource replaced, destroy first).
+    if rng.u8(0..100) < 5 {
+        cloud.missing_images.insert(OLD.into());
+    }
     let broken = rng.u8(0..100) < 15;
     if broken {
         cloud.broken_images.insert(NEW.into());
@@ -151,6 +157,7 @@ fn scenario(seed: u64) -> Scenario {
         total_timeout: Duration::from_secs(4 * 3600),
         auto_rollback: rng.u8(0..5) != 0,
         suspend_processes: vec!["AZRebalance".into(), "ScheduledActions".into()],
+        protected: ProtectedInstances::default(),
     };
     let interrupt = match rng.u8(0..10) {
         0 | 1 => Interrupt::Cancel(Duration::from_secs(rng.u64(0..=1800))),
@@ -252,6 +259,11 @@ fn run_seed(seed: u64) -> Result<Summary, String> {
                     summary.refused_to_plan = true;
                     true
                 }
+                // No rollback target: refused before any change, for good.
+                Err(e) if e.untouched && e.what.contains("rollback target") => {
+                    summary.refused_to_plan = true;
+                    true
+                }
                 // A broken image fails for good: rollback (or a stop when it is off).
                 Err(e) if sc.broken && is_batch_failure(e) => {
                     summary.rolled_back = sc.release.auto_rollback;
@@ -291,6 +303,12 @@ fn run_seed(seed: u64) -> Result<Summary, String> {
         let most = summary.applies * launch_bound(sc.cloud.instances, batch) + sc.cloud.instances;
         if sim.launches() > most {
             return fail(format!("{} launches (at most {most})", sim.launches()));
+        }
+        if sim.missing_launches() > 0 {
+            return fail(format!(
+                "{} launch(es) from a deregistered image",
+                sim.missing_launches()
+            ));
         }
         tokio::time::sleep(Duration::from_secs(3600)).await;
         summary.dropped = sim.dropped_requests();
@@ -468,6 +486,7 @@ fn a_calm_surge_release_replaces_every_instance_once() {
         total_timeout: Duration::from_secs(3600),
         auto_rollback: true,
         suspend_processes: vec!["AZRebalance".into()],
+        protected: ProtectedInstances::default(),
     };
     let before: BTreeSet<String> = sim.live_images().into_keys().collect();
     let out = rt()
@@ -513,6 +532,7 @@ fn a_broken_image_is_rolled_back_without_losing_capacity() {
         total_timeout: Duration::from_secs(3600),
         auto_rollback: true,
         suspend_processes: vec![],
+        protected: ProtectedInstances::default(),
     };
     let err = rt()
         .block_on(run(&sim, &cfg, None, &Cancel::new()))
@@ -540,6 +560,7 @@ fn calm_release(id: &str, batch: u32) -> ReleaseConfig {
         total_timeout: Duration::from_secs(3600),
         auto_rollback: true,
         suspend_processes: vec![],
+        protected: ProtectedInstances::default(),
     }
 }
 
@@ -564,7 +585,11 @@ fn a_template_moved_back_by_another_tool_fails_the_batch_naming_the_image() {
         .block_on(run(&sim, &cfg, None, &Cancel::new()))
         .expect_err("a group that launches the old image cannot make progress");
     let msg = err.to_string();
-    assert!(msg.contains("batch 2 of 5 failed"), "{msg}");
+    // The first batch launched before the move; a later one (which depends on boot times) fails.
+    assert!(
+        msg.contains(" of 5 failed") && !msg.contains("batch 1 of 5"),
+        "{msg}"
+    );
     assert!(msg.contains("run ami-old, not ami-new"), "{msg}");
     assert!(msg.contains("changed by someone else"), "{msg}");
     assert!(
@@ -709,4 +734,77 @@ fn detaching_then_terminating_through_ec2_drops_requests_and_skips_the_hook() {
         "old instances were cut off: {:?}",
         sim.events()
     );
+}
+
+#[test]
+fn a_release_whose_rollback_target_is_gone_changes_nothing() {
+    let mut cloud = SimConfig::new(41, 6);
+    cloud.max = 12;
+    cloud.missing_images.insert(OLD.into());
+    let sim = SimGroup::new(cloud);
+    let err = rt()
+        .block_on(run(
+            &sim,
+            &calm_release("rel-orphan", 2),
+            None,
+            &Cancel::new(),
+        ))
+        .expect_err("no rollback target");
+    assert!(err.untouched, "{err}");
+    assert!(err.to_string().contains("image ami-old"), "{err}");
+    assert!(err.to_string().contains("auto_rollback = false"), "{err}");
+    assert_eq!(sim.launch_now().encode(), "lt:lt-sim:1", "launch unchanged");
+    assert_eq!(sim.calls().get("UpdateAutoScalingGroup"), None);
+    assert!(sim.tag_map().is_empty(), "{:?}", sim.tag_map());
+    assert_eq!(sim.missing_launches(), 0);
+}
+
+fn protected_cloud(seed: u64) -> SimConfig {
+    let mut cloud = SimConfig::new(seed, 6);
+    cloud.max = 12;
+    cloud.protected = 2;
+    cloud
+}
+
+#[test]
+fn protected_instances_are_waited_for_then_refused_by_default() {
+    let sim = SimGroup::new(protected_cloud(51));
+    let err = rt()
+        .block_on(run(
+            &sim,
+            &calm_release("rel-protected", 2),
+            None,
+            &Cancel::new(),
+        ))
+        .expect_err("protected old instances stop the release");
+    assert!(err.untouched, "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("2 old instance(s)") && msg.contains("protected from scale in"),
+        "{msg}"
+    );
+    assert!(msg.contains("scale_in_protected_instances"), "{msg}");
+    assert!(sim.terminations().is_empty(), "nothing terminated");
+    assert_eq!(sim.launch_now().encode(), "lt:lt-sim:1");
+}
+
+#[test]
+fn protected_instances_are_left_alone_with_ignore_and_replaced_with_replace() {
+    let sim = SimGroup::new(protected_cloud(52));
+    let mut cfg = calm_release("rel-ignore", 2);
+    cfg.protected = ProtectedInstances::Ignore;
+    let out = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect("completes without them");
+    assert_eq!(out.replaced.len(), 4, "{out:?}");
+    let images: Vec<String> = sim.live_images().into_values().collect();
+    assert_eq!(images.iter().filter(|i| *i == OLD).count(), 2, "{images:?}");
+
+    let sim = SimGroup::new(protected_cloud(53));
+    cfg.protected = ProtectedInstances::Replace;
+    let out = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect("completes with them");
+    assert_eq!(out.replaced.len(), 6);
+    assert!(sim.live_images().values().all(|i| i == NEW));
 }

@@ -489,10 +489,8 @@ impl AwsGroup {
         let Some(parameter) = image.strip_prefix(SSM_IMAGE_PREFIX) else {
             return Ok(image.to_string());
         };
-        let out = self
-            .aws
-            .ssm()
-            .await?
+        let ssm = self.aws.ssm().await?;
+        let out = ssm
             .get_parameter()
             .name(parameter)
             .send()
@@ -641,21 +639,7 @@ impl AwsGroup {
         // Names are immutable and unique: derive one from the old name and the release id.
         let base = current.split("--rel-").next().unwrap_or(current);
         let name = format!("{}--{release_id}", &base[..base.len().min(200)]);
-        self.asg
-            .create_launch_configuration()
-            .launch_configuration_name(&name)
-            .image_id(image)
-            .set_instance_type(lc.instance_type().map(str::to_string))
-            .set_key_name(lc.key_name().map(str::to_string).filter(|s| !s.is_empty()))
-            .set_security_groups(Some(lc.security_groups().to_vec()).filter(|v| !v.is_empty()))
-            .set_user_data(lc.user_data().map(str::to_string).filter(|s| !s.is_empty()))
-            .set_iam_instance_profile(lc.iam_instance_profile().map(str::to_string))
-            .set_block_device_mappings(
-                Some(lc.block_device_mappings().to_vec()).filter(|v| !v.is_empty()),
-            )
-            .set_associate_public_ip_address(lc.associate_public_ip_address())
-            .set_instance_monitoring(lc.instance_monitoring().cloned())
-            .set_ebs_optimized(lc.ebs_optimized())
+        copy_launch_configuration(&self.asg, &lc, &name, image)
             .send()
             .await
             .context("CreateLaunchConfiguration", &name)?;
@@ -663,9 +647,122 @@ impl AwsGroup {
     }
 }
 
+/// CreateLaunchConfiguration for a copy of `lc` launching `image`: every field but the name,
+/// the image and `InstanceId` (which would copy from an instance instead). A field left out
+/// becomes AWS's default — IMDSv2 required turns optional, a Spot group On-Demand, dedicated
+/// tenancy shared.
+fn copy_launch_configuration(
+    asg: &aws_sdk_autoscaling::Client,
+    lc: &aws_sdk_autoscaling::types::LaunchConfiguration,
+    name: &str,
+    image: &str,
+) -> aws_sdk_autoscaling::operation::create_launch_configuration::builders::CreateLaunchConfigurationFluentBuilder{
+    let some = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
+    let list = |v: &[String]| Some(v.to_vec()).filter(|v| !v.is_empty());
+    asg.create_launch_configuration()
+        .launch_configuration_name(name)
+        .image_id(image)
+        .set_key_name(some(lc.key_name()))
+        .set_security_groups(list(lc.security_groups()))
+        .set_classic_link_vpc_id(some(lc.classic_link_vpc_id()))
+        .set_classic_link_vpc_security_groups(list(lc.classic_link_vpc_security_groups()))
+        .set_user_data(some(lc.user_data()))
+        .set_instance_type(some(lc.instance_type()))
+        .set_kernel_id(some(lc.kernel_id()))
+        .set_ramdisk_id(some(lc.ramdisk_id()))
+        .set_block_device_mappings(
+            Some(lc.block_device_mappings().to_vec()).filter(|v| !v.is_empty()),
+        )
+        .set_instance_monitoring(lc.instance_monitoring().cloned())
+        .set_spot_price(some(lc.spot_price()))
+        .set_iam_instance_profile(some(lc.iam_instance_profile()))
+        .set_ebs_optimized(lc.ebs_optimized())
+        .set_associate_public_ip_address(lc.associate_public_ip_address())
+        .set_placement_tenancy(some(lc.placement_tenancy()))
+        .set_metadata_options(lc.metadata_options().cloned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A configuration with every field set comes out of the copy the same, but for its name
+    /// and image.
+    #[test]
+    fn launch_configurations_are_copied_whole() {
+        use aws_sdk_autoscaling::types::{
+            BlockDeviceMapping, Ebs, InstanceMetadataEndpointState,
+            InstanceMetadataHttpTokensState, InstanceMetadataOptions, InstanceMonitoring,
+            LaunchConfiguration,
+        };
+        let metadata = InstanceMetadataOptions::builder()
+            .http_tokens(InstanceMetadataHttpTokensState::Required)
+            .http_put_response_hop_limit(2)
+            .http_endpoint(InstanceMetadataEndpointState::Enabled)
+            .build();
+        let disk = BlockDeviceMapping::builder()
+            .device_name("/dev/xvda")
+            .ebs(Ebs::builder().volume_size(30).encrypted(true).build())
+            .build();
+        let monitoring = InstanceMonitoring::builder().enabled(true).build();
+        let lc = LaunchConfiguration::builder()
+            .launch_configuration_name("web-lc")
+            .launch_configuration_arn("arn:aws:autoscaling:::launchConfiguration:x")
+            .image_id("ami-old")
+            .key_name("ops")
+            .security_groups("sg-1")
+            .classic_link_vpc_id("vpc-1")
+            .classic_link_vpc_security_groups("sg-2")
+            .user_data("IyEvYmluL3No")
+            .instance_type("m5.large")
+            .kernel_id("aki-1")
+            .ramdisk_id("ari-1")
+            .block_device_mappings(disk.clone())
+            .instance_monitoring(monitoring.clone())
+            .spot_price("0.05")
+            .iam_instance_profile("web-profile")
+            .ebs_optimized(true)
+            .associate_public_ip_address(false)
+            .placement_tenancy("dedicated")
+            .metadata_options(metadata.clone())
+            .build();
+        let conf = aws_sdk_autoscaling::Config::builder()
+            .behavior_version(aws_sdk_autoscaling::config::BehaviorVersion::latest())
+            .region(aws_sdk_autoscaling::config::Region::new("us-east-1"))
+            .build();
+        let client = aws_sdk_autoscaling::Client::from_conf(conf);
+        let copy = copy_launch_configuration(&client, &lc, "web-lc--rel-1", "ami-new");
+        let i = copy.as_input();
+        assert_eq!(
+            i.get_launch_configuration_name().as_deref(),
+            Some("web-lc--rel-1")
+        );
+        assert_eq!(i.get_image_id().as_deref(), Some("ami-new"));
+        assert_eq!(
+            i.get_instance_id(),
+            &None,
+            "copied field by field, not from an instance"
+        );
+        assert_eq!(i.get_key_name().as_deref(), Some("ops"));
+        assert_eq!(i.get_security_groups(), &Some(vec!["sg-1".to_string()]));
+        assert_eq!(i.get_classic_link_vpc_id().as_deref(), Some("vpc-1"));
+        assert_eq!(
+            i.get_classic_link_vpc_security_groups(),
+            &Some(vec!["sg-2".to_string()])
+        );
+        assert_eq!(i.get_user_data().as_deref(), Some("IyEvYmluL3No"));
+        assert_eq!(i.get_instance_type().as_deref(), Some("m5.large"));
+        assert_eq!(i.get_kernel_id().as_deref(), Some("aki-1"));
+        assert_eq!(i.get_ramdisk_id().as_deref(), Some("ari-1"));
+        assert_eq!(i.get_block_device_mappings(), &Some(vec![disk]));
+        assert_eq!(i.get_instance_monitoring(), &Some(monitoring));
+        assert_eq!(i.get_spot_price().as_deref(), Some("0.05"));
+        assert_eq!(i.get_iam_instance_profile().as_deref(), Some("web-profile"));
+        assert_eq!(i.get_ebs_optimized(), &Some(true));
+        assert_eq!(i.get_associate_public_ip_address(), &Some(false));
+        assert_eq!(i.get_placement_tenancy().as_deref(), Some("dedicated"));
+        assert_eq!(i.get_metadata_options(), &Some(metadata));
+    }
 
     #[test]
     fn launch_settings_encode_for_the_record() {

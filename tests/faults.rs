@@ -445,7 +445,7 @@ fn lost_answers_after_mutating_calls_duplicate_nothing() {
         vec![
             Rule::drop_after("RunInstances").times(1),
             Rule::drop_after("UpdateAutoScalingGroup").times(2),
-            Rule::drop_after("DetachInstances").times(1),
+            Rule::drop_after("TerminateInstanceInAutoScalingGroup").times(1),
             Rule::drop_after("TerminateInstances").times(2),
             Rule::drop_after("CreateOrUpdateTags").times(1),
             Rule::drop_after("CreateLaunchTemplateVersion").times(1),
@@ -458,7 +458,7 @@ fn lost_answers_after_mutating_calls_duplicate_nothing() {
     for (i, what) in [
         "RunInstances",
         "UpdateAutoScalingGroup",
-        "DetachInstances",
+        "TerminateInstanceInAutoScalingGroup",
         "TerminateInstances",
         "CreateOrUpdateTags",
         "CreateLaunchTemplateVersion",
@@ -490,7 +490,7 @@ fn lost_answers_after_mutating_calls_duplicate_nothing() {
     assert_eq!(
         (after.desired, after.min, after.max),
         (before.desired, before.min, before.max),
-        "a repeated capacity change or detach changes nothing twice"
+        "a repeated capacity change or termination changes nothing twice"
     );
     let on_image = all
         .iter()
@@ -508,7 +508,7 @@ fn lost_answers_after_mutating_calls_duplicate_nothing() {
         .collect();
     assert!(
         still_running_old.is_empty(),
-        "a detach whose answer was lost still terminates its instances: {still_running_old:?}"
+        "a termination whose answer was lost still terminates its instance: {still_running_old:?}"
     );
     assert_no_orphans(moto, region, &BTreeSet::from([image]), "lossy");
 }

@@ -192,16 +192,18 @@ fn twelve_instances_in_four_batches_exactly_as_planned() {
         3,
         "switch, one raise, restore"
     );
-    // Each batch leaves in two calls (detach + terminate), and every old instance is gone.
+    // Every old instance leaves through the group, which drains it from its load balancers and
+    // runs its termination hooks on AWS: never a detach, never an EC2 termination.
     assert_eq!(
-        moto.count(region, "DetachInstances"),
-        4,
-        "one detach per batch"
+        moto.count(region, "TerminateInstanceInAutoScalingGroup"),
+        12,
+        "one termination through the group per old instance"
     );
+    assert_eq!(moto.count(region, "DetachInstances"), 0, "no detach");
     assert_eq!(
         moto.count(region, "TerminateInstances"),
-        4,
-        "one termination call per batch"
+        0,
+        "no termination through EC2"
     );
     let old: Vec<String> = before.images.keys().cloned().collect();
     let d = moto
@@ -589,6 +591,139 @@ fn a_group_changed_since_the_plan_is_not_released_on_a_stale_schedule() {
     // A new plan shows the current group, and applies.
     tf.apply(&[]).assert_success();
     assert!(group(moto, region, "moving")
+        .images
+        .values()
+        .all(|i| i == NEW));
+}
+
+/// Behind a target group and with an `EC2_INSTANCE_TERMINATING` hook: every batch's old
+/// instances leave through the group (drained, through the hook), none detached or terminated
+/// through EC2 (see `e2e_tests::lifecycle` for what AWS does on each route; moto runs neither).
+#[test]
+fn every_old_instance_leaves_through_the_group_and_its_termination_hook() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    let tg = e2e_tests::target_group(moto, region, "drain-tg");
+    template_group(moto, region, "drained", 8);
+    let asg = moto.autoscaling(region);
+    moto.block_on(
+        asg.attach_load_balancer_target_groups()
+            .auto_scaling_group_name("drained")
+            .target_group_arns(&tg)
+            .send(),
+    )
+    .unwrap();
+    moto.block_on(
+        asg.put_lifecycle_hook()
+            .auto_scaling_group_name("drained")
+            .lifecycle_hook_name("drain-agent")
+            .lifecycle_transition("autoscaling:EC2_INSTANCE_TERMINATING")
+            .heartbeat_timeout(300)
+            .default_result("CONTINUE")
+            .send(),
+    )
+    .unwrap();
+    let before = group(moto, region, "drained");
+    let proxy = e2e_tests::FaultProxy::start(&moto.endpoint(), vec![]);
+    let tf = Terraform::new(moto, region, &config("drained", "")).with_endpoint(proxy.endpoint());
+    let planned = batches(&plan_json(&tf, &[])["change"]["after"]["planned_batches"]);
+    assert_eq!(planned.len(), 4, "{planned:?}");
+    tf.run(&["apply", "-auto-approve", "release.tfplan"], &[])
+        .assert_success();
+    let left = e2e_tests::departures(&proxy.calls());
+    for (k, batch) in planned.iter().enumerate() {
+        for id in batch {
+            let d = left.get(id).cloned().unwrap_or_default();
+            assert!(
+                d.hooked(),
+                "batch {}: {id} left {d:?}, not through the group's termination hook",
+                k + 1
+            );
+        }
+    }
+    assert_eq!(
+        left.values().filter(|d| d.hooked()).count(),
+        before.images.len(),
+        "{left:?}"
+    );
+    let after = group(moto, region, "drained");
+    assert!(
+        after.images.values().all(|i| i == NEW),
+        "{:?}",
+        after.images
+    );
+    assert_eq!((after.desired, after.min, after.max), (8, 8, 8));
+}
+
+/// The quickstart's shape, no lifecycle settings: a new tag replaces `immutable_image`, which
+/// Terraform destroys before it bakes the new one. The image the group runs (its scale-outs'
+/// and a rollback's image) stays until the release away from it succeeded, then goes.
+#[test]
+fn quickstart_keeps_the_running_image_until_the_release_away_from_it_succeeded() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    e2e_tests::template_group(moto, region, "quickstart-web", 4, OLD);
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart");
+    let tf = Terraform::from_dir(moto, region, &examples);
+    let v1 = [("tag", "v1.0.0"), ("region", region), ("warmup", "0s")];
+    tf.apply(&v1).assert_success();
+    let first = tf.output("image_id").as_str().unwrap().to_string();
+    let v2 = [("tag", "v2.0.0"), ("region", region), ("warmup", "0s")];
+    tf.apply(&v2).assert_success();
+    let second = tf.output("image_id").as_str().unwrap().to_string();
+    assert_ne!(first, second);
+    let after = group(moto, region, "quickstart-web");
+    assert!(
+        after.images.values().all(|i| *i == second),
+        "{:?}",
+        after.images
+    );
+    let live: Vec<String> = moto
+        .images(region)
+        .iter()
+        .filter_map(|i| i.image_id().map(String::from))
+        .collect();
+    assert!(
+        !live.contains(&first),
+        "the replaced image goes once nothing runs it: {live:?}"
+    );
+    // In what order: the first image was deregistered only after the last old instance left.
+    let calls = moto.recorded_calls(region);
+    let last_leave = calls
+        .iter()
+        .rposition(|c| c.action == "TerminateInstanceInAutoScalingGroup")
+        .expect("the release replaced instances");
+    let deregistered = calls
+        .iter()
+        .position(|c| c.action == "DeregisterImage")
+        .expect("the first image was deleted");
+    assert!(
+        deregistered > last_leave,
+        "DeregisterImage came before the release had moved the group off the image"
+    );
+}
+
+#[test]
+fn a_release_whose_rollback_image_is_gone_is_refused_at_plan() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    template_group(moto, region, "orphaned", 2);
+    moto.block_on(moto.ec2(region).deregister_image().image_id(OLD).send())
+        .unwrap();
+    let tf = Terraform::new(moto, region, &config("orphaned", ""));
+    let run = tf.plan(&[]);
+    run.assert_status(1);
+    assert!(
+        run.stderr.contains("Rollback target is gone"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("auto_rollback"), "{}", run.stderr);
+    assert_eq!(moto.count(region, "UpdateAutoScalingGroup"), 0);
+    // Without a rollback the release may go on.
+    let tf = Terraform::new(moto, region, &config("orphaned", "auto_rollback = false"));
+    tf.apply(&[]).assert_success();
+    assert!(group(moto, region, "orphaned")
         .images
         .values()
         .all(|i| i == NEW));

@@ -243,6 +243,9 @@ async fn launch_image(
                 .set_launch_template_id(id.clone())
                 .set_launch_template_name(if id.is_some() { None } else { name.clone() })
                 .versions(version)
+                // A `resolve:ssm:` image comes back as the AMI the parameter names now (what a
+                // launch would start), not as the parameter string.
+                .resolve_alias(true)
                 .send()
                 .await
                 .map_err(|e| aws_err("DescribeLaunchTemplateVersions", &target, e))?;

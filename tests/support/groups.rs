@@ -43,8 +43,7 @@ pub fn template_group(moto: &Moto, region: &str, name: &str, n: i32, image: &str
             .min_size(n)
             .max_size(n)
             .desired_capacity(n)
-            .availability_zones(format!("{region}a"))
-            .availability_zones(format!("{region}b"))
+            .set_availability_zones(Some(first_zones(moto, region, 2)))
             .send(),
     )
     .unwrap_or_else(|e| panic!("create group {name}: {e:?}"));
@@ -149,6 +148,21 @@ pub fn group_state(moto: &Moto, region: &str, name: &str) -> GroupState {
         }),
         launch_configuration: g.launch_configuration_name().map(String::from),
     }
+}
+
+/// The region's first `n` zones (not every region has an `…b`: ap-northeast-1 has a, c, d).
+fn first_zones(moto: &Moto, region: &str, n: usize) -> Vec<String> {
+    let out = moto
+        .block_on(moto.ec2(region).describe_availability_zones().send())
+        .expect("describe availability zones");
+    let mut zones: Vec<String> = out
+        .availability_zones()
+        .iter()
+        .filter_map(|z| z.zone_name().map(String::from))
+        .collect();
+    zones.sort();
+    zones.truncate(n);
+    zones
 }
 
 /// A load balancer target group in the region's default VPC; returns its ARN.

@@ -26,6 +26,7 @@ pub mod aws_request;
 pub mod fault_proxy;
 pub mod groups;
 pub mod http;
+pub mod lifecycle;
 pub mod moto;
 pub mod terraform;
 
@@ -34,6 +35,7 @@ pub use fault_proxy::{Effect, FaultProxy, ProxiedCall, Rule};
 pub use groups::{
     elbv2_client, group_state, target_group, template_group, GroupState, UnhealthyMarker,
 };
+pub use lifecycle::{departures, Departure};
 pub use moto::{
     autoscaling_client, ec2_client, ssm_client, Moto, RecordedCall, MOTO_ACCOUNT_ID, REGIONS,
     TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY,

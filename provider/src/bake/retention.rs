@@ -6,7 +6,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::aws::AwsError;
+use crate::aws::{AwsError, ErrorContext};
 use crate::cancel::Cancel;
 
 use super::image::{self, ImageInfo};
@@ -31,7 +31,60 @@ pub fn to_prune<'a>(images: &'a [ImageInfo], current: &str, keep: u32) -> Vec<&'
     previous.into_iter().skip(keep as usize).collect()
 }
 
-/// Prunes the lineage in `ec2`'s region; returns the images deleted.
+/// On an image whose deletion waits for the instances still running it (see [`in_use`]).
+pub const DELETE_AFTER_RELEASE: &str = "immutable:delete-after-release";
+
+/// Whether any instance that is not terminated runs `image`. The image a group runs is what
+/// its scale-outs launch and what a failed release rolls back to: AWS cannot launch a
+/// deregistered AMI, so such an image is never deleted under its instances — neither by
+/// replacing its `immutable_image` (Terraform destroys the old image before it bakes the new
+/// one, unless `create_before_destroy`) nor by `keep_previous`.
+/// <https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/deregister-ami.html>
+pub async fn in_use(ec2: &aws_sdk_ec2::Client, image: &str) -> Result<bool, AwsError> {
+    use aws_sdk_ec2::types::Filter;
+    let out = ec2
+        .describe_instances()
+        .filters(Filter::builder().name("image-id").values(image).build())
+        .filters(
+            Filter::builder()
+                .name("instance-state-name")
+                .values("pending")
+                .values("running")
+                .values("stopping")
+                .values("stopped")
+                .build(),
+        )
+        .send()
+        .await
+        .context("DescribeInstances", image)?;
+    Ok(out.reservations().iter().any(|r| !r.instances().is_empty()))
+}
+
+/// Instead of deleting an image still in use: marks it, so that the release moving its
+/// instances away deletes it ([`delete_released`]).
+pub async fn defer_delete(ec2: &aws_sdk_ec2::Client, image: &str) -> Result<(), AwsError> {
+    let tags = [(DELETE_AFTER_RELEASE.to_string(), "true".to_string())].into();
+    image::tag(ec2, &[image.to_string()], &tags).await
+}
+
+/// After a release away from `image` succeeded: deletes it (with its snapshots) when its
+/// deletion was deferred and nothing runs it any more. Returns whether it was deleted.
+pub async fn delete_released(ec2: &aws_sdk_ec2::Client, image: &str) -> Result<bool, AwsError> {
+    let Some(info) = image::describe(ec2, image).await? else {
+        return Ok(false);
+    };
+    if info.tags.get(DELETE_AFTER_RELEASE).map(String::as_str) != Some("true")
+        || in_use(ec2, image).await?
+    {
+        return Ok(false);
+    }
+    image::delete(ec2, &info.id, &info.snapshot_ids, &Cancel::new()).await?;
+    tracing::info!(image_id = %image, "deleted the replaced image now that no instance runs it");
+    Ok(true)
+}
+
+/// Prunes the lineage in `ec2`'s region; returns the images deleted. Images still in use are
+/// skipped (see [`in_use`]).
 pub async fn prune(
     ec2: &aws_sdk_ec2::Client,
     lineage: &str,
@@ -41,6 +94,10 @@ pub async fn prune(
     let images = image::find_tagged(ec2, LINEAGE, lineage).await?;
     let mut deleted = Vec::new();
     for old in to_prune(&images, current, keep) {
+        if in_use(ec2, &old.id).await? {
+            tracing::info!(image_id = %old.id, "keep_previous: kept an earlier image that instances still run");
+            continue;
+        }
         image::delete(ec2, &old.id, &old.snapshot_ids, &Cancel::new()).await?;
         tracing::info!(image_id = %old.id, name = %old.name, created_at = %old.created_at, "keep_previous: deregistered an earlier image and its snapshots");
         deleted.push(old.id.clone());

@@ -818,6 +818,13 @@ impl Resource<crate::aws::Aws> for ImageResource {
             return Ok(());
         }
         let ec2 = cx.aws()?.ec2().await?;
+        if bake::retention::in_use(&ec2, &id).await? {
+            // Its group would launch nothing, and a failed release could not roll back: the
+            // release moving the instances off it deletes it.
+            bake::retention::defer_delete(&ec2, &id).await?;
+            tracing::info!(image_id = %id, "instances still run the image: its deletion waits for the release that replaces them");
+            return Ok(());
+        }
         // The image may have gained snapshots we did not record (e.g. after import); ask AWS.
         let snaps = match image::describe(&ec2, &id).await? {
             Some(info) => info.snapshot_ids,

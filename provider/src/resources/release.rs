@@ -16,7 +16,9 @@ use serde::Deserialize;
 use crate::aws::ErrorContext;
 use crate::bake::name::rfc3339;
 use crate::provider::{AwsCx, Cx};
-use crate::rollout::{self, AwsGroup, GroupApi, HealthSource, LaunchMode, ReleaseConfig, Status};
+use crate::rollout::{
+    self, AwsGroup, GroupApi, HealthSource, LaunchMode, ProtectedInstances, ReleaseConfig, Status,
+};
 use crate::tf::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tf::duration;
 use crate::tf::resource::{ApplyRequest, PlanRequest, Planned, Resource};
@@ -77,6 +79,7 @@ pub fn schema() -> Schema {
             .attr(Attribute::optional("checkpoints", list_of(number()), "Percentages of the group after which the apply stops, e.g. `[10, 50]`: the release resumes with the next apply, which is the promotion."))
             .attr(Attribute::defaulted("auto_rollback", bool(), "true", "When a batch fails: point the group back at its previous launch setting and replace the new instances back onto the previous image."))
             .attr(Attribute::defaulted("suspend_processes", list_of(string()), "[\"AZRebalance\",\"AlarmNotification\",\"ScheduledActions\"]", "Auto Scaling processes suspended for the release and resumed after it, also on failure (processes suspended before the release stay suspended). `Launch`, `Terminate` and `AddToLoadBalancer` cannot be suspended: the release needs them."))
+            .attr(Attribute::defaulted("scale_in_protected_instances", string(), "wait", "Old instances protected from scale in (a release's termination ignores the protection, so it never replaces them silently): `wait` for the protection to be removed (up to `batch_timeout`), then refuse before any change; `replace` them like the others; `ignore` them (they keep their image, the release completes without them)."))
             .attr(Attribute::computed("id", string(), "The group's name."))
             .attr(Attribute::computed("previous_image_id", string(), "The image the group launched when the release was planned. With `launch_mode = \"external\"`: the image most of the instances to replace run (the launch template may already point at `image_id`)."))
             .attr(Attribute::computed("launch_version", string(), "What the group launches from after the release: `<template id> version <n>`, or the launch configuration's name."))
@@ -110,7 +113,18 @@ struct Config {
     checkpoints: Option<Vec<i64>>,
     auto_rollback: Option<bool>,
     suspend_processes: Option<Vec<String>>,
+    scale_in_protected_instances: Option<String>,
     timeouts: Option<Vec<Timeouts>>,
+}
+
+/// `scale_in_protected_instances`, the one place it is parsed (`None`: not a known value).
+fn protected_instances(c: &Config) -> Option<ProtectedInstances> {
+    match c.scale_in_protected_instances.as_deref() {
+        None | Some("wait") => Some(ProtectedInstances::Wait),
+        Some("replace") => Some(ProtectedInstances::Replace),
+        Some("ignore") => Some(ProtectedInstances::Ignore),
+        Some(_) => None,
+    }
 }
 
 #[derive(Deserialize)]
@@ -145,6 +159,18 @@ fn validate_config(raw: &Value) -> Diagnostics {
     }
     if let Some(img) = &c.image_id {
         crate::resources::limits::check_id(AttrPath::root("image_id"), img, "ami-", "AMI", &mut d);
+    }
+    if protected_instances(&c).is_none() {
+        d.attr_error(
+            AttrPath::root("scale_in_protected_instances"),
+            "Invalid scale_in_protected_instances",
+            format!(
+                "{:?} is not one of \"wait\", \"replace\", \"ignore\".",
+                c.scale_in_protected_instances
+                    .as_deref()
+                    .unwrap_or_default()
+            ),
+        );
     }
     if let Some(m) = &c.launch_mode {
         if !["launch_template", "launch_configuration", "external"].contains(&m.as_str()) {
@@ -425,6 +451,52 @@ async fn image_exists(aws: &crate::aws::Aws, image: &str) -> Result<(), Diagnost
     }
 }
 
+/// The image the group launches now is what a failed release rolls back to: when it is gone
+/// (deregistered by another stack, or by the replacement of its `immutable_image`), the release
+/// is refused here, at `auto_rollback`, and again at apply by the engine.
+async fn rollback_target_exists(
+    aws: &crate::aws::Aws,
+    c: &Config,
+    snap: &GroupSnapshot,
+    target: Option<&str>,
+) -> Result<(), Diagnostics> {
+    let rolls_back =
+        c.auto_rollback.unwrap_or(true) && c.launch_mode.as_deref() != Some("external");
+    let Some(previous) = snap.launch_image_id.as_deref() else {
+        return Ok(());
+    };
+    if !rolls_back
+        || Some(previous) == target
+        || previous.starts_with(rollout::group::SSM_IMAGE_PREFIX)
+    {
+        return Ok(());
+    }
+    let ec2 = aws.ec2().await?;
+    let found = crate::bake::image::describe(&ec2, previous).await?;
+    if found.is_some_and(|i| i.state == "available") {
+        return Ok(());
+    }
+    Err(Diagnostic::error(
+        "Rollback target is gone",
+        format!("Group {} launches {previous}, which no longer exists: a failed release could not roll back onto it (and the group cannot scale out now). Restore the image, or set auto_rollback = false to release without a rollback.", snap.name),
+    )
+    .at(AttrPath::root("auto_rollback"))
+    .into())
+}
+
+/// The image the group ran before, once a release away from it succeeded: deleted now when
+/// its `immutable_image` was destroyed while the group still ran it (see
+/// `bake::retention::in_use`). A failure here only leaves the image behind.
+async fn delete_released_image(aws: &crate::aws::Aws, image: &str) {
+    let deleted = match aws.ec2().await {
+        Ok(ec2) => crate::bake::retention::delete_released(&ec2, image).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = deleted {
+        tracing::warn!(image_id = %image, "could not delete the replaced image: {e}");
+    }
+}
+
 impl ReleaseResource {
     async fn execute(
         &self,
@@ -436,7 +508,7 @@ impl ReleaseResource {
         let name = c.autoscaling_group_name.clone().unwrap_or_default();
         let image = c.image_id.clone().unwrap_or_default();
         let aws = cx.aws_arc()?;
-        let group = AwsGroup::new(aws, &name).await?;
+        let group = AwsGroup::new(aws.clone(), &name).await?;
         let mode = match req.planned.get("launch_mode").as_str() {
             Some("launch_configuration") => LaunchMode::LaunchConfiguration,
             Some("external") => LaunchMode::External,
@@ -463,6 +535,7 @@ impl ReleaseResource {
             total_timeout: Duration::from_secs(secs(&total, DEFAULT_TIMEOUT)),
             auto_rollback: c.auto_rollback.unwrap_or(true),
             suspend_processes: c.suspend_processes.clone().unwrap_or_default(),
+            protected: protected_instances(&c).unwrap_or_default(),
         };
         let planned: Option<Preview> = req
             .planned
@@ -486,6 +559,9 @@ impl ReleaseResource {
                 Diagnostics::from(Diagnostic::error(summary, format!("group {name}: {e}")))
             })?;
         let after = group.snapshot().await?;
+        if let (Status::Complete, Some(previous)) = (&outcome.status, &outcome.previous_image) {
+            delete_released_image(&aws, previous).await;
+        }
         let mut state = req.planned.clone();
         set(&mut state, "id", Value::String(name.clone()));
         set(
@@ -622,6 +698,7 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
         if let Some(image) = req.proposed.get("image_id").as_str() {
             image_exists(&aws, image).await?;
         }
+        rollback_target_exists(&aws, &c, &snap, req.proposed.get("image_id").as_str()).await?;
         set(&mut planned, "id", Value::String(name.clone()));
         // A mode from a value known only after apply stays unknown: reading it as unset would
         // plan the inferred mode, and the apply would then see another one.
@@ -739,7 +816,7 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
             return Ok(None);
         };
         let aws = cx.aws_arc()?;
-        let group = AwsGroup::new(aws, &name).await?;
+        let group = AwsGroup::new(aws.clone(), &name).await?;
         let snap = match group.snapshot().await {
             Ok(s) => s,
             Err(e) if e.message.contains("does not exist") => {
@@ -780,6 +857,7 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
             checkpoints: None,
             auto_rollback: None,
             suspend_processes: None,
+            scale_in_protected_instances: None,
             timeouts: None,
         };
         let mut fields = BTreeMap::new();
@@ -862,6 +940,10 @@ mod tests {
             (vec![("batch_timeout", s("0s"))], "batch_timeout"),
             (vec![("health_check", s("http"))], "health_check"),
             (vec![("launch_mode", s("template"))], "launch_mode"),
+            (
+                vec![("scale_in_protected_instances", s("terminate"))],
+                "scale_in_protected_instances",
+            ),
             (
                 vec![("checkpoints", Value::List(vec![n(50), n(10)]))],
                 "checkpoints[1]",

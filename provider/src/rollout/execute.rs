@@ -42,6 +42,21 @@ pub enum LaunchMode {
     External,
 }
 
+/// What the release does with old instances protected from scale in (the names of Instance
+/// Refresh's `ScaleInProtectedInstances`). A termination by the release ignores the protection,
+/// so replacing them is never silent: it is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProtectedInstances {
+    /// Replace them like any other instance.
+    Replace,
+    /// Leave them on their image; the release completes without them.
+    Ignore,
+    /// Wait (up to `batch_timeout`) for someone to remove the protection, then refuse, before
+    /// any change.
+    #[default]
+    Wait,
+}
+
 #[derive(Debug, Clone)]
 pub struct ReleaseConfig {
     pub release_id: String,
@@ -52,6 +67,7 @@ pub struct ReleaseConfig {
     pub total_timeout: Duration,
     pub auto_rollback: bool,
     pub suspend_processes: Vec<String>,
+    pub protected: ProtectedInstances,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,6 +203,8 @@ async fn run_locked(
         .await?
         .get(RECORD_TAG)
         .and_then(|v| Record::parse(v));
+    check_rollback_target(group, cfg, found.as_ref(), &snap0).await?;
+    wait_for_unprotected(group, cfg, &snap0).await?;
     let record = match found {
         Some(r) if !r.paused => {
             tracing::info!(
@@ -259,9 +277,12 @@ async fn run_locked(
         cfg,
         &cfg.settings,
         &record,
-        planned,
-        cancel,
-        deadline,
+        Run {
+            planned,
+            launch: launch.as_ref(),
+            cancel,
+            deadline,
+        },
     )
     .await;
     match progress {
@@ -305,9 +326,12 @@ async fn run_locked(
         Err(failure) => {
             let mut err = ReleaseError::new(failure.what.clone());
             err.replaced = failure.batches.iter().flatten().cloned().collect();
+            let failed = failure.kind.is_failed_release();
             // The failed batch's new instances must not stay: the group would run above its
-            // capacity, or with instances that never became healthy.
-            for id in &failure.launched {
+            // capacity, or with instances that never became healthy. Not after a read that
+            // failed: nothing is known to be wrong with them.
+            let doomed: &[String] = if failed { &failure.launched } else { &[] };
+            for id in doomed {
                 if let Err(e) = group
                     .terminate(id, cfg.settings.strategy == Strategy::Surge)
                     .await
@@ -315,26 +339,27 @@ async fn run_locked(
                     tracing::warn!(instance_id = %id, "could not terminate a new instance of the failed batch: {e}");
                 }
             }
-            if !failure.launched.is_empty() {
+            if !doomed.is_empty() {
                 err.restored.push(format!(
                     "terminated the failed batch's new instances ({})",
-                    failure.launched.join(", ")
+                    doomed.join(", ")
                 ));
             }
-            let can_roll_back =
-                cfg.auto_rollback && !failure.cancelled && cfg.mode != LaunchMode::External;
+            let can_roll_back = cfg.auto_rollback && failed && cfg.mode != LaunchMode::External;
             let mut rolled_back = false;
             if let (true, Some(prev), Some(prev_image)) =
                 (can_roll_back, &previous_launch, &previous_image)
             {
-                match roll_back(group, cfg, &record, prev, prev_image, cancel, deadline).await {
+                match roll_back(group, cfg, &record, prev, prev_image, cancel).await {
                     Ok(notes) => {
                         rolled_back = true;
                         err.restored.extend(notes)
                     }
                     Err(e) => err.restored.push(format!("ROLLBACK FAILED: {e}")),
                 }
-            } else if !failure.cancelled {
+            } else if failure.kind == FailKind::Unobserved {
+                err.what.push_str(" (nothing was rolled back or terminated: a read that failed says nothing about the instances; apply again to continue)");
+            } else if failed {
                 err.what.push_str(if cfg.mode == LaunchMode::External && cfg.auto_rollback {
                     " (no automatic rollback: in external launch mode the launch template belongs to another tool; point it back at the previous image there and apply again)"
                 } else {
@@ -351,6 +376,99 @@ async fn run_locked(
             Err(err)
         }
     }
+}
+
+/// A rollback onto an image that no longer exists cannot launch anything: a release that may
+/// need one refuses to start (AWS refuses launches of a deregistered AMI; the group's own
+/// scale-outs fail already). `found`: the record of an earlier release, whose previous image is
+/// the rollback target.
+async fn check_rollback_target(
+    group: &dyn GroupApi,
+    cfg: &ReleaseConfig,
+    found: Option<&Record>,
+    snap: &GroupSnapshot,
+) -> Result<(), ReleaseError> {
+    if !cfg.auto_rollback || cfg.mode == LaunchMode::External {
+        return Ok(());
+    }
+    let previous = match found {
+        Some(r) => Some(r.previous_image.clone()),
+        None => snap.launch_image_id.clone(),
+    };
+    let Some(previous) = previous.filter(|p| !p.is_empty() && *p != cfg.settings.target_image_id)
+    else {
+        return Ok(());
+    };
+    if group.image_launchable(&previous).await? {
+        return Ok(());
+    }
+    Err(ReleaseError {
+        untouched: true,
+        ..ReleaseError::new(format!(
+            "the rollback target of group {}, image {previous} (what it launches now), no longer exists or is not available: a failed release would have nothing to roll back onto, and the group cannot scale out either. Restore or re-create the image, or set auto_rollback = false to release without a rollback; this apply changed nothing",
+            group.name()
+        ))
+    })
+}
+
+/// Old instances protected from scale in, which the release would replace.
+fn protected_old(snap: &GroupSnapshot, target: &str) -> Vec<String> {
+    snap.instances
+        .iter()
+        .filter(|i| {
+            i.protected_from_scale_in
+                && i.image_id != target
+                && matches!(
+                    i.lifecycle_state,
+                    LifecycleState::Pending | LifecycleState::InService
+                )
+        })
+        .map(|i| i.id.clone())
+        .collect()
+}
+
+/// With [`ProtectedInstances::Wait`]: waits for the protection of the old instances to be
+/// removed, and refuses (before any change) when it is still there after `batch_timeout`.
+async fn wait_for_unprotected(
+    group: &dyn GroupApi,
+    cfg: &ReleaseConfig,
+    snap: &GroupSnapshot,
+) -> Result<(), ReleaseError> {
+    if cfg.protected != ProtectedInstances::Wait {
+        return Ok(());
+    }
+    let target = &cfg.settings.target_image_id;
+    let mut protected = protected_old(snap, target);
+    let deadline = Instant::now() + cfg.batch_timeout;
+    let mut attempt = 0;
+    while !protected.is_empty() && Instant::now() < deadline {
+        if attempt == 0 {
+            tracing::warn!(instances = %protected.join(","), "waiting for the scale-in protection of old instances to be removed");
+        }
+        tokio::time::sleep(
+            Backoff::SECONDS
+                .delay(attempt + 8)
+                .min(deadline.saturating_duration_since(Instant::now())),
+        )
+        .await;
+        attempt += 1;
+        if let Ok(now) = group.poll().await {
+            protected = protected_old(&now, target);
+        }
+    }
+    if protected.is_empty() {
+        return Ok(());
+    }
+    Err(ReleaseError {
+        untouched: true,
+        ..ReleaseError::new(format!(
+            "{} old instance(s) of group {} are protected from scale in ({}) and stayed so for {}: a release's termination would ignore the protection, so it waits for it to be removed. Remove it, or set scale_in_protected_instances = \"replace\" (replace them anyway) or \"ignore\" (leave them on their image); this apply changed nothing",
+            protected.len(),
+            group.name(),
+            protected.join(", "),
+            humantime(cfg.batch_timeout)
+        ))
+    })
 }
 
 /// Makes new instances launch from the target image (unless they already do).
@@ -398,7 +516,101 @@ struct Failure {
     batches: Vec<Vec<String>>,
     /// New instances of the batch that failed, to be removed.
     launched: Vec<String>,
-    cancelled: bool,
+    kind: FailKind,
+}
+
+/// Why a batch (or the release between batches) stopped: what the failure path may do about it
+/// depends on it — only a release observed to fail is rolled back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FailKind {
+    /// New instances were seen unhealthy, or not healthy and warmed up within the batch timeout.
+    Unhealthy,
+    /// The group launches something other than the target image (or more instances than the
+    /// release can need): waiting longer cannot help.
+    NoProgress,
+    /// The group could not be read until the batch deadline: nothing is known to be wrong, so
+    /// nothing is destroyed; the next apply continues.
+    Unobserved,
+    /// Terraform asked to stop, or the release's own timeout ran out.
+    Stopped,
+}
+
+impl FailKind {
+    fn is_failed_release(self) -> bool {
+        matches!(self, FailKind::Unhealthy | FailKind::NoProgress)
+    }
+}
+
+/// A batch that did not finish: why, and the new instances launched for it.
+struct BatchError {
+    what: String,
+    launched: Vec<String>,
+    kind: FailKind,
+}
+
+impl BatchError {
+    fn new(what: impl Into<String>, launched: Vec<String>, kind: FailKind) -> Self {
+        BatchError {
+            what: what.into(),
+            launched,
+            kind,
+        }
+    }
+}
+
+/// What one pass over the batches runs against.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    /// The schedule shown at plan time (first pass only).
+    planned: Option<&'a Schedule>,
+    /// The launch setting the release pointed the group at: seeing another one during the
+    /// release means someone else changed it.
+    launch: Option<&'a LaunchSetting>,
+    cancel: &'a Cancel,
+    /// The whole release's deadline: no batch starts after it.
+    deadline: Instant,
+}
+
+/// Reads the group, waiting out failing reads (each already retried by the SDK) until
+/// `deadline`: a failed read is no reason to fail, let alone roll back, a batch.
+async fn poll_until(
+    group: &dyn GroupApi,
+    deadline: Instant,
+) -> Result<(GroupSnapshot, Instant), BatchError> {
+    let mut attempt = 0;
+    loop {
+        match group.poll_observed().await {
+            Ok(x) => return Ok(x),
+            Err(e) => wait_after_failed_read(group, &e, deadline, &mut attempt).await?,
+        }
+    }
+}
+
+/// After a read failed: sleeps before the next try, or (deadline reached) says why we stop.
+async fn wait_after_failed_read(
+    group: &dyn GroupApi,
+    e: &AwsError,
+    deadline: Instant,
+    attempt: &mut u32,
+) -> Result<(), BatchError> {
+    let now = Instant::now();
+    if now >= deadline {
+        return Err(BatchError::new(
+            format!(
+                "could not read group {} until the batch deadline: {e}",
+                group.name()
+            ),
+            vec![],
+            FailKind::Unobserved,
+        ));
+    }
+    tracing::warn!(group = %group.name(), "reading the group failed ({e}); trying again");
+    let delay = Backoff::SECONDS
+        .delay(*attempt + 4)
+        .min(deadline.saturating_duration_since(now));
+    *attempt += 1;
+    tokio::time::sleep(delay.max(Duration::from_millis(20))).await;
+    Ok(())
 }
 
 async fn execute_batches(
@@ -406,47 +618,60 @@ async fn execute_batches(
     cfg: &ReleaseConfig,
     settings: &ReleaseSettings,
     record: &Record,
-    planned: Option<&Schedule>,
-    cancel: &Cancel,
-    deadline: Instant,
+    run: Run<'_>,
 ) -> Result<Done, Failure> {
     let start = Instant::now();
     let mut done: Vec<Vec<String>> = vec![];
-    let fail =
-        |what: String, done: &Vec<Vec<String>>, launched: Vec<String>, cancelled: bool| Failure {
-            what,
-            batches: done.clone(),
-            launched,
-            cancelled,
-        };
+    let fail = |e: BatchError, done: &Vec<Vec<String>>| Failure {
+        what: e.what,
+        batches: done.clone(),
+        launched: e.launched,
+        kind: e.kind,
+    };
     // The group as the previous batch left it, when nothing can have happened since: saves one
     // DescribeAutoScalingGroups per batch.
     let mut carried: Option<GroupSnapshot> = None;
     // The size the previous batch left the group at when it handed over to this one (see
     // `run_batch`): this batch's new instances are already launching.
     let mut handed_over: Option<Capacity> = None;
+    // Every instance the group launched during this pass, and how many it may launch: the
+    // instances to replace plus one batch's retry. More means the group is going round in
+    // circles (instances replaced for failing health checks, or drawn from somewhere else).
+    let mut launches = Launches::default();
     loop {
         let mut snap = match carried.take() {
             Some(s) => s,
-            None => group
-                .poll()
-                .await
-                .map_err(|e| fail(e.to_string(), &done, vec![], false))?,
+            None => {
+                poll_until(group, run.deadline.min(Instant::now() + cfg.batch_timeout))
+                    .await
+                    .map_err(|e| fail(e, &done))?
+                    .0
+            }
         };
         // The group's own settings, not the temporary ones of an interrupted surge.
         snap.desired_capacity = record.desired;
         snap.min_size = record.min;
         snap.max_size = record.max;
-        let schedule = remaining(&snap, settings).map_err(|e| {
+        let mut scheduled = snap.clone();
+        if cfg.protected == ProtectedInstances::Ignore {
+            // Left on their image: serving (the batches count them), but never scheduled.
+            let keep: BTreeSet<String> = protected_old(&snap, &settings.target_image_id)
+                .into_iter()
+                .collect();
+            scheduled.instances.retain(|i| !keep.contains(&i.id));
+        }
+        let schedule = remaining(&scheduled, settings).map_err(|e| {
             fail(
-                format!("cannot schedule the release: {e}"),
+                BatchError::new(
+                    format!("cannot schedule the release: {e}"),
+                    vec![],
+                    FailKind::Unhealthy,
+                ),
                 &done,
-                vec![],
-                false,
             )
         })?;
         if done.is_empty() {
-            if let Some(p) = planned {
+            if let Some(p) = run.planned {
                 if let ScheduleChange::Changed { .. } = diff_schedules(p, &schedule) {
                     tracing::warn!(
                         "the group changed since the plan ({}); executing the recomputed schedule",
@@ -461,13 +686,29 @@ async fn execute_batches(
                 checkpoint: false,
             });
         };
+        launches.budget.get_or_insert_with(|| {
+            let sizes = schedule.batches.iter().map(|b| b.instance_ids.len());
+            sizes.clone().sum::<usize>() + sizes.max().unwrap_or(0)
+        });
         // A batch that was handed over has begun already; it ends before the apply stops.
-        if handed_over.is_none() && cancel.is_tripped() {
+        if handed_over.is_none() && run.cancel.is_tripped() {
             return Err(fail(
-                format!("stopped between batches at Terraform's request after {} batch(es); {} batch(es) remain — the group is consistent, apply again to continue", done.len(), schedule.batches.len()),
+                BatchError::new(
+                    format!("stopped between batches at Terraform's request after {} batch(es); {} batch(es) remain — the group is consistent, apply again to continue", done.len(), schedule.batches.len()),
+                    vec![],
+                    FailKind::Stopped,
+                ),
                 &done,
-                vec![],
-                true,
+            ));
+        }
+        if Instant::now() >= run.deadline {
+            return Err(fail(
+                BatchError::new(
+                    format!("the release's timeout ({}) ran out after {} batch(es); {} batch(es) remain — the group is consistent, apply again to continue (or raise `timeouts`)", humantime(cfg.total_timeout), done.len(), schedule.batches.len()),
+                    vec![],
+                    FailKind::Stopped,
+                ),
+                &done,
             ));
         }
         let total = done.len() + schedule.batches.len();
@@ -477,7 +718,7 @@ async fn execute_batches(
             elapsed_secs = start.elapsed().as_secs(),
             "batch {} of {}: replacing {} instance(s)", done.len() + 1, total, batch.instance_ids.len()
         );
-        let batch_deadline = deadline.min(Instant::now() + cfg.batch_timeout);
+        let own_deadline = Instant::now() + cfg.batch_timeout;
         // The next batch can start inside this one's last call when it needs the same size and
         // nothing (a checkpoint, a pause) comes between them.
         let next = schedule
@@ -489,20 +730,23 @@ async fn execute_batches(
             batch,
             surged_to: handed_over.take(),
             hand_over_to: next,
-            cancel,
-            deadline: batch_deadline,
+            cancel: run.cancel,
+            deadline: own_deadline.min(run.deadline),
+            release_deadline_binds: run.deadline < own_deadline,
+            launch: run.launch,
         };
-        match run_batch(group, cfg, settings, record, &snap, step).await {
+        match run_batch(group, cfg, settings, record, &snap, step, &mut launches).await {
             Ok((after, over)) => {
                 carried = Some(after);
                 handed_over = over;
             }
-            Err((what, launched)) => {
+            Err(e) => {
                 return Err(fail(
-                    format!("batch {} of {total} failed: {what}", done.len() + 1),
+                    BatchError {
+                        what: format!("batch {} of {total} failed: {}", done.len() + 1, e.what),
+                        ..e
+                    },
                     &done,
-                    launched,
-                    false,
                 ))
             }
         }
@@ -530,10 +774,29 @@ async fn execute_batches(
             carried = None;
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(settings.pause_between_batches_secs)) => {}
-                _ = cancel.tripped() => {}
+                _ = run.cancel.tripped() => {}
             }
         }
     }
+}
+
+/// `90s`, `15m`, `1h30m`: how users wrote it.
+fn humantime(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, s % 3600 / 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, 0, 0) => format!("{h}h"),
+        (h, m, _) => format!("{h}h{m}m"),
+    }
+}
+
+/// The instances the group launched during one pass over the batches, against its budget.
+#[derive(Default)]
+struct Launches {
+    seen: BTreeSet<String>,
+    budget: Option<usize>,
 }
 
 struct BatchStep<'a> {
@@ -544,6 +807,10 @@ struct BatchStep<'a> {
     hand_over_to: Option<Capacity>,
     cancel: &'a Cancel,
     deadline: Instant,
+    /// `deadline` is the whole release's, not the batch's own timeout: running into it stops
+    /// the release rather than failing the batch.
+    release_deadline_binds: bool,
+    launch: Option<&'a LaunchSetting>,
 }
 
 fn same_size(a: &Capacity, b: &Capacity) -> bool {
@@ -560,10 +827,11 @@ async fn run_batch(
     record: &Record,
     snap: &GroupSnapshot,
     step: BatchStep<'_>,
-) -> Result<(GroupSnapshot, Option<Capacity>), (String, Vec<String>)> {
+    launches: &mut Launches,
+) -> Result<(GroupSnapshot, Option<Capacity>), BatchError> {
     let batch = step.batch;
     let known: BTreeSet<String> = snap.instances.iter().map(|i| i.id.clone()).collect();
-    let err = |e: AwsError| (e.to_string(), vec![]);
+    let err = |e: AwsError| BatchError::new(e.to_string(), vec![], FailKind::Unhealthy);
     let (mut last, over) = match settings.strategy {
         Strategy::Surge => {
             let during = &batch.capacity_during;
@@ -573,8 +841,16 @@ async fn run_batch(
                     .await
                     .map_err(err)?;
             }
-            let seen =
-                wait_for_new(group, cfg, settings, &known, during.desired, step.deadline).await?;
+            let seen = wait_for_new(
+                group,
+                cfg,
+                settings,
+                &known,
+                during.desired,
+                &step,
+                launches,
+            )
+            .await?;
             // Leaving without lowering desired capacity makes the group launch replacements at
             // once: when the next batch surges to the same size, that is its surge, one call and
             // one wait earlier. Otherwise desired capacity drops back with the removal. A raised
@@ -593,8 +869,16 @@ async fn run_batch(
                 .remove(&batch.instance_ids, false)
                 .await
                 .map_err(err)?;
-            let seen =
-                wait_for_new(group, cfg, settings, &known, record.desired, step.deadline).await?;
+            let seen = wait_for_new(
+                group,
+                cfg,
+                settings,
+                &known,
+                record.desired,
+                &step,
+                launches,
+            )
+            .await?;
             (seen, None)
         }
     };
@@ -607,24 +891,38 @@ async fn run_batch(
 /// every instance on the target image beyond those must be healthy, and those new to this batch
 /// must have stayed healthy for the warm-up time. Counting this way (rather than "k new ones")
 /// also finishes a batch that a killed apply had already surged.
+///
+/// Fails at once when the group launches an instance that does not run the target (it will not
+/// get there by waiting) or more instances than the release can need; waits out failing reads.
 async fn wait_for_new(
     group: &dyn GroupApi,
     cfg: &ReleaseConfig,
     settings: &ReleaseSettings,
     known: &BTreeSet<String>,
     desired: u32,
-    deadline: Instant,
-) -> Result<GroupSnapshot, (String, Vec<String>)> {
+    step: &BatchStep<'_>,
+    launches: &mut Launches,
+) -> Result<GroupSnapshot, BatchError> {
+    let deadline = step.deadline;
     let warmup = Duration::from_secs(settings.instance_warmup_secs);
     let target = &settings.target_image_id;
     let mut healthy_since: BTreeMap<String, Instant> = BTreeMap::new();
     let mut launched: Vec<String> = vec![];
     let mut attempt = 0;
+    let mut failed_reads = 0;
     loop {
-        let (snap, observed) = group
-            .poll_observed()
-            .await
-            .map_err(|e| (e.to_string(), launched.clone()))?;
+        let (snap, observed) = match group.poll_observed().await {
+            Ok(x) => x,
+            Err(e) => {
+                wait_after_failed_read(group, &e, deadline, &mut failed_reads)
+                    .await
+                    .map_err(|b| BatchError {
+                        launched: vec![],
+                        ..b
+                    })?;
+                continue;
+            }
+        };
         let serving = |i: &&release_planner::InstanceSnapshot| {
             matches!(
                 i.lifecycle_state,
@@ -649,21 +947,70 @@ async fn wait_for_new(
             .filter(|i| !known.contains(&i.id))
             .map(|i| i.id.clone())
             .collect();
+        // Only instances in service or on their way: those a batch removed are leaving, and
+        // leaving through the group takes its draining and hooks, well into the next batches.
+        launches.seen.extend(
+            snap.instances
+                .iter()
+                .filter(serving)
+                .filter(|i| !known.contains(&i.id))
+                .map(|i| i.id.clone()),
+        );
+        let strays: Vec<&release_planner::InstanceSnapshot> = snap
+            .instances
+            .iter()
+            .filter(serving)
+            .filter(|i| !known.contains(&i.id) && &i.image_id != target)
+            .collect();
+        if let Some(first) = strays.first() {
+            let ids: Vec<&str> = strays.iter().map(|i| i.id.as_str()).collect();
+            let why = why_not_target(group, step.launch, target).await;
+            return Err(BatchError::new(
+                format!(
+                    "the group launched {} instance(s) that run {}, not {target} ({}): {why}",
+                    strays.len(),
+                    first.image_id,
+                    ids.join(", ")
+                ),
+                launched,
+                FailKind::NoProgress,
+            ));
+        }
+        if let Some(budget) = launches.budget.filter(|b| launches.seen.len() > *b) {
+            return Err(BatchError::new(
+                format!(
+                    "the group has launched {} instances during this release, more than it can need ({budget}: the instances to replace plus one batch's retry); it is replacing instances on its own (failing health checks?) — stopping instead of going round in circles",
+                    launches.seen.len()
+                ),
+                launched,
+                FailKind::NoProgress,
+            ));
+        }
         // The group itself declared a new instance unhealthy: it will not recover.
         if let Some(bad) = on_target
             .iter()
             .find(|i| !known.contains(&i.id) && i.health == release_planner::Health::Unhealthy)
         {
-            return Err((
+            return Err(BatchError::new(
                 format!("new instance {} was marked Unhealthy by the group", bad.id),
                 launched,
+                FailKind::Unhealthy,
             ));
         }
         let ids: Vec<String> = on_target.iter().map(|i| i.id.clone()).collect();
-        let healthy = group
-            .healthy(&snap, &ids, cfg.health)
-            .await
-            .map_err(|e| (e.to_string(), launched.clone()))?;
+        let healthy = match group.healthy(&snap, &ids, cfg.health).await {
+            Ok(h) => h,
+            Err(e) => {
+                wait_after_failed_read(group, &e, deadline, &mut failed_reads)
+                    .await
+                    .map_err(|b| BatchError {
+                        launched: vec![],
+                        ..b
+                    })?;
+                continue;
+            }
+        };
+        failed_reads = 0;
         let now = Instant::now();
         healthy_since.retain(|id, _| healthy.contains(id));
         // Instances from before this batch have served already: no warm-up for them.
@@ -680,16 +1027,27 @@ async fn wait_for_new(
             return Ok(snap);
         }
         if now >= deadline {
+            if step.release_deadline_binds {
+                return Err(BatchError::new(
+                    format!(
+                        "the release's timeout ({}) ran out while {ready} of {needed} instance(s) on {target} were healthy and warmed up — the group is consistent, apply again to continue (or raise `timeouts`)",
+                        humantime(cfg.total_timeout)
+                    ),
+                    vec![],
+                    FailKind::Stopped,
+                ));
+            }
             let source = match cfg.health {
                 HealthSource::Ec2 => "group/EC2 health",
                 HealthSource::Elb => "load balancer health",
             };
-            return Err((
+            return Err(BatchError::new(
                 format!(
                     "only {ready} of {needed} instance(s) on {target} became healthy ({source}) and warmed up in time (new: {})",
                     if launched.is_empty() { "none".into() } else { launched.join(", ") }
                 ),
                 launched,
+                FailKind::Unhealthy,
             ));
         }
         // Wake up exactly when the earliest warm-up ends, or poll with backoff.
@@ -710,6 +1068,33 @@ async fn wait_for_new(
     }
 }
 
+/// Why the group launches instances that do not run `target`, as far as the group tells.
+async fn why_not_target(
+    group: &dyn GroupApi,
+    expected: Option<&LaunchSetting>,
+    target: &str,
+) -> String {
+    let now = group.launch().await.ok().flatten();
+    let resolves_to = group.snapshot().await.ok().and_then(|s| s.launch_image_id);
+    match (expected, &now, resolves_to) {
+        (Some(e), Some(n), image) if e != n => format!(
+            "the group's launch setting was changed by someone else during the release: it is {} now (image {}), not {} — stop the other tool or pipeline, then apply again",
+            n.describe(),
+            image.as_deref().unwrap_or("unknown"),
+            e.describe()
+        ),
+        (_, Some(n), Some(image)) if image != target => format!(
+            "the group's launch setting {} resolves to {image} (a `resolve:ssm:` parameter, or a launch setting naming another image)",
+            n.describe()
+        ),
+        (_, Some(n), Some(_)) => format!(
+            "the group's launch setting {} resolves to {target}, so these instances did not come from it: a warm pool holding instances launched earlier (refresh or delete the pool), or instances attached by someone else",
+            n.describe()
+        ),
+        _ => "the group's launch setting could not be read".into(),
+    }
+}
+
 /// Points the group back at its previous launch setting and replaces the instances already on
 /// the new image, batch by batch, with the same health checks.
 async fn roll_back(
@@ -719,7 +1104,6 @@ async fn roll_back(
     previous: &LaunchSetting,
     previous_image: &str,
     cancel: &Cancel,
-    deadline: Instant,
 ) -> Result<Vec<String>, String> {
     tracing::warn!(to = %previous.describe(), image = %previous_image, "rolling back");
     group
@@ -737,8 +1121,13 @@ async fn roll_back(
         ..cfg.settings.clone()
     };
     // Rollback gets its own time budget: stopping half-way back would be the worst outcome.
-    let budget = deadline.max(Instant::now() + cfg.batch_timeout);
-    match execute_batches(group, cfg, &back, record, None, cancel, budget).await {
+    let run = Run {
+        planned: None,
+        launch: Some(previous),
+        cancel,
+        deadline: Instant::now() + cfg.total_timeout,
+    };
+    match execute_batches(group, cfg, &back, record, run).await {
         Ok(done) => {
             let n: usize = done.batches.iter().map(Vec::len).sum();
             notes.push(format!(

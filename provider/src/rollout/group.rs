@@ -74,8 +74,13 @@ pub trait GroupApi: Send + Sync {
     }
     async fn set_capacity(&self, desired: u32, min: u32, max: u32) -> Result<(), AwsError>;
     async fn terminate(&self, instance_id: &str, decrement_desired: bool) -> Result<(), AwsError>;
-    /// Takes a batch of instances out of the group and terminates them, in as few calls as the
-    /// cloud allows.
+    /// Takes a batch of instances out of service, the way the group itself does it: one
+    /// TerminateInstanceInAutoScalingGroup each, which deregisters the instance from its target
+    /// groups and classic load balancers, waits out their deregistration delay / connection
+    /// draining, and runs the group's `EC2_INSTANCE_TERMINATING` lifecycle hooks before the
+    /// instance stops. (Detaching and terminating through EC2 — two calls a batch — skips all
+    /// three and cuts off requests in flight.) The draining happens while the next batch runs:
+    /// an instance on its way out is `Terminating`, which no batch waits for.
     async fn remove(
         &self,
         instance_ids: &[String],
@@ -111,7 +116,12 @@ pub trait GroupApi: Send + Sync {
     ) -> Result<LaunchSetting, AwsError>;
     /// Points the group back at an earlier launch setting (rollback).
     async fn set_launch(&self, setting: &LaunchSetting) -> Result<(), AwsError>;
+    /// Whether the group could launch `image` now: it exists and is not deregistered.
+    async fn image_launchable(&self, image: &str) -> Result<bool, AwsError>;
 }
+
+/// How a launch template names its image through an SSM parameter.
+pub const SSM_IMAGE_PREFIX: &str = "resolve:ssm:";
 
 pub struct AwsGroup {
     name: String,
@@ -191,43 +201,6 @@ impl GroupApi for AwsGroup {
 
     async fn poll_observed(&self) -> Result<(GroupSnapshot, Instant), AwsError> {
         self.read(false).await
-    }
-
-    /// DetachInstances (20 at a time) then one TerminateInstances: two calls a batch instead of
-    /// one per instance — Auto Scaling APIs share one throttling bucket per account and region.
-    /// Detaching with `decrement` lowers desired capacity exactly like a decrementing termination;
-    /// without it the group launches replacements at once. Falls back to one call per instance
-    /// when the group refuses the detach (an instance not in service any more).
-    async fn remove(
-        &self,
-        instance_ids: &[String],
-        decrement_desired: bool,
-    ) -> Result<(), AwsError> {
-        for chunk in instance_ids.chunks(20) {
-            let detached = self
-                .asg
-                .detach_instances()
-                .auto_scaling_group_name(&self.name)
-                .set_instance_ids(Some(chunk.to_vec()))
-                .should_decrement_desired_capacity(decrement_desired)
-                .send()
-                .await
-                .context("DetachInstances", &self.name);
-            if let Err(e) = detached {
-                tracing::debug!("detaching a batch failed ({e}); terminating one by one");
-                for id in chunk {
-                    self.terminate(id, decrement_desired).await?;
-                }
-                // A refused detach may be the SDK's retry of one whose answer was lost: those
-                // instances are out of the group already, and the group's termination calls
-                // above answer "not found" for them. Terminate them in EC2 as well, or they
-                // keep running outside the group.
-                self.terminate_ec2(chunk).await?;
-                continue;
-            }
-            self.terminate_ec2(chunk).await?;
-        }
-        Ok(())
     }
 
     async fn set_capacity(&self, desired: u32, min: u32, max: u32) -> Result<(), AwsError> {
@@ -477,25 +450,15 @@ impl GroupApi for AwsGroup {
             .context("UpdateAutoScalingGroup", &self.name)?;
         Ok(())
     }
+
+    async fn image_launchable(&self, image: &str) -> Result<bool, AwsError> {
+        Ok(crate::bake::image::describe(&self.ec2, image)
+            .await?
+            .is_some_and(|i| i.state == "available"))
+    }
 }
 
 impl AwsGroup {
-    /// EC2 TerminateInstances; instances already gone count as terminated.
-    async fn terminate_ec2(&self, ids: &[String]) -> Result<(), AwsError> {
-        match self
-            .ec2
-            .terminate_instances()
-            .set_instance_ids(Some(ids.to_vec()))
-            .send()
-            .await
-            .context("TerminateInstances", &ids.join(","))
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_code("InvalidInstanceID.NotFound") => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
     /// The group, and when its own answer arrived (before the image lookups that follow it).
     async fn read(&self, launch: bool) -> Result<(GroupSnapshot, Instant), AwsError> {
         let err = |e: release_planner::aws::SnapshotError| {
@@ -511,7 +474,32 @@ impl AwsGroup {
         )
         .await;
         self.aws.return_instance_images(cache);
-        Ok((r.map_err(err)?, observed))
+        let mut snap = r.map_err(err)?;
+        if let Some(image) = snap.launch_image_id.take() {
+            snap.launch_image_id = Some(self.resolve_image(&image).await?);
+        }
+        Ok((snap, observed))
+    }
+
+    /// A launch template image given as `resolve:ssm:<parameter>` to the AMI the parameter
+    /// names now: DescribeLaunchTemplateVersions resolves it with `ResolveAlias`, but not every
+    /// endpoint does, and comparing the parameter string with an AMI id would never match.
+    /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/using-systems-manager-parameters.html>
+    async fn resolve_image(&self, image: &str) -> Result<String, AwsError> {
+        let Some(parameter) = image.strip_prefix(SSM_IMAGE_PREFIX) else {
+            return Ok(image.to_string());
+        };
+        let ssm = self.aws.ssm().await?;
+        let out = ssm
+            .get_parameter()
+            .name(parameter)
+            .send()
+            .await
+            .context("GetParameter", parameter)?;
+        out.parameter()
+            .and_then(|p| p.value())
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::new("GetParameter", parameter, "the parameter has no value"))
     }
 
     async fn template_id(&self, name: &str) -> Result<String, AwsError> {
@@ -651,21 +639,7 @@ impl AwsGroup {
         // Names are immutable and unique: derive one from the old name and the release id.
         let base = current.split("--rel-").next().unwrap_or(current);
         let name = format!("{}--{release_id}", &base[..base.len().min(200)]);
-        self.asg
-            .create_launch_configuration()
-            .launch_configuration_name(&name)
-            .image_id(image)
-            .set_instance_type(lc.instance_type().map(str::to_string))
-            .set_key_name(lc.key_name().map(str::to_string).filter(|s| !s.is_empty()))
-            .set_security_groups(Some(lc.security_groups().to_vec()).filter(|v| !v.is_empty()))
-            .set_user_data(lc.user_data().map(str::to_string).filter(|s| !s.is_empty()))
-            .set_iam_instance_profile(lc.iam_instance_profile().map(str::to_string))
-            .set_block_device_mappings(
-                Some(lc.block_device_mappings().to_vec()).filter(|v| !v.is_empty()),
-            )
-            .set_associate_public_ip_address(lc.associate_public_ip_address())
-            .set_instance_monitoring(lc.instance_monitoring().cloned())
-            .set_ebs_optimized(lc.ebs_optimized())
+        copy_launch_configuration(&self.asg, &lc, &name, image)
             .send()
             .await
             .context("CreateLaunchConfiguration", &name)?;
@@ -673,9 +647,122 @@ impl AwsGroup {
     }
 }
 
+/// CreateLaunchConfiguration for a copy of `lc` launching `image`: every field but the name,
+/// the image and `InstanceId` (which would copy from an instance instead). A field left out
+/// becomes AWS's default — IMDSv2 required turns optional, a Spot group On-Demand, dedicated
+/// tenancy shared.
+fn copy_launch_configuration(
+    asg: &aws_sdk_autoscaling::Client,
+    lc: &aws_sdk_autoscaling::types::LaunchConfiguration,
+    name: &str,
+    image: &str,
+) -> aws_sdk_autoscaling::operation::create_launch_configuration::builders::CreateLaunchConfigurationFluentBuilder{
+    let some = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
+    let list = |v: &[String]| Some(v.to_vec()).filter(|v| !v.is_empty());
+    asg.create_launch_configuration()
+        .launch_configuration_name(name)
+        .image_id(image)
+        .set_key_name(some(lc.key_name()))
+        .set_security_groups(list(lc.security_groups()))
+        .set_classic_link_vpc_id(some(lc.classic_link_vpc_id()))
+        .set_classic_link_vpc_security_groups(list(lc.classic_link_vpc_security_groups()))
+        .set_user_data(some(lc.user_data()))
+        .set_instance_type(some(lc.instance_type()))
+        .set_kernel_id(some(lc.kernel_id()))
+        .set_ramdisk_id(some(lc.ramdisk_id()))
+        .set_block_device_mappings(
+            Some(lc.block_device_mappings().to_vec()).filter(|v| !v.is_empty()),
+        )
+        .set_instance_monitoring(lc.instance_monitoring().cloned())
+        .set_spot_price(some(lc.spot_price()))
+        .set_iam_instance_profile(some(lc.iam_instance_profile()))
+        .set_ebs_optimized(lc.ebs_optimized())
+        .set_associate_public_ip_address(lc.associate_public_ip_address())
+        .set_placement_tenancy(some(lc.placement_tenancy()))
+        .set_metadata_options(lc.metadata_options().cloned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A configuration with every field set comes out of the copy the same, but for its name
+    /// and image.
+    #[test]
+    fn launch_configurations_are_copied_whole() {
+        use aws_sdk_autoscaling::types::{
+            BlockDeviceMapping, Ebs, InstanceMetadataEndpointState,
+            InstanceMetadataHttpTokensState, InstanceMetadataOptions, InstanceMonitoring,
+            LaunchConfiguration,
+        };
+        let metadata = InstanceMetadataOptions::builder()
+            .http_tokens(InstanceMetadataHttpTokensState::Required)
+            .http_put_response_hop_limit(2)
+            .http_endpoint(InstanceMetadataEndpointState::Enabled)
+            .build();
+        let disk = BlockDeviceMapping::builder()
+            .device_name("/dev/xvda")
+            .ebs(Ebs::builder().volume_size(30).encrypted(true).build())
+            .build();
+        let monitoring = InstanceMonitoring::builder().enabled(true).build();
+        let lc = LaunchConfiguration::builder()
+            .launch_configuration_name("web-lc")
+            .launch_configuration_arn("arn:aws:autoscaling:::launchConfiguration:x")
+            .image_id("ami-old")
+            .key_name("ops")
+            .security_groups("sg-1")
+            .classic_link_vpc_id("vpc-1")
+            .classic_link_vpc_security_groups("sg-2")
+            .user_data("IyEvYmluL3No")
+            .instance_type("m5.large")
+            .kernel_id("aki-1")
+            .ramdisk_id("ari-1")
+            .block_device_mappings(disk.clone())
+            .instance_monitoring(monitoring.clone())
+            .spot_price("0.05")
+            .iam_instance_profile("web-profile")
+            .ebs_optimized(true)
+            .associate_public_ip_address(false)
+            .placement_tenancy("dedicated")
+            .metadata_options(metadata.clone())
+            .build();
+        let conf = aws_sdk_autoscaling::Config::builder()
+            .behavior_version(aws_sdk_autoscaling::config::BehaviorVersion::latest())
+            .region(aws_sdk_autoscaling::config::Region::new("us-east-1"))
+            .build();
+        let client = aws_sdk_autoscaling::Client::from_conf(conf);
+        let copy = copy_launch_configuration(&client, &lc, "web-lc--rel-1", "ami-new");
+        let i = copy.as_input();
+        assert_eq!(
+            i.get_launch_configuration_name().as_deref(),
+            Some("web-lc--rel-1")
+        );
+        assert_eq!(i.get_image_id().as_deref(), Some("ami-new"));
+        assert_eq!(
+            i.get_instance_id(),
+            &None,
+            "copied field by field, not from an instance"
+        );
+        assert_eq!(i.get_key_name().as_deref(), Some("ops"));
+        assert_eq!(i.get_security_groups(), &Some(vec!["sg-1".to_string()]));
+        assert_eq!(i.get_classic_link_vpc_id().as_deref(), Some("vpc-1"));
+        assert_eq!(
+            i.get_classic_link_vpc_security_groups(),
+            &Some(vec!["sg-2".to_string()])
+        );
+        assert_eq!(i.get_user_data().as_deref(), Some("IyEvYmluL3No"));
+        assert_eq!(i.get_instance_type().as_deref(), Some("m5.large"));
+        assert_eq!(i.get_kernel_id().as_deref(), Some("aki-1"));
+        assert_eq!(i.get_ramdisk_id().as_deref(), Some("ari-1"));
+        assert_eq!(i.get_block_device_mappings(), &Some(vec![disk]));
+        assert_eq!(i.get_instance_monitoring(), &Some(monitoring));
+        assert_eq!(i.get_spot_price().as_deref(), Some("0.05"));
+        assert_eq!(i.get_iam_instance_profile().as_deref(), Some("web-profile"));
+        assert_eq!(i.get_ebs_optimized(), &Some(true));
+        assert_eq!(i.get_associate_public_ip_address(), &Some(false));
+        assert_eq!(i.get_placement_tenancy().as_deref(), Some("dedicated"));
+        assert_eq!(i.get_metadata_options(), &Some(metadata));
+    }
 
     #[test]
     fn launch_settings_encode_for_the_record() {

@@ -6,5 +6,7 @@ pub mod group;
 pub mod record;
 pub mod sim;
 
-pub use execute::{run, LaunchMode, Outcome, ReleaseConfig, ReleaseError, Status};
+pub use execute::{
+    run, LaunchMode, Outcome, ProtectedInstances, ReleaseConfig, ReleaseError, Status,
+};
 pub use group::{AwsGroup, GroupApi, HealthSource, LaunchSetting};

@@ -22,6 +22,29 @@
 //!   fails with a retryable error; a mutating call may have taken effect before that (its answer
 //!   was lost). Repeating a termination is a no-op, as `AwsGroup::terminate` makes it.
 //!
+//! - **What AWS does that moto does not** (each off by default, drawn per seed by the sweep):
+//!   - *draining*: a group-performed termination (TerminateInstanceInAutoScalingGroup, scale-in,
+//!     an unhealthy replacement) deregisters the instance from its target group and waits the
+//!     deregistration delay before the termination hooks and the stop; every instance carries
+//!     requests in flight (each up to [`SimConfig::request`] long), and an instance that stops
+//!     while receiving, or sooner than a request after its deregistration, drops them
+//!     ([`SimGroup::dropped_requests`]).
+//!     <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html#deregistration-delay>
+//!   - *lifecycle hooks*: `Pending:Wait` (added to the boot) and `Terminating:Wait` (after the
+//!     draining), each the hook's action time capped by its heartbeat timeout, after which the
+//!     default result applies; hooks run only for launches and terminations the group performs,
+//!     never for a detached instance terminated through EC2 ([`SimConfig::detach_then_terminate`]
+//!     models that route, to show what it drops).
+//!     <https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks-overview.html>,
+//!     <https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks.html>
+//!   - *warm pools*: a scale-out draws pre-initialised instances of the original image first.
+//!     <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html>
+//!   - *another tool moving the launch template back* during the release, once.
+//!   - *deregistered images*: the group's launches from them fail
+//!     ([`SimGroup::missing_launches`]).
+//!     <https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/deregister-ami.html>
+//!   - *read outages*: every Describe fails (after the SDK's retries) for a window.
+//!
 //! [`SimGroup::lowest_healthy`] is the lowest healthy in-service capacity seen after any change
 //! (capacity only falls through the engine's own calls, so looking after each call is exact);
 //! the tests assert it never drops below the release's floor over 1,000 seeded runs
@@ -66,6 +89,50 @@ pub struct SimConfig {
     pub retried: f64,
     /// Chance that a call fails after the SDK's retries ran out.
     pub exhausted: f64,
+    /// Every read fails (after the SDK's retries) from `.0` for `.1` of virtual time: a
+    /// regional Describe outage. Mutations still go through.
+    pub read_outage: Option<(Duration, Duration)>,
+    /// Another tool (a second pipeline, a console user) points the group back at its original
+    /// launch template version once, the first time it sees it changed at or after this time.
+    pub template_reverted_at: Option<Duration>,
+    /// Pre-initialised instances on the original image, waiting in a warm pool: a scale-out
+    /// draws them first (they boot in seconds) before it launches from the launch setting.
+    /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html>
+    pub warm_pool: u32,
+    /// The target group's deregistration delay: a target the group takes out of service drains
+    /// this long before Auto Scaling terminates it (or, with no request left in flight, ELB
+    /// ends the draining early; the model always waits, the slower case).
+    /// <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html#deregistration-delay>
+    pub deregistration_delay: Duration,
+    /// How long one request takes: one started just before the deregistration is in flight
+    /// this long after it, and is dropped if its instance stops before it ends.
+    pub request: Duration,
+    /// An `autoscaling:EC2_INSTANCE_TERMINATING` lifecycle hook: the time its action takes
+    /// (drawn), after the draining; the heartbeat timeout caps it (then the default result
+    /// applies, and either result terminates the instance).
+    /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks-overview.html>
+    pub termination_hook: Option<Hook>,
+    /// An `autoscaling:EC2_INSTANCE_LAUNCHING` hook: new instances wait in `Pending:Wait`.
+    pub launch_hook: Option<Hook>,
+    /// The engine's removal before it went through the group: DetachInstances then EC2
+    /// TerminateInstances in the same second, which skips the draining and the termination
+    /// hooks. Kept to show that the traffic counter sees what that dropped.
+    pub detach_then_terminate: bool,
+    /// Deregistered images: the group cannot launch them (its launches fail, as on AWS; moto
+    /// launches them anyway).
+    /// <https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/deregister-ami.html>
+    pub missing_images: BTreeSet<String>,
+    /// The first this many instances are protected from scale in (a scale-in skips them; an
+    /// explicit termination does not).
+    /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-instance-protection.html>
+    pub protected: u32,
+}
+
+/// A lifecycle hook: its action takes `action` (drawn uniformly), bounded by `heartbeat`.
+#[derive(Debug, Clone, Copy)]
+pub struct Hook {
+    pub action: (Duration, Duration),
+    pub heartbeat: Duration,
 }
 
 impl SimConfig {
@@ -87,6 +154,16 @@ impl SimConfig {
             latency: (Duration::from_millis(20), Duration::from_millis(300)),
             retried: 0.0,
             exhausted: 0.0,
+            read_outage: None,
+            template_reverted_at: None,
+            warm_pool: 0,
+            deregistration_delay: Duration::from_secs(300),
+            request: Duration::from_secs(10),
+            termination_hook: None,
+            launch_hook: None,
+            detach_then_terminate: false,
+            missing_images: BTreeSet::new(),
+            protected: 0,
         }
     }
 }
@@ -113,6 +190,10 @@ struct Inst {
     bad: bool,
     /// When the group replaces it for being Unhealthy (its health check grace).
     replace_at: Option<Instant>,
+    /// Taken out of its target group (no new requests from then on).
+    deregistered_at: Option<Instant>,
+    /// Went through the termination hook.
+    hooked: bool,
 }
 
 /// The lowest healthy in-service capacity observed, and what had just happened.
@@ -143,6 +224,16 @@ struct World {
     calls: BTreeMap<&'static str, u32>,
     failures: u32,
     terminations: BTreeMap<String, u32>,
+    /// Instances launched since the start (warm-pool draws included).
+    launches: u32,
+    /// The other tool of [`SimConfig::template_reverted_at`] has acted.
+    reverted: bool,
+    /// Requests cut off: instances that stopped while receiving or draining requests.
+    dropped: u32,
+    /// Launches the group attempted from a deregistered image (each one failed).
+    missing_launches: u32,
+    /// Old instances (on the original image) that left without their termination hook.
+    unhooked: BTreeSet<String>,
     /// What happened, with virtual seconds (the last [`EVENTS`] entries), for failure reports.
     events: std::collections::VecDeque<String>,
 }
@@ -190,10 +281,17 @@ impl SimGroup {
             calls: BTreeMap::new(),
             failures: 0,
             terminations: BTreeMap::new(),
+            launches: 0,
+            reverted: false,
+            dropped: 0,
+            missing_launches: 0,
+            unhooked: BTreeSet::new(),
             events: Default::default(),
             cfg,
         };
-        // The group starts settled: every instance in service, healthy, on the old image.
+        // The group starts settled: every instance in service, healthy, on the old image; the
+        // warm pool is filled beside it.
+        let pool = std::mem::take(&mut world.cfg.warm_pool);
         for _ in 0..world.desired {
             let image = world.cfg.image.clone();
             world.spawn(image, now);
@@ -204,6 +302,8 @@ impl SimGroup {
             i.bad = false;
             i.elb_at = Some(now);
         }
+        world.cfg.warm_pool = pool;
+        world.launches = 0;
         world.observe("start");
         SimGroup {
             name: world.cfg.group_name.clone(),
@@ -270,6 +370,31 @@ impl SimGroup {
         self.world().events.iter().cloned().collect()
     }
 
+    /// Instances that stopped with requests in flight (each drops at least one request).
+    pub fn dropped_requests(&self) -> u32 {
+        let mut w = self.world();
+        w.advance(Instant::now());
+        w.dropped
+    }
+
+    /// Instances of the original image that stopped without their termination hook (only
+    /// meaningful with [`SimConfig::termination_hook`]).
+    pub fn unhooked(&self) -> BTreeSet<String> {
+        let mut w = self.world();
+        w.advance(Instant::now());
+        w.unhooked.clone()
+    }
+
+    /// Launches the group attempted from a deregistered image.
+    pub fn missing_launches(&self) -> u32 {
+        self.world().missing_launches
+    }
+
+    /// Instances launched since the start (the group's own launches included).
+    pub fn launches(&self) -> u32 {
+        self.world().launches
+    }
+
     /// Calls that failed after the SDK layer gave up.
     pub fn failures(&self) -> u32 {
         self.world().failures
@@ -307,7 +432,16 @@ impl SimGroup {
             let latency = w.cfg.latency;
             let mut delay = between(&mut w.rng, latency);
             let mut fail = None;
-            if w.faults_on {
+            let t = Instant::now().duration_since(w.start);
+            if !mutating
+                && w.cfg
+                    .read_outage
+                    .is_some_and(|(from, len)| t >= from && t < from + len)
+            {
+                w.failures += 1;
+                fail = Some(false);
+            }
+            if w.faults_on && fail.is_none() {
                 if w.rng.f64() < w.cfg.retried {
                     // The SDK's backoff for 1 to 3 retries (base 1 s, doubling, full jitter).
                     let retries = w.rng.u32(1..=3);
@@ -429,6 +563,13 @@ impl World {
     }
 
     fn spawn(&mut self, image: String, now: Instant) {
+        self.launches += 1;
+        let (image, warm) = if self.cfg.warm_pool > 0 {
+            self.cfg.warm_pool -= 1;
+            (self.cfg.image.clone(), true)
+        } else {
+            (image, false)
+        };
         // AWS balances zones: the zone with the fewest live instances.
         let az = self
             .cfg
@@ -446,7 +587,11 @@ impl World {
         let never = broken || self.rng.f64() < self.cfg.never_healthy;
         // A never-healthy instance either hangs in Pending or comes up Unhealthy.
         let stuck = never && self.rng.bool();
-        let boot = between(&mut self.rng, self.cfg.boot);
+        let boot = if warm {
+            Duration::from_secs(5)
+        } else {
+            between(&mut self.rng, self.cfg.boot)
+        } + self.hook_time(self.cfg.launch_hook);
         let lag = between(&mut self.rng, self.cfg.elb_lag);
         self.seq += 1;
         let id = format!("i-{:08x}{:04}", self.cfg.seed as u32, self.seq);
@@ -463,11 +608,27 @@ impl World {
             elb_at: (!never).then_some(now + boot + lag),
             bad: never,
             replace_at: None,
+            deregistered_at: None,
+            hooked: false,
         });
     }
 
     /// Time passes: boots finish, terminations complete; then the group reconciles its size.
     fn advance(&mut self, now: Instant) {
+        let original = LaunchSetting::Template {
+            id: "lt-sim".into(),
+            version: "1".into(),
+        };
+        if let Some(at) = self.cfg.template_reverted_at {
+            if !self.reverted && now.duration_since(self.start) >= at && self.launch != original {
+                self.reverted = true;
+                self.event(format!(
+                    "another tool points the group back at {}",
+                    original.describe()
+                ));
+                self.launch = original;
+            }
+        }
         for i in &mut self.instances {
             if let State::Pending { ready_at: Some(t) } = i.state {
                 if t <= now {
@@ -493,8 +654,13 @@ impl World {
                 self.start_termination(&id, now);
             }
         }
-        self.instances
-            .retain(|i| !matches!(i.state, State::Terminating { gone_at } if gone_at <= now));
+        let (gone, kept): (Vec<Inst>, Vec<Inst>) = std::mem::take(&mut self.instances)
+            .into_iter()
+            .partition(|i| matches!(i.state, State::Terminating { gone_at } if gone_at <= now));
+        self.instances = kept;
+        for i in gone {
+            self.stopped(&i);
+        }
         self.reconcile(now);
     }
 
@@ -513,18 +679,27 @@ impl World {
                 .get(&self.launch.encode())
                 .cloned()
                 .unwrap_or_default();
-            for _ in live..self.desired {
-                self.spawn(image.clone(), now);
+            if self.cfg.missing_images.contains(&image) {
+                // The launch fails; the group tries again on its next reconciliation.
+                self.missing_launches += 1;
+                self.event(format!("launch failed: {image} is deregistered"));
+            } else {
+                for _ in live..self.desired {
+                    self.spawn(image.clone(), now);
+                }
             }
         }
         if live > self.desired && !self.suspended.contains("Terminate") {
             // AWS's default termination policy: instances of an older launch setting first,
             // then the oldest. (Zone balance and billing hours do not change who serves.)
             let current = self.images.get(&self.launch.encode()).cloned();
+            let protected = u64::from(self.cfg.protected);
+            let original = self.cfg.image.clone();
             let mut victims: Vec<(bool, u64, String)> = self
                 .instances
                 .iter()
                 .filter(|i| !matches!(i.state, State::Terminating { .. }))
+                .filter(|i| !(i.seq <= protected && i.image == original))
                 .map(|i| (Some(&i.image) == current.as_ref(), i.seq, i.id.clone()))
                 .collect();
             victims.sort();
@@ -534,13 +709,64 @@ impl World {
         }
     }
 
+    /// A termination the group performs (scale-in, TerminateInstanceInAutoScalingGroup,
+    /// replacing an unhealthy instance): deregistered from the target group, drained for the
+    /// deregistration delay, then the termination hook, then the instance stops.
     fn start_termination(&mut self, id: &str, now: Instant) {
         self.event(format!("terminating {id}"));
+        let hook = self.hook_time(self.cfg.termination_hook);
+        let gone = between(&mut self.rng, self.cfg.termination);
+        let elb = self.cfg.elb;
+        let delay = self.cfg.deregistration_delay;
+        let hooked = self.cfg.termination_hook.is_some();
+        if let Some(i) = self.instances.iter_mut().find(|i| i.id == id) {
+            let draining = if elb && i.elb_at.is_some() {
+                i.deregistered_at = Some(now);
+                delay
+            } else {
+                Duration::ZERO
+            };
+            i.hooked = hooked;
+            i.state = State::Terminating {
+                gone_at: now + draining + hook + gone,
+            };
+        }
+    }
+
+    /// DetachInstances (deregisters the instance, which starts draining) and EC2
+    /// TerminateInstances right after: no wait for the draining, no termination hook.
+    fn detach_and_terminate(&mut self, id: &str, now: Instant) {
+        self.event(format!("detached and terminated through EC2 {id}"));
         let gone = between(&mut self.rng, self.cfg.termination);
         if let Some(i) = self.instances.iter_mut().find(|i| i.id == id) {
+            i.deregistered_at = Some(now);
             i.state = State::Terminating {
-                gone_at: now + gone,
+                gone_at: now + gone.min(Duration::from_secs(2)),
             };
+        }
+    }
+
+    fn hook_time(&mut self, hook: Option<Hook>) -> Duration {
+        hook.map(|h| between(&mut self.rng, h.action).min(h.heartbeat))
+            .unwrap_or_default()
+    }
+
+    /// An instance stopped at its `gone_at`: requests it was serving are dropped unless it had
+    /// been out of its target group for longer than a request takes.
+    fn stopped(&mut self, i: &Inst) {
+        let State::Terminating { gone_at } = i.state else {
+            return;
+        };
+        let receiving = self.cfg.elb && i.elb_at.is_some_and(|t| t <= gone_at);
+        let drained = i
+            .deregistered_at
+            .is_some_and(|d| gone_at >= d + self.cfg.request);
+        if receiving && !drained {
+            self.dropped += 1;
+            self.event(format!("{} stopped with requests in flight", i.id));
+        }
+        if i.image == self.cfg.image && !i.hooked {
+            self.unhooked.insert(i.id.clone());
         }
     }
 }
@@ -571,7 +797,8 @@ impl GroupApi for SimGroup {
                         State::Terminating { .. } => LifecycleState::Terminating,
                     },
                     health: i.health,
-                    protected_from_scale_in: false,
+                    protected_from_scale_in: i.seq <= u64::from(w.cfg.protected)
+                        && i.image == w.cfg.image,
                     launch_time: None,
                 })
                 .collect(),
@@ -644,14 +871,22 @@ impl GroupApi for SimGroup {
         .await
     }
 
-    /// DetachInstances + TerminateInstances: the batch leaves the group in one call (instances
-    /// already leaving are skipped, as the engine's fallback makes a repeat harmless); with
-    /// `decrement` desired drops by the batch, refused below min like AWS.
+    /// As `AwsGroup`: one TerminateInstanceInAutoScalingGroup per instance, which drains and
+    /// runs the termination hooks. With [`SimConfig::detach_then_terminate`], the engine's
+    /// earlier removal instead: DetachInstances + TerminateInstances, the batch in one call
+    /// (instances already leaving are skipped); with `decrement` desired drops by the batch,
+    /// refused below min like AWS.
     async fn remove(
         &self,
         instance_ids: &[String],
         decrement_desired: bool,
     ) -> Result<(), AwsError> {
+        if !self.world().cfg.detach_then_terminate {
+            for id in instance_ids {
+                self.terminate(id, decrement_desired).await?;
+            }
+            return Ok(());
+        }
         let ids = instance_ids.to_vec();
         self.mutate("DetachInstances", move |w| {
             let present: Vec<String> = ids
@@ -679,7 +914,7 @@ impl GroupApi for SimGroup {
             let now = Instant::now();
             for id in present {
                 *w.terminations.entry(id.clone()).or_insert(0) += 1;
-                w.start_termination(&id, now);
+                w.detach_and_terminate(&id, now);
             }
             w.reconcile(now);
             Ok(())
@@ -799,6 +1034,14 @@ impl GroupApi for SimGroup {
             .await?;
         self.set_launch(&new).await?;
         Ok(new)
+    }
+
+    async fn image_launchable(&self, image: &str) -> Result<bool, AwsError> {
+        let image = image.to_string();
+        self.read("DescribeImages", move |w| {
+            !w.cfg.missing_images.contains(&image)
+        })
+        .await
     }
 
     async fn set_launch(&self, setting: &LaunchSetting) -> Result<(), AwsError> {

@@ -12,7 +12,9 @@ use release_planner::{BatchSize, ReleaseSettings, Strategy};
 
 use super::*;
 use crate::cancel::Cancel;
-use crate::rollout::execute::{run, LaunchMode, ReleaseConfig, ReleaseError, Status};
+use crate::rollout::execute::{
+    run, LaunchMode, ProtectedInstances, ReleaseConfig, ReleaseError, Status,
+};
 use crate::rollout::record::{LOCK_TAG, RECORD_TAG};
 
 const OLD: &str = "ami-old";
@@ -61,6 +63,40 @@ fn scenario(seed: u64) -> Scenario {
     };
     cloud.retried = rng.f64() * 0.3;
     cloud.exhausted = if rng.bool() { rng.f64() * 0.01 } else { 0.0 };
+    // What AWS does that moto does not (see the module docs of `sim`).
+    cloud.deregistration_delay = Duration::from_secs(rng.u64(0..=300));
+    cloud.request = Duration::from_secs(rng.u64(0..=30)).min(cloud.deregistration_delay);
+    if rng.u8(0..10) < 3 {
+        cloud.termination_hook = Some(Hook {
+            action: (
+                Duration::from_secs(5),
+                Duration::from_secs(rng.u64(5..=120)),
+            ),
+            heartbeat: Duration::from_secs(rng.u64(30..=300)),
+        });
+    }
+    if rng.u8(0..10) < 2 {
+        cloud.launch_hook = Some(Hook {
+            action: (Duration::from_secs(1), Duration::from_secs(rng.u64(1..=60))),
+            heartbeat: Duration::from_secs(rng.u64(30..=120)),
+        });
+    }
+    if rng.u8(0..100) < 5 {
+        cloud.template_reverted_at = Some(Duration::from_secs(rng.u64(0..=900)));
+    }
+    if rng.u8(0..100) < 5 {
+        cloud.warm_pool = rng.u32(1..=n);
+    }
+    if rng.u8(0..10) == 0 {
+        cloud.read_outage = Some((
+            Duration::from_secs(rng.u64(0..=1200)),
+            Duration::from_secs(rng.u64(10..=1200)),
+        ));
+    }
+    // The image the group runs was deregistered (its image resource replaced, destroy first).
+    if rng.u8(0..100) < 5 {
+        cloud.missing_images.insert(OLD.into());
+    }
     let broken = rng.u8(0..100) < 15;
     if broken {
         cloud.broken_images.insert(NEW.into());
@@ -121,6 +157,7 @@ fn scenario(seed: u64) -> Scenario {
         total_timeout: Duration::from_secs(4 * 3600),
         auto_rollback: rng.u8(0..5) != 0,
         suspend_processes: vec!["AZRebalance".into(), "ScheduledActions".into()],
+        protected: ProtectedInstances::default(),
     };
     let interrupt = match rng.u8(0..10) {
         0 | 1 => Interrupt::Cancel(Duration::from_secs(rng.u64(0..=1800))),
@@ -144,6 +181,8 @@ struct Summary {
     rolled_back: bool,
     refused_to_plan: bool,
     virtual_secs: u64,
+    dropped: u32,
+    launches: u32,
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -212,10 +251,16 @@ fn run_seed(seed: u64) -> Result<Summary, String> {
             let done = !restore_pending && match &result {
                 Ok(Status::Complete) => true,
                 Ok(Status::Checkpoint { .. }) => false,
-                // The planner refuses to take a healthy instance below the floor: at the start
-                // of a group with no room (final), or while replacements still boot (a later
+                // The planner refuses to take a healthy instance below the floor: on a group
+                // with no room (final, in whichever apply first gets that far — an earlier one
+                // may have ended on a lost answer), or while replacements still boot (a later
                 // apply goes on).
-                Err(e) if e.what.contains("cannot schedule") && apply == 0 && e.replaced.is_empty() && sim.live_images().values().all(|i| i == OLD) => {
+                Err(e) if e.what.contains("cannot schedule") && e.replaced.is_empty() && sim.live_images().values().all(|i| i == OLD) => {
+                    summary.refused_to_plan = true;
+                    true
+                }
+                // No rollback target: refused before any change, for good.
+                Err(e) if e.untouched && e.what.contains("rollback target") => {
                     summary.refused_to_plan = true;
                     true
                 }
@@ -251,6 +296,29 @@ fn run_seed(seed: u64) -> Result<Summary, String> {
             ))
         };
 
+        // 0. Traffic: no request dropped, every old instance through its termination hook, and
+        //    launches bounded (no release goes round in circles). Instances still draining
+        //    finish first.
+        let batch = sc.release.settings.batch_size.per_batch(sc.cloud.instances);
+        let most = summary.applies * launch_bound(sc.cloud.instances, batch) + sc.cloud.instances;
+        if sim.launches() > most {
+            return fail(format!("{} launches (at most {most})", sim.launches()));
+        }
+        if sim.missing_launches() > 0 {
+            return fail(format!(
+                "{} launch(es) from a deregistered image",
+                sim.missing_launches()
+            ));
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        summary.dropped = sim.dropped_requests();
+        summary.launches = sim.launches();
+        if summary.dropped > 0 {
+            return fail(format!("{} instance(s) stopped with requests in flight", summary.dropped));
+        }
+        if sc.cloud.termination_hook.is_some() && !sim.unhooked().is_empty() {
+            return fail(format!("left without the termination hook: {:?}", sim.unhooked()));
+        }
         // 1. The floor, at every step of every apply.
         let lowest = sim.lowest_healthy().expect("observed");
         if lowest.healthy < sc.floor {
@@ -325,6 +393,9 @@ fn run_seed(seed: u64) -> Result<Summary, String> {
                     return fail(format!("a stop without rollback must say so: {e}"));
                 }
             }
+            // A warm pool of old instances keeps feeding the group the old image until the
+            // pool is refreshed: every apply stops at once, saying so.
+            Some(Err(e)) if sc.cloud.warm_pool > 0 && e.to_string().contains("warm pool") => {}
             other => {
                 // Only a release whose new instances could never all be healthy may end
                 // without completing.
@@ -360,6 +431,8 @@ fn healthy_capacity_never_drops_below_the_floor_over_seeded_releases() {
     let mut refused = 0;
     let mut applies = 0;
     let mut virtual_secs = 0;
+    let mut dropped = 0;
+    let mut launches = 0;
     let seeds = seeds();
     for &seed in &seeds {
         match run_seed(seed) {
@@ -369,12 +442,14 @@ fn healthy_capacity_never_drops_below_the_floor_over_seeded_releases() {
                 refused += u32::from(s.refused_to_plan);
                 applies += s.applies;
                 virtual_secs += s.virtual_secs;
+                dropped += s.dropped;
+                launches += s.launches;
             }
             Err(e) => failures.push(e),
         }
     }
     eprintln!(
-        "rollout::sim: {} seeds, {} failed; {complete} complete, {rolled_back} rolled back, {refused} refused by the planner; {applies} applies, {:.1} virtual hours",
+        "rollout::sim: {} seeds, {} failed; {complete} complete, {rolled_back} rolled back, {refused} refused by the planner; {applies} applies, {:.1} virtual hours; {launches} launches, {dropped} instances stopped with requests in flight",
         seeds.len(),
         failures.len(),
         virtual_secs as f64 / 3600.0
@@ -411,6 +486,7 @@ fn a_calm_surge_release_replaces_every_instance_once() {
         total_timeout: Duration::from_secs(3600),
         auto_rollback: true,
         suspend_processes: vec!["AZRebalance".into()],
+        protected: ProtectedInstances::default(),
     };
     let before: BTreeSet<String> = sim.live_images().into_keys().collect();
     let out = rt()
@@ -429,7 +505,12 @@ fn a_calm_surge_release_replaces_every_instance_once() {
     // final restore.
     let calls = sim.calls();
     assert_eq!(calls.get("UpdateAutoScalingGroup"), Some(&3), "{calls:?}");
-    assert_eq!(calls.get("DetachInstances"), Some(&4), "{calls:?}");
+    assert_eq!(calls.get("DetachInstances"), None, "{calls:?}");
+    assert_eq!(
+        calls.get("TerminateInstanceInAutoScalingGroup"),
+        Some(&12),
+        "each old instance leaves through the group: {calls:?}"
+    );
 }
 
 #[test]
@@ -451,6 +532,7 @@ fn a_broken_image_is_rolled_back_without_losing_capacity() {
         total_timeout: Duration::from_secs(3600),
         auto_rollback: true,
         suspend_processes: vec![],
+        protected: ProtectedInstances::default(),
     };
     let err = rt()
         .block_on(run(&sim, &cfg, None, &Cancel::new()))
@@ -462,4 +544,267 @@ fn a_broken_image_is_rolled_back_without_losing_capacity() {
     assert_eq!(sim.live_images().len(), 8);
     assert!(sim.lowest_healthy().unwrap().healthy >= 6);
     assert_eq!(sim.launch_now().encode(), "lt:lt-sim:1");
+}
+
+fn calm_release(id: &str, batch: u32) -> ReleaseConfig {
+    ReleaseConfig {
+        release_id: id.into(),
+        settings: ReleaseSettings {
+            batch_size: BatchSize::Count(batch),
+            instance_warmup_secs: 30,
+            ..ReleaseSettings::new(NEW)
+        },
+        mode: LaunchMode::LaunchTemplate,
+        health: HealthSource::Ec2,
+        batch_timeout: Duration::from_secs(600),
+        total_timeout: Duration::from_secs(3600),
+        auto_rollback: true,
+        suspend_processes: vec![],
+        protected: ProtectedInstances::default(),
+    }
+}
+
+/// Most instances a release of `n` instances in batches of `batch` may launch: its batches,
+/// one retry of a batch, and (on a rollback) the same again back.
+fn launch_bound(n: u32, batch: u32) -> u32 {
+    2 * (n + batch)
+}
+
+#[test]
+fn a_template_moved_back_by_another_tool_fails_the_batch_naming_the_image() {
+    let mut cloud = SimConfig::new(21, 10);
+    cloud.max = 20;
+    cloud.boot = (Duration::from_secs(5), Duration::from_secs(10));
+    // After the first batch's instances launched, before the second's.
+    cloud.template_reverted_at = Some(Duration::from_secs(30));
+    let sim = SimGroup::new(cloud);
+    let mut cfg = calm_release("rel-revert", 2);
+    cfg.settings.instance_warmup_secs = 20;
+    cfg.batch_timeout = Duration::from_secs(60);
+    let err = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect_err("a group that launches the old image cannot make progress");
+    let msg = err.to_string();
+    // The first batch launched before the move; a later one (which depends on boot times) fails.
+    assert!(
+        msg.contains(" of 5 failed") && !msg.contains("batch 1 of 5"),
+        "{msg}"
+    );
+    assert!(msg.contains("run ami-old, not ami-new"), "{msg}");
+    assert!(msg.contains("changed by someone else"), "{msg}");
+    assert!(
+        sim.launches() <= launch_bound(10, 2),
+        "{} launches for a group of 10: {:?}",
+        sim.launches(),
+        sim.events()
+    );
+}
+
+#[test]
+fn instances_drawn_from_a_warm_pool_fail_the_batch_naming_the_pool() {
+    let mut cloud = SimConfig::new(22, 6);
+    cloud.max = 12;
+    cloud.warm_pool = 4;
+    let sim = SimGroup::new(cloud);
+    let cfg = calm_release("rel-warm", 2);
+    let err = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect_err("old instances from the pool are no progress");
+    let msg = err.to_string();
+    assert!(msg.contains("run ami-old, not ami-new"), "{msg}");
+    assert!(msg.contains("warm pool"), "{msg}");
+    assert!(sim.launches() <= launch_bound(6, 2), "{:?}", sim.events());
+}
+
+#[test]
+fn reads_failing_for_a_while_only_delay_the_batch() {
+    let mut cloud = SimConfig::new(23, 6);
+    cloud.max = 12;
+    cloud.read_outage = Some((Duration::from_secs(40), Duration::from_secs(240)));
+    let sim = SimGroup::new(cloud);
+    let out = rt()
+        .block_on(run(
+            &sim,
+            &calm_release("rel-outage", 3),
+            None,
+            &Cancel::new(),
+        ))
+        .expect("a read outage shorter than the batch timeout is waited out");
+    assert_eq!(out.status, Status::Complete);
+    assert!(sim.failures() > 0, "the outage happened");
+    assert!(sim.live_images().values().all(|i| i == NEW));
+}
+
+#[test]
+fn reads_failing_until_the_batch_deadline_destroy_nothing() {
+    let mut cloud = SimConfig::new(24, 6);
+    cloud.max = 12;
+    cloud.read_outage = Some((Duration::from_secs(40), Duration::from_secs(3600)));
+    let sim = SimGroup::new(cloud);
+    let mut cfg = calm_release("rel-blind", 3);
+    cfg.batch_timeout = Duration::from_secs(300);
+    let err = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect_err("a group that cannot be read cannot be released");
+    let msg = err.to_string();
+    assert!(msg.contains("could not read"), "{msg}");
+    assert!(
+        !msg.contains("launches ami-old again"),
+        "no rollback: {msg}"
+    );
+    // Nothing healthy was terminated for a read that failed: no instance on the new image.
+    let new_terminated = sim
+        .events()
+        .iter()
+        .filter(|e| e.contains("terminating"))
+        .count();
+    assert_eq!(new_terminated, 0, "{:?}", sim.events());
+}
+
+#[test]
+fn the_whole_release_timeout_holds_between_batches() {
+    let mut cloud = SimConfig::new(25, 12);
+    cloud.max = 12;
+    cloud.boot = (Duration::from_secs(100), Duration::from_secs(100));
+    let sim = SimGroup::new(cloud);
+    let mut cfg = calm_release("rel-deadline", 2);
+    cfg.settings.pause_between_batches_secs = 60;
+    cfg.total_timeout = Duration::from_secs(400);
+    let err = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect_err("six batches of 190 s do not fit in 400 s");
+    let msg = err.to_string();
+    assert!(msg.contains("timeout"), "{msg}");
+    assert!(
+        !msg.contains("launches ami-old again"),
+        "no rollback: {msg}"
+    );
+    assert!(
+        err.replaced.len() <= 6,
+        "at most the batches that started in time: {msg}"
+    );
+}
+
+fn draining_cloud(seed: u64) -> SimConfig {
+    let mut cloud = SimConfig::new(seed, 12);
+    cloud.max = 24;
+    cloud.elb = true;
+    cloud.deregistration_delay = Duration::from_secs(120);
+    cloud.request = Duration::from_secs(20);
+    cloud.termination_hook = Some(Hook {
+        action: (Duration::from_secs(10), Duration::from_secs(60)),
+        heartbeat: Duration::from_secs(300),
+    });
+    cloud
+}
+
+#[test]
+fn old_instances_drain_and_run_their_termination_hook() {
+    let sim = SimGroup::new(draining_cloud(31));
+    let mut cfg = calm_release("rel-drain", 3);
+    cfg.health = HealthSource::Elb;
+    let out = rt().block_on(async {
+        let out = run(&sim, &cfg, None, &Cancel::new()).await;
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        out
+    });
+    assert_eq!(out.expect("completes").status, Status::Complete);
+    assert_eq!(sim.dropped_requests(), 0, "{:?}", sim.events());
+    assert!(sim.unhooked().is_empty(), "{:?}", sim.unhooked());
+    assert_eq!(sim.lowest_healthy().unwrap().healthy, 12);
+}
+
+#[test]
+fn detaching_then_terminating_through_ec2_drops_requests_and_skips_the_hook() {
+    let mut cloud = draining_cloud(32);
+    cloud.detach_then_terminate = true;
+    let sim = SimGroup::new(cloud);
+    let mut cfg = calm_release("rel-cut", 3);
+    cfg.health = HealthSource::Elb;
+    rt().block_on(async {
+        run(&sim, &cfg, None, &Cancel::new())
+            .await
+            .expect("completes");
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    });
+    let unhooked = sim.unhooked();
+    assert!(unhooked.len() >= 9, "{unhooked:?}");
+    assert!(
+        sim.dropped_requests() >= 9,
+        "old instances were cut off: {:?}",
+        sim.events()
+    );
+}
+
+#[test]
+fn a_release_whose_rollback_target_is_gone_changes_nothing() {
+    let mut cloud = SimConfig::new(41, 6);
+    cloud.max = 12;
+    cloud.missing_images.insert(OLD.into());
+    let sim = SimGroup::new(cloud);
+    let err = rt()
+        .block_on(run(
+            &sim,
+            &calm_release("rel-orphan", 2),
+            None,
+            &Cancel::new(),
+        ))
+        .expect_err("no rollback target");
+    assert!(err.untouched, "{err}");
+    assert!(err.to_string().contains("image ami-old"), "{err}");
+    assert!(err.to_string().contains("auto_rollback = false"), "{err}");
+    assert_eq!(sim.launch_now().encode(), "lt:lt-sim:1", "launch unchanged");
+    assert_eq!(sim.calls().get("UpdateAutoScalingGroup"), None);
+    assert!(sim.tag_map().is_empty(), "{:?}", sim.tag_map());
+    assert_eq!(sim.missing_launches(), 0);
+}
+
+fn protected_cloud(seed: u64) -> SimConfig {
+    let mut cloud = SimConfig::new(seed, 6);
+    cloud.max = 12;
+    cloud.protected = 2;
+    cloud
+}
+
+#[test]
+fn protected_instances_are_waited_for_then_refused_by_default() {
+    let sim = SimGroup::new(protected_cloud(51));
+    let err = rt()
+        .block_on(run(
+            &sim,
+            &calm_release("rel-protected", 2),
+            None,
+            &Cancel::new(),
+        ))
+        .expect_err("protected old instances stop the release");
+    assert!(err.untouched, "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("2 old instance(s)") && msg.contains("protected from scale in"),
+        "{msg}"
+    );
+    assert!(msg.contains("scale_in_protected_instances"), "{msg}");
+    assert!(sim.terminations().is_empty(), "nothing terminated");
+    assert_eq!(sim.launch_now().encode(), "lt:lt-sim:1");
+}
+
+#[test]
+fn protected_instances_are_left_alone_with_ignore_and_replaced_with_replace() {
+    let sim = SimGroup::new(protected_cloud(52));
+    let mut cfg = calm_release("rel-ignore", 2);
+    cfg.protected = ProtectedInstances::Ignore;
+    let out = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect("completes without them");
+    assert_eq!(out.replaced.len(), 4, "{out:?}");
+    let images: Vec<String> = sim.live_images().into_values().collect();
+    assert_eq!(images.iter().filter(|i| *i == OLD).count(), 2, "{images:?}");
+
+    let sim = SimGroup::new(protected_cloud(53));
+    cfg.protected = ProtectedInstances::Replace;
+    let out = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect("completes with them");
+    assert_eq!(out.replaced.len(), 6);
+    assert!(sim.live_images().values().all(|i| i == NEW));
 }

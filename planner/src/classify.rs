@@ -3,12 +3,14 @@
 use crate::error::PlanError;
 use crate::model::{GroupSnapshot, Health, InstanceSnapshot, LifecycleState};
 use crate::schedule::InstanceCounts;
+use crate::settings::ProtectedInstances;
 
 pub(crate) struct Classified<'a> {
     /// Old instances the release replaces, sorted by id.
     pub to_replace: Vec<&'a InstanceSnapshot>,
     pub counts: InstanceCounts,
     /// The following lists are sorted by id, for stable warnings.
+    /// Old instances protected from scale in: in `to_replace` unless the release ignores them.
     pub protected: Vec<String>,
     pub standby: Vec<String>,
     pub other: Vec<&'a InstanceSnapshot>,
@@ -23,6 +25,7 @@ pub(crate) fn is_free_to_replace(instance: &InstanceSnapshot) -> bool {
 pub(crate) fn classify<'a>(
     snapshot: &'a GroupSnapshot,
     target_image_id: &str,
+    protected_instances: ProtectedInstances,
 ) -> Result<Classified<'a>, PlanError> {
     let mut c = Classified {
         to_replace: Vec::with_capacity(snapshot.instances.len()),
@@ -41,6 +44,12 @@ pub(crate) fn classify<'a>(
                 if *state == InService && instance.health == Health::Unhealthy {
                     c.unhealthy_on_target.push(instance.id.clone());
                 }
+            }
+            InService | Pending
+                if instance.protected_from_scale_in
+                    && protected_instances == ProtectedInstances::Ignore =>
+            {
+                c.protected.push(instance.id.clone());
             }
             InService | Pending => {
                 c.to_replace.push(instance);
@@ -64,7 +73,11 @@ pub(crate) fn classify<'a>(
     c.other.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     c.unhealthy_on_target.sort_unstable();
     c.counts.to_replace = c.to_replace.len() as u32;
-    c.counts.protected_to_replace = c.protected.len() as u32;
+    if protected_instances == ProtectedInstances::Ignore {
+        c.counts.protected_skipped = c.protected.len() as u32;
+    } else {
+        c.counts.protected_to_replace = c.protected.len() as u32;
+    }
     c.counts.standby_skipped = c.standby.len() as u32;
     c.counts.other_skipped = c.other.len() as u32;
     Ok(c)

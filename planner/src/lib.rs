@@ -43,5 +43,7 @@ pub use render::json::{render_json, GroupSummary, Preview, SCHEMA_VERSION};
 pub use render::markdown::render_markdown;
 pub use render::text::render_text;
 pub use schedule::{Batch, Capacity, InstanceCounts, Schedule};
-pub use settings::{ReleaseSettings, Strategy, StrategyError};
+pub use settings::{
+    ProtectedInstances, ProtectedInstancesError, ReleaseSettings, Strategy, StrategyError,
+};
 pub use warning::{Warning, WarningKind};

@@ -35,8 +35,13 @@ pub struct InstanceCounts {
     pub to_replace: u32,
     /// Of `to_replace`: unhealthy or pending, so replacing them costs no healthy capacity.
     pub unhealthy_to_replace: u32,
-    /// Of `to_replace`: protected from scale in (replaced anyway, with a warning).
+    /// Of `to_replace`: protected from scale in (the release waits for the protection to go, or
+    /// replaces them when told to; a warning either way).
     pub protected_to_replace: u32,
+    /// Not on the target image, protected from scale in, and left alone because the release
+    /// ignores protected instances. Absent from the JSON when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub protected_skipped: u32,
     /// Already on the target image (any state but leaving); never in a batch.
     pub on_target: u32,
     /// Not on the target image but in Standby (or entering it): left alone, with a warning.
@@ -115,4 +120,8 @@ impl Schedule {
             ..self.clone()
         }
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }

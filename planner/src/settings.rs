@@ -35,6 +35,10 @@ pub struct ReleaseSettings {
     /// instance; it only feeds the duration estimate.
     #[serde(default = "defaults::launch_estimate_secs")]
     pub launch_estimate_secs: u64,
+    /// What happens to old instances protected from scale in. Absent from the JSON when it is
+    /// the default, so plans made before the setting existed read the same.
+    #[serde(default, skip_serializing_if = "ProtectedInstances::is_default")]
+    pub protected_instances: ProtectedInstances,
 }
 
 mod defaults {
@@ -64,6 +68,7 @@ impl ReleaseSettings {
             pause_between_batches_secs: 0,
             checkpoints: Vec::new(),
             launch_estimate_secs: defaults::launch_estimate_secs(),
+            protected_instances: ProtectedInstances::default(),
         }
     }
 
@@ -73,6 +78,55 @@ impl ReleaseSettings {
             Strategy::Surge => 100,
             Strategy::Replace => 90,
         })
+    }
+}
+
+/// What a release does with old instances protected from scale in (the names of Instance
+/// Refresh's `ScaleInProtectedInstances`). A release's own termination ignores the protection,
+/// so replacing them is never silent: it is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtectedInstances {
+    /// Replace them like any other instance.
+    Replace,
+    /// Leave them on their image; the release completes without them.
+    Ignore,
+    /// Wait (up to the batch timeout) for someone to remove the protection, then refuse before
+    /// any change.
+    #[default]
+    Wait,
+}
+
+impl ProtectedInstances {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl fmt::Display for ProtectedInstances {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Replace => "replace",
+            Self::Ignore => "ignore",
+            Self::Wait => "wait",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not one of \"wait\", \"replace\", \"ignore\"")]
+pub struct ProtectedInstancesError(pub String);
+
+impl FromStr for ProtectedInstances {
+    type Err = ProtectedInstancesError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "wait" => Ok(Self::Wait),
+            "replace" => Ok(Self::Replace),
+            "ignore" => Ok(Self::Ignore),
+            _ => Err(ProtectedInstancesError(s.to_owned())),
+        }
     }
 }
 

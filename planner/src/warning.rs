@@ -39,8 +39,13 @@ pub enum WarningKind {
     DesiredZero { to_replace: u32 },
     /// A surge step needs more instances than max size allows.
     MaxSizeRaised { max_size: u32, peak_desired: u32 },
-    /// Scale-in protection does not stop an explicit termination.
+    /// Scale-in protection does not stop an explicit termination: replaced because the release
+    /// was told to (`scale_in_protected_instances = "replace"`).
     ProtectedReplaced { instance_ids: Vec<String> },
+    /// The default: the release waits for the protection to be removed, then refuses.
+    ProtectedWaited { instance_ids: Vec<String> },
+    /// Left on their image (`scale_in_protected_instances = "ignore"`).
+    ProtectedIgnored { instance_ids: Vec<String> },
     /// Standby instances do not serve and are not the release's to cycle.
     StandbySkipped { instance_ids: Vec<String> },
     /// Lifecycle states the planner does not know (warm pools, quarantine, ...).
@@ -91,8 +96,25 @@ impl fmt::Display for WarningKind {
             ),
             WarningKind::ProtectedReplaced { instance_ids } => write!(
                 f,
-                "{} protected from scale in {} replaced anyway, because an explicit termination ignores scale-in protection ({}); \
+                "{} protected from scale in {} replaced anyway, as scale_in_protected_instances = \"replace\" asks: a release's termination ignores scale-in protection ({}); \
                  put an instance in Standby to keep it out of the release",
+                instances(instance_ids),
+                are(instance_ids),
+                list(instance_ids)
+            ),
+            WarningKind::ProtectedWaited { instance_ids } => write!(
+                f,
+                "{} protected from scale in ({}): the release waits up to the batch timeout for the protection to be removed, then refuses before any change; \
+                 set scale_in_protected_instances = \"replace\" to replace {} anyway or \"ignore\" to leave {} on the old image",
+                instances(instance_ids),
+                list(instance_ids),
+                them(instance_ids),
+                them(instance_ids)
+            ),
+            WarningKind::ProtectedIgnored { instance_ids } => write!(
+                f,
+                "{} protected from scale in {} left on the old image, as scale_in_protected_instances = \"ignore\" asks ({}): \
+                 a later scale-out still launches the new image",
                 instances(instance_ids),
                 are(instance_ids),
                 list(instance_ids)
@@ -161,6 +183,14 @@ fn instances(ids: &[String]) -> String {
     format!("{} instance{}", ids.len(), plural(ids.len() as u32))
 }
 
+fn them(ids: &[String]) -> &'static str {
+    if ids.len() == 1 {
+        "it"
+    } else {
+        "them"
+    }
+}
+
 fn are(ids: &[String]) -> &'static str {
     if ids.len() == 1 {
         "is"
@@ -210,9 +240,9 @@ mod tests {
         let msg = WarningKind::ProtectedReplaced { instance_ids: ids }.to_string();
         assert_eq!(
             msg,
-            "12 instances protected from scale in are replaced anyway, because an explicit termination ignores \
-             scale-in protection (i-0, i-1, i-2, i-3, i-4, i-5, i-6, i-7, i-8, i-9 and 2 more); put an instance \
-             in Standby to keep it out of the release"
+            "12 instances protected from scale in are replaced anyway, as scale_in_protected_instances = \"replace\" \
+             asks: a release's termination ignores scale-in protection (i-0, i-1, i-2, i-3, i-4, i-5, i-6, i-7, i-8, \
+             i-9 and 2 more); put an instance in Standby to keep it out of the release"
         );
     }
 }

@@ -6,7 +6,7 @@ use crate::error::PlanError;
 use crate::model::{GroupSnapshot, LaunchSource};
 use crate::picker::Picker;
 use crate::schedule::{Batch, Capacity, Schedule};
-use crate::settings::{ReleaseSettings, Strategy};
+use crate::settings::{ProtectedInstances, ReleaseSettings, Strategy};
 use crate::warning::{Warning, WarningKind};
 use std::collections::BTreeMap;
 
@@ -22,7 +22,11 @@ pub fn plan_release(
     settings: &ReleaseSettings,
 ) -> Result<Schedule, PlanError> {
     validate(settings)?;
-    let classified = classify(snapshot, &settings.target_image_id)?;
+    let classified = classify(
+        snapshot,
+        &settings.target_image_id,
+        settings.protected_instances,
+    )?;
     let facts = Facts {
         batch_size: settings.batch_size.per_batch(snapshot.desired_capacity),
         healthy_floor: healthy_floor(settings, snapshot.desired_capacity),
@@ -314,8 +318,11 @@ fn warnings(
         });
     }
     if !classified.protected.is_empty() {
-        out.push(WarningKind::ProtectedReplaced {
-            instance_ids: classified.protected.clone(),
+        let instance_ids = classified.protected.clone();
+        out.push(match settings.protected_instances {
+            ProtectedInstances::Replace => WarningKind::ProtectedReplaced { instance_ids },
+            ProtectedInstances::Wait => WarningKind::ProtectedWaited { instance_ids },
+            ProtectedInstances::Ignore => WarningKind::ProtectedIgnored { instance_ids },
         });
     }
     if !classified.standby.is_empty() {

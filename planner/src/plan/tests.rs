@@ -377,7 +377,7 @@ fn nothing_to_do() {
 }
 
 #[test]
-fn protected_are_replaced_standby_and_unknown_are_left_alone_with_warnings() {
+fn protected_are_waited_for_standby_and_unknown_are_left_alone_with_warnings() {
     let mut protected = inst("i-p", "a", OLD);
     protected.protected_from_scale_in = true;
     let snap = group(
@@ -402,6 +402,7 @@ fn protected_are_replaced_standby_and_unknown_are_left_alone_with_warnings() {
             to_replace: 2,
             unhealthy_to_replace: 0,
             protected_to_replace: 1,
+            protected_skipped: 0,
             on_target: 2,
             standby_skipped: 1,
             other_skipped: 1,
@@ -416,7 +417,7 @@ fn protected_are_replaced_standby_and_unknown_are_left_alone_with_warnings() {
                 healthy_in_service: 3,
                 healthy_floor: 5
             },
-            &WarningKind::ProtectedReplaced {
+            &WarningKind::ProtectedWaited {
                 instance_ids: vec!["i-p".into()]
             },
             &WarningKind::StandbySkipped {
@@ -436,11 +437,46 @@ fn protected_are_replaced_standby_and_unknown_are_left_alone_with_warnings() {
     assert_eq!(
         messages[1..4],
         [
-            "1 instance protected from scale in is replaced anyway, because an explicit termination ignores scale-in \
-             protection (i-p); put an instance in Standby to keep it out of the release",
+            "1 instance protected from scale in (i-p): the release waits up to the batch timeout for the protection \
+             to be removed, then refuses before any change; set scale_in_protected_instances = \"replace\" to replace \
+             it anyway or \"ignore\" to leave it on the old image",
             "1 instance in Standby still runs an old image and is not replaced (i-s): exit standby and apply again to replace it",
             "1 instance in lifecycle state Warmed:Running is left alone (i-w)",
         ]
+    );
+}
+
+#[test]
+fn protected_instances_follow_the_setting() {
+    let mut protected = inst("i-p", "a", OLD);
+    protected.protected_from_scale_in = true;
+    let snap = group(2, 1, 10, vec![inst("i-1", "a", OLD), protected]);
+    let mut ignore = settings("10", Strategy::Surge);
+    ignore.protected_instances = ProtectedInstances::Ignore;
+    let s = plan_release(&snap, &ignore).unwrap();
+    assert_eq!(ids(&s), vec![vec!["i-1"]]);
+    assert_eq!(
+        (s.counts.protected_to_replace, s.counts.protected_skipped),
+        (0, 1)
+    );
+    assert_eq!(
+        kinds(&s),
+        vec![&WarningKind::ProtectedIgnored {
+            instance_ids: vec!["i-p".into()]
+        }]
+    );
+    let mut replace = settings("10", Strategy::Surge);
+    replace.protected_instances = ProtectedInstances::Replace;
+    let s = plan_release(&snap, &replace).unwrap();
+    assert_eq!(ids(&s), vec![vec!["i-1", "i-p"]]);
+    assert_eq!(
+        (s.counts.protected_to_replace, s.counts.protected_skipped),
+        (1, 0)
+    );
+    assert!(
+        s.warnings[0].message.contains("replaced anyway"),
+        "{}",
+        s.warnings[0]
     );
 }
 

@@ -49,7 +49,7 @@ pub fn render_markdown(snapshot: &GroupSnapshot, schedule: &Schedule) -> String 
         c.unhealthy_to_replace,
         c.protected_to_replace,
         c.on_target,
-        c.standby_skipped + c.other_skipped
+        c.standby_skipped + c.other_skipped + c.protected_skipped
     );
     let _ = writeln!(
         out,

@@ -88,7 +88,7 @@ Estimated duration: 11m (3 batches)
 
 Warnings:
   ! the group starts with 3 healthy instances in service, fewer than its desired 4: unhealthy old instances go first, and a surge never lowers healthy capacity
-  ! 1 instance protected from scale in is replaced anyway, because an explicit termination ignores scale-in protection (i-0c); put an instance in Standby to keep it out of the release
+  ! 1 instance protected from scale in (i-0c): the release waits up to the batch timeout for the protection to be removed, then refuses before any change; set scale_in_protected_instances = "replace" to replace it anyway or "ignore" to leave it on the old image
 
 Capacity columns read before → during → after the step.
 Batch  Instances  Zones         Desired    Max        Healthy    Starts  Then
@@ -112,7 +112,7 @@ const EXPECTED_MARKDOWN: &str = r##"### Release `web` → `ami-new`
 
 > [!WARNING]
 > - the group starts with 3 healthy instances in service, fewer than its desired 4: unhealthy old instances go first, and a surge never lowers healthy capacity
-> - 1 instance protected from scale in is replaced anyway, because an explicit termination ignores scale-in protection (i-0c); put an instance in Standby to keep it out of the release
+> - 1 instance protected from scale in (i-0c): the release waits up to the batch timeout for the protection to be removed, then refuses before any change; set scale\_in\_protected\_instances = "replace" to replace it anyway or "ignore" to leave it on the old image
 
 | Batch | Instances | Zones | Desired | Max | Healthy | Starts | Then |
 |---:|---:|---|---|---|---|---:|---|

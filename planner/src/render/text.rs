@@ -35,7 +35,7 @@ pub fn render_text(snapshot: &GroupSnapshot, schedule: &Schedule) -> String {
         c.unhealthy_to_replace,
         c.protected_to_replace,
         c.on_target,
-        c.standby_skipped + c.other_skipped,
+        c.standby_skipped + c.other_skipped + c.protected_skipped,
         c.leaving
     );
     let _ = writeln!(

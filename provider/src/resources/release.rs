@@ -9,16 +9,14 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use release_planner::{
     plan_release, render_json, BatchSize, GroupSnapshot, LaunchSource, LifecycleState, Preview,
-    ReleaseSettings, Strategy,
+    ProtectedInstances, ProtectedInstancesError, ReleaseSettings, Strategy,
 };
 use serde::Deserialize;
 
 use crate::aws::ErrorContext;
 use crate::bake::name::rfc3339;
 use crate::provider::{AwsCx, Cx};
-use crate::rollout::{
-    self, AwsGroup, GroupApi, HealthSource, LaunchMode, ProtectedInstances, ReleaseConfig, Status,
-};
+use crate::rollout::{self, AwsGroup, GroupApi, HealthSource, LaunchMode, ReleaseConfig, Status};
 use crate::tf::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tf::duration;
 use crate::tf::resource::{ApplyRequest, PlanRequest, Planned, Resource};
@@ -117,14 +115,11 @@ struct Config {
     timeouts: Option<Vec<Timeouts>>,
 }
 
-/// `scale_in_protected_instances`, the one place it is parsed (`None`: not a known value).
-fn protected_instances(c: &Config) -> Option<ProtectedInstances> {
-    match c.scale_in_protected_instances.as_deref() {
-        None | Some("wait") => Some(ProtectedInstances::Wait),
-        Some("replace") => Some(ProtectedInstances::Replace),
-        Some("ignore") => Some(ProtectedInstances::Ignore),
-        Some(_) => None,
-    }
+/// `scale_in_protected_instances`, the one place it is parsed (null: the default, `wait`).
+fn protected_instances(c: &Config) -> Result<ProtectedInstances, ProtectedInstancesError> {
+    c.scale_in_protected_instances
+        .as_deref()
+        .map_or(Ok(ProtectedInstances::default()), str::parse)
 }
 
 #[derive(Deserialize)]
@@ -160,16 +155,11 @@ fn validate_config(raw: &Value) -> Diagnostics {
     if let Some(img) = &c.image_id {
         crate::resources::limits::check_id(AttrPath::root("image_id"), img, "ami-", "AMI", &mut d);
     }
-    if protected_instances(&c).is_none() {
+    if let Err(e) = protected_instances(&c) {
         d.attr_error(
             AttrPath::root("scale_in_protected_instances"),
             "Invalid scale_in_protected_instances",
-            format!(
-                "{:?} is not one of \"wait\", \"replace\", \"ignore\".",
-                c.scale_in_protected_instances
-                    .as_deref()
-                    .unwrap_or_default()
-            ),
+            format!("{e}."),
         );
     }
     if let Some(m) = &c.launch_mode {
@@ -302,6 +292,7 @@ fn settings(c: &Config, target: &str) -> ReleaseSettings {
     s.instance_warmup_secs = secs(&c.instance_warmup, "60s");
     s.pause_between_batches_secs = secs(&c.pause_between_batches, "0s");
     s.checkpoints = c.checkpoints.iter().flatten().map(|p| *p as u32).collect();
+    s.protected_instances = protected_instances(c).unwrap_or_default();
     s
 }
 
@@ -535,7 +526,6 @@ impl ReleaseResource {
             total_timeout: Duration::from_secs(secs(&total, DEFAULT_TIMEOUT)),
             auto_rollback: c.auto_rollback.unwrap_or(true),
             suspend_processes: c.suspend_processes.clone().unwrap_or_default(),
-            protected: protected_instances(&c).unwrap_or_default(),
         };
         let planned: Option<Preview> = req
             .planned

@@ -42,20 +42,10 @@ pub enum LaunchMode {
     External,
 }
 
-/// What the release does with old instances protected from scale in (the names of Instance
-/// Refresh's `ScaleInProtectedInstances`). A termination by the release ignores the protection,
-/// so replacing them is never silent: it is chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ProtectedInstances {
-    /// Replace them like any other instance.
-    Replace,
-    /// Leave them on their image; the release completes without them.
-    Ignore,
-    /// Wait (up to `batch_timeout`) for someone to remove the protection, then refuse, before
-    /// any change.
-    #[default]
-    Wait,
-}
+/// What the release does with old instances protected from scale in: the planner's setting
+/// (`ReleaseSettings::protected_instances`), so the planned schedule already leaves ignored
+/// instances out and the engine only waits for protection under the default.
+pub use release_planner::ProtectedInstances;
 
 #[derive(Debug, Clone)]
 pub struct ReleaseConfig {
@@ -67,7 +57,6 @@ pub struct ReleaseConfig {
     pub total_timeout: Duration,
     pub auto_rollback: bool,
     pub suspend_processes: Vec<String>,
-    pub protected: ProtectedInstances,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -434,7 +423,7 @@ async fn wait_for_unprotected(
     cfg: &ReleaseConfig,
     snap: &GroupSnapshot,
 ) -> Result<(), ReleaseError> {
-    if cfg.protected != ProtectedInstances::Wait {
+    if cfg.settings.protected_instances != ProtectedInstances::Wait {
         return Ok(());
     }
     let target = &cfg.settings.target_image_id;
@@ -652,15 +641,7 @@ async fn execute_batches(
         snap.desired_capacity = record.desired;
         snap.min_size = record.min;
         snap.max_size = record.max;
-        let mut scheduled = snap.clone();
-        if cfg.protected == ProtectedInstances::Ignore {
-            // Left on their image: serving (the batches count them), but never scheduled.
-            let keep: BTreeSet<String> = protected_old(&snap, &settings.target_image_id)
-                .into_iter()
-                .collect();
-            scheduled.instances.retain(|i| !keep.contains(&i.id));
-        }
-        let schedule = remaining(&scheduled, settings).map_err(|e| {
+        let schedule = remaining(&snap, settings).map_err(|e| {
             fail(
                 BatchError::new(
                     format!("cannot schedule the release: {e}"),

@@ -157,7 +157,6 @@ fn scenario(seed: u64) -> Scenario {
         total_timeout: Duration::from_secs(4 * 3600),
         auto_rollback: rng.u8(0..5) != 0,
         suspend_processes: vec!["AZRebalance".into(), "ScheduledActions".into()],
-        protected: ProtectedInstances::default(),
     };
     let interrupt = match rng.u8(0..10) {
         0 | 1 => Interrupt::Cancel(Duration::from_secs(rng.u64(0..=1800))),
@@ -486,7 +485,6 @@ fn a_calm_surge_release_replaces_every_instance_once() {
         total_timeout: Duration::from_secs(3600),
         auto_rollback: true,
         suspend_processes: vec!["AZRebalance".into()],
-        protected: ProtectedInstances::default(),
     };
     let before: BTreeSet<String> = sim.live_images().into_keys().collect();
     let out = rt()
@@ -532,7 +530,6 @@ fn a_broken_image_is_rolled_back_without_losing_capacity() {
         total_timeout: Duration::from_secs(3600),
         auto_rollback: true,
         suspend_processes: vec![],
-        protected: ProtectedInstances::default(),
     };
     let err = rt()
         .block_on(run(&sim, &cfg, None, &Cancel::new()))
@@ -560,7 +557,6 @@ fn calm_release(id: &str, batch: u32) -> ReleaseConfig {
         total_timeout: Duration::from_secs(3600),
         auto_rollback: true,
         suspend_processes: vec![],
-        protected: ProtectedInstances::default(),
     }
 }
 
@@ -792,7 +788,7 @@ fn protected_instances_are_waited_for_then_refused_by_default() {
 fn protected_instances_are_left_alone_with_ignore_and_replaced_with_replace() {
     let sim = SimGroup::new(protected_cloud(52));
     let mut cfg = calm_release("rel-ignore", 2);
-    cfg.protected = ProtectedInstances::Ignore;
+    cfg.settings.protected_instances = ProtectedInstances::Ignore;
     let out = rt()
         .block_on(run(&sim, &cfg, None, &Cancel::new()))
         .expect("completes without them");
@@ -801,7 +797,7 @@ fn protected_instances_are_left_alone_with_ignore_and_replaced_with_replace() {
     assert_eq!(images.iter().filter(|i| *i == OLD).count(), 2, "{images:?}");
 
     let sim = SimGroup::new(protected_cloud(53));
-    cfg.protected = ProtectedInstances::Replace;
+    cfg.settings.protected_instances = ProtectedInstances::Replace;
     let out = rt()
         .block_on(run(&sim, &cfg, None, &Cancel::new()))
         .expect("completes with them");

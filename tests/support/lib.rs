@@ -27,6 +27,7 @@ pub mod fault_proxy;
 pub mod groups;
 pub mod http;
 pub mod moto;
+pub mod publish;
 pub mod terraform;
 
 pub use aws_request::AwsCall;

@@ -1,5 +1,5 @@
 //! Reference docs generated from the schemas, so the docs and what Terraform validates come from
-//! one source. `docs/index.md` and `docs/resources/<type>.md` hold hand-written prose and
+//! one source. `docs/index.md` and `docs/resources/<name>.md` hold hand-written prose and
 //! examples around a generated section between the markers below; a test fails when that section
 //! is stale (`UPDATE_DOCS=1 cargo test -p terraform-provider-immutable --test docs` rewrites it).
 //!

@@ -6,7 +6,7 @@
 # `scripts/quickstart` runs this against a local AWS emulator (moto_server), after creating the
 # group "quickstart-web" there. Against real AWS, drop `aws_endpoint`, point `group` at your
 # group, and give the builder an instance profile that lets the SSM agent register (see
-# docs/resources/immutable_image.md).
+# docs/resources/image.md).
 
 terraform {
   required_providers {

@@ -28,6 +28,7 @@ pub mod groups;
 pub mod http;
 pub mod lifecycle;
 pub mod moto;
+pub mod publish;
 pub mod terraform;
 
 pub use aws_request::AwsCall;

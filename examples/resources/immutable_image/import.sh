@@ -1,0 +1,1 @@
+terraform import immutable_image.web ami-0123456789abcdef0

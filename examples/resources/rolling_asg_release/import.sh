@@ -1,0 +1,1 @@
+terraform import rolling_asg_release.web web

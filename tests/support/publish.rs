@@ -158,6 +158,15 @@ pub fn run_release(
 
 /// A fresh GPG home with one RSA signing key without a passphrase; its fingerprint.
 pub fn throwaway_gpg_key(home: &Path) -> Result<(PathBuf, String), String> {
+    // An agent an earlier run started for this home outlives the directory fresh_dir removes,
+    // and a gpg that finds it (or its lock) half gone fails with "No agent running": stop it.
+    if home.exists() {
+        let _ = Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(home)
+            .args(["--kill", "gpg-agent"])
+            .output();
+    }
     let home = fresh_dir(home);
     std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
     let gpg = |args: &[&str]| {

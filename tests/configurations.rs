@@ -355,6 +355,115 @@ fn tags_changed_outside_or_through_default_tags_show_and_are_set_back_and_import
     );
 }
 
+fn launch_grants(moto: &Moto, region: &str, id: &str) -> (Vec<String>, bool) {
+    use e2e_tests::aws_sdk_ec2::types::{ImageAttributeName, PermissionGroup};
+    let out = moto
+        .block_on(
+            moto.ec2(region)
+                .describe_image_attribute()
+                .image_id(id)
+                .attribute(ImageAttributeName::LaunchPermission)
+                .send(),
+        )
+        .unwrap();
+    let mut accounts: Vec<String> = out
+        .launch_permissions()
+        .iter()
+        .filter_map(|p| p.user_id().map(str::to_string))
+        .collect();
+    accounts.sort();
+    let public = out
+        .launch_permissions()
+        .iter()
+        .any(|p| p.group() == Some(&PermissionGroup::All));
+    (accounts, public)
+}
+
+#[test]
+fn launch_permissions_changed_outside_show_in_the_plan_and_are_set_back() {
+    use e2e_tests::aws_sdk_ec2::types::{
+        LaunchPermission, LaunchPermissionModifications, PermissionGroup,
+    };
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    let main_tf = format!(
+        r##"
+{TF_HEADER}
+
+provider "immutable" {{
+  endpoint = var.aws_endpoint
+}}
+
+variable "partner" {{
+  default = "111111111111"
+}}
+
+resource "immutable_image" "web" {{
+  source_ami = "{OLD}"
+  code_tag   = "v1"
+  script     = "echo hi"
+  launch_permission {{
+    accounts = [var.partner]
+  }}
+}}
+
+output "id" {{ value = immutable_image.web.id }}
+"##
+    );
+    let tf = Terraform::new(moto, region, &main_tf);
+    tf.apply(&[]).assert_success();
+    let id = tf.output("id").as_str().unwrap().to_string();
+    assert_eq!(
+        launch_grants(moto, region, &id),
+        (vec!["111111111111".into()], false)
+    );
+    tf.plan(&[]).assert_status(0);
+
+    // Made public and shared with one more account outside Terraform: before, "No changes".
+    let grant = LaunchPermissionModifications::builder()
+        .add(
+            LaunchPermission::builder()
+                .group(PermissionGroup::All)
+                .build(),
+        )
+        .add(LaunchPermission::builder().user_id("222222222222").build())
+        .build();
+    moto.block_on(
+        moto.ec2(region)
+            .modify_image_attribute()
+            .image_id(&id)
+            .launch_permission(grant)
+            .send(),
+    )
+    .unwrap();
+    let plan = tf.plan(&[]);
+    plan.assert_status(2);
+    assert!(plan.stdout.contains("222222222222"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("public"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("updated in-place"), "{}", plan.stdout);
+    tf.apply(&[]).assert_success();
+    assert_eq!(
+        launch_grants(moto, region, &id),
+        (vec!["111111111111".into()], false),
+        "the apply revokes what was granted outside Terraform"
+    );
+    tf.plan(&[]).assert_status(0);
+    assert_eq!(moto.count(region, "RunInstances"), 1, "one bake only");
+
+    // Another working directory imports it: the grants come with it and the plan touches only
+    // what an image cannot tell (the inline script).
+    let other = Terraform::new(moto, region, &main_tf);
+    other
+        .import("immutable_image.web", &id, &[])
+        .assert_success();
+    let plan = other.plan(&[]);
+    assert!(
+        !plan.stdout.contains("launch_permission"),
+        "{}",
+        plan.stdout
+    );
+}
+
 #[test]
 fn for_each_releases_with_their_own_settings_plan_apply_and_settle() {
     let moto = Moto::shared();

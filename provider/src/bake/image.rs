@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_ec2::types::{
-    Filter, Image, ImageState, LaunchPermission as SdkLaunchPermission,
-    LaunchPermissionModifications, ResourceType, Tag,
+    Filter, Image, ImageAttributeName, ImageState, LaunchPermission as SdkLaunchPermission,
+    LaunchPermissionModifications, PermissionGroup, ResourceType, Tag,
 };
 
 use super::builder::tag_spec;
@@ -336,6 +336,13 @@ pub async fn set_launch_permission(
                 .organizational_unit_arn(a)
                 .build()
         }));
+        if p.public {
+            v.push(
+                SdkLaunchPermission::builder()
+                    .group(PermissionGroup::All)
+                    .build(),
+            );
+        }
         v
     };
     let mut m = LaunchPermissionModifications::builder();
@@ -352,6 +359,45 @@ pub async fn set_launch_permission(
         .await
         .context("ModifyImageAttribute", id)?;
     Ok(())
+}
+
+/// Who besides the owner may launch the image now, as EC2 says (`DescribeImageAttribute`),
+/// sorted like the configuration's sets.
+pub async fn launch_permission_of(
+    ec2: &aws_sdk_ec2::Client,
+    id: &str,
+) -> Result<LaunchPermission, AwsError> {
+    let out = ec2
+        .describe_image_attribute()
+        .image_id(id)
+        .attribute(ImageAttributeName::LaunchPermission)
+        .send()
+        .await
+        .context("DescribeImageAttribute", id)?;
+    let mut found = LaunchPermission::default();
+    for p in out.launch_permissions() {
+        if let Some(a) = p.user_id() {
+            found.accounts.push(a.to_string());
+        }
+        if let Some(a) = p.organization_arn() {
+            found.organization_arns.push(a.to_string());
+        }
+        if let Some(a) = p.organizational_unit_arn() {
+            found.organizational_unit_arns.push(a.to_string());
+        }
+        if p.group() == Some(&PermissionGroup::All) {
+            found.public = true;
+        }
+    }
+    for v in [
+        &mut found.accounts,
+        &mut found.organization_arns,
+        &mut found.organizational_unit_arns,
+    ] {
+        v.sort();
+        v.dedup();
+    }
+    Ok(found)
 }
 
 pub async fn wait_available(

@@ -122,6 +122,8 @@ pub struct LaunchPermission {
     pub accounts: Vec<String>,
     pub organization_arns: Vec<String>,
     pub organizational_unit_arns: Vec<String>,
+    /// Anyone may launch it (EC2's `all` group).
+    pub public: bool,
 }
 
 impl LaunchPermission {
@@ -129,6 +131,7 @@ impl LaunchPermission {
         self.accounts.is_empty()
             && self.organization_arns.is_empty()
             && self.organizational_unit_arns.is_empty()
+            && !self.public
     }
 
     /// What `self` grants that `other` does not.
@@ -143,6 +146,7 @@ impl LaunchPermission {
                 &self.organizational_unit_arns,
                 &other.organizational_unit_arns,
             ),
+            public: self.public && !other.public,
         }
     }
 }

@@ -107,7 +107,8 @@ pub fn schema() -> Schema {
                 Block::new("Who besides this account may launch the image and its copies. Changes apply in place.")
                     .attr(Attribute::optional("accounts", set_of(string()), "AWS account ids (12 digits)."))
                     .attr(Attribute::optional("organization_arns", set_of(string()), "AWS Organizations, e.g. `arn:aws:organizations::111122223333:organization/o-exampleorgid`."))
-                    .attr(Attribute::optional("organizational_unit_arns", set_of(string()), "Organizational units, e.g. `arn:aws:organizations::111122223333:ou/o-exampleorgid/ou-examplerootid-exampleouid`.")),
+                    .attr(Attribute::optional("organizational_unit_arns", set_of(string()), "Organizational units, e.g. `arn:aws:organizations::111122223333:ou/o-exampleorgid/ou-examplerootid-exampleouid`."))
+                    .attr(Attribute::optional("public", bool(), "Anyone may launch the image (EC2's `all` group). Off unless set: an image made public outside Terraform shows in the next plan, and applying it makes the image private again.")),
             )),
     }
 }
@@ -162,6 +163,7 @@ struct LaunchPermissionBlock {
     accounts: Option<Vec<String>>,
     organization_arns: Option<Vec<String>>,
     organizational_unit_arns: Option<Vec<String>>,
+    public: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -586,6 +588,53 @@ fn merged_tags(
     all
 }
 
+/// The `launch_permission` block as EC2 reports the grants, written the way the prior value
+/// wrote it where they agree (an empty set stays null or empty, `public = false` stays null or
+/// false), so a refresh shows only grants changed outside Terraform.
+fn refreshed_launch_permission(prior: &Value, actual: &spec::LaunchPermission) -> Value {
+    let prior_block = match prior {
+        Value::List(items) => items.first().cloned(),
+        _ => None,
+    };
+    if actual.is_empty() && prior_block.is_none() {
+        return prior.clone();
+    }
+    let field = |name: &str| {
+        prior_block
+            .as_ref()
+            .map_or(Value::Null, |b| b.get(name).clone())
+    };
+    let grants = |name: &str, values: &[String]| {
+        let before = field(name);
+        let before_empty = match &before {
+            Value::Null => true,
+            Value::Set(v) => v.is_empty(),
+            _ => false,
+        };
+        if values.is_empty() && before_empty {
+            return before;
+        }
+        Value::Set(values.iter().cloned().map(Value::String).collect())
+    };
+    let public = match (field("public"), actual.public) {
+        (before @ (Value::Null | Value::Bool(false)), false) => before,
+        (_, public) => Value::Bool(public),
+    };
+    let block = BTreeMap::from([
+        ("accounts".to_string(), grants("accounts", &actual.accounts)),
+        (
+            "organization_arns".to_string(),
+            grants("organization_arns", &actual.organization_arns),
+        ),
+        (
+            "organizational_unit_arns".to_string(),
+            grants("organizational_unit_arns", &actual.organizational_unit_arns),
+        ),
+        ("public".to_string(), public),
+    ]);
+    Value::List(vec![Value::Object(block)])
+}
+
 fn string_map(m: BTreeMap<String, String>) -> Value {
     Value::Map(m.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
 }
@@ -884,6 +933,12 @@ impl Resource<crate::aws::Aws> for ImageResource {
             set(&mut new, "tags", string_map(tags));
         }
         set(&mut new, "tags_all", string_map(tags_all));
+        let granted = image::launch_permission_of(&cx.aws()?.ec2().await?, &id).await?;
+        set(
+            &mut new,
+            "launch_permission",
+            refreshed_launch_permission(state.get("launch_permission"), &granted),
+        );
         set(&mut new, "name", Value::String(info.name.clone()));
         set(
             &mut new,
@@ -993,12 +1048,77 @@ impl Resource<crate::aws::Aws> for ImageResource {
                 ),
             );
         }
+        let granted = image::launch_permission_of(&ec2, id).await?;
+        if !granted.is_empty() {
+            fields.insert(
+                "launch_permission".into(),
+                refreshed_launch_permission(&Value::List(Vec::new()), &granted),
+            );
+        }
         Ok(crate::tf::plan_helpers::object(&schema().block, fields))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::refreshed_launch_permission;
+    use crate::bake::spec::LaunchPermission;
+    use crate::tf::value::Value;
+
+    fn lp_block(fields: &[(&str, Value)]) -> Value {
+        Value::List(vec![Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )])
+    }
+
+    fn string_set(v: &[&str]) -> Value {
+        Value::Set(v.iter().map(|s| Value::String(s.to_string())).collect())
+    }
+
+    #[test]
+    fn refreshed_launch_permission_keeps_the_priors_spelling_and_shows_outside_grants() {
+        let granted = |accounts: &[&str], public| LaunchPermission {
+            accounts: accounts.iter().map(|s| s.to_string()).collect(),
+            public,
+            ..Default::default()
+        };
+        // Nothing configured, nothing granted: the prior is kept as it is.
+        let none = Value::List(vec![]);
+        assert_eq!(
+            refreshed_launch_permission(&none, &granted(&[], false)),
+            none
+        );
+        // Nothing configured, made public outside: the block appears, so the plan removes it.
+        assert_eq!(
+            refreshed_launch_permission(&none, &granted(&[], true)),
+            lp_block(&[
+                ("accounts", Value::Null),
+                ("organization_arns", Value::Null),
+                ("organizational_unit_arns", Value::Null),
+                ("public", Value::Bool(true)),
+            ])
+        );
+        // As configured: nulls stay nulls, so the refresh is no change.
+        let prior = lp_block(&[
+            ("accounts", string_set(&["111111111111"])),
+            ("organization_arns", Value::Null),
+            ("organizational_unit_arns", string_set(&[])),
+            ("public", Value::Null),
+        ]);
+        assert_eq!(
+            refreshed_launch_permission(&prior, &granted(&["111111111111"], false)),
+            prior
+        );
+        // A grant revoked outside: the set empties, and the plan grants it again.
+        let Value::List(revoked) = refreshed_launch_permission(&prior, &granted(&[], false)) else {
+            panic!("a list block")
+        };
+        assert_eq!(revoked[0].get("accounts"), &string_set(&[]));
+    }
+
     use super::*;
     use crate::tf::plan_helpers::object;
 

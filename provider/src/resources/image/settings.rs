@@ -361,6 +361,7 @@ fn launch_permission(b: Option<&LaunchPermissionBlock>) -> LaunchPermission {
         accounts: sorted(b.accounts),
         organization_arns: sorted(b.organization_arns),
         organizational_unit_arns: sorted(b.organizational_unit_arns),
+        public: b.public.unwrap_or(false),
     }
 }
 

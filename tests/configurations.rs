@@ -464,6 +464,149 @@ output "id" {{ value = immutable_image.web.id }}
     );
 }
 
+/// Publishes an AMI named `name` (made from an instance of `from`), carrying the provider's
+/// fingerprint tag when `baked` so the `immutable_image` data source finds it.
+fn publish_base(moto: &Moto, region: &str, name: &str, baked: bool) -> String {
+    use e2e_tests::aws_sdk_ec2::types::Tag;
+    let ec2 = moto.ec2(region);
+    let run = moto
+        .block_on(
+            ec2.run_instances()
+                .image_id(OLD)
+                .min_count(1)
+                .max_count(1)
+                .send(),
+        )
+        .unwrap();
+    let instance = run.instances()[0].instance_id().unwrap().to_string();
+    let made = moto
+        .block_on(ec2.create_image().instance_id(&instance).name(name).send())
+        .unwrap();
+    let id = made.image_id().unwrap().to_string();
+    if baked {
+        let fingerprint = format!("sha256:{}", "ab".repeat(32));
+        moto.block_on(
+            ec2.create_tags()
+                .resources(&id)
+                .tags(
+                    Tag::builder()
+                        .key("immutable:fingerprint")
+                        .value(fingerprint)
+                        .build(),
+                )
+                .tags(
+                    Tag::builder()
+                        .key("immutable:code-tag")
+                        .value("base")
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap();
+    }
+    moto.block_on(ec2.terminate_instances().instance_ids(&instance).send())
+        .unwrap();
+    id
+}
+
+fn saved_plan_config(source: &str) -> String {
+    format!(
+        r##"
+{TF_HEADER}
+
+provider "immutable" {{
+  endpoint = var.aws_endpoint
+}}
+
+{source}
+
+output "source" {{ value = immutable_image.web.source_ami_id }}
+"##
+    )
+}
+
+#[test]
+fn a_saved_plan_bakes_the_source_it_reviewed_when_a_newer_one_is_published_before_apply() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    let reviewed = publish_base(moto, region, "base-1", true);
+
+    // Resolved by the data source: Terraform keeps its result in the saved plan, so the apply
+    // bakes exactly what the plan showed, although a newer base exists by then.
+    let tf = Terraform::new(
+        moto,
+        region,
+        &saved_plan_config(
+            r#"data "immutable_image" "base" {
+  name_prefix = "base-"
+}
+
+resource "immutable_image" "web" {
+  source_ami = data.immutable_image.base.id
+  code_tag   = "v1"
+  script     = "echo hi"
+}"#,
+        ),
+    );
+    tf.run(&["plan", "-out=reviewed.tfplan"], &[])
+        .assert_success();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let newer = publish_base(moto, region, "base-2", true);
+    tf.run(&["apply", "reviewed.tfplan"], &[]).assert_success();
+    assert_eq!(tf.output("source").as_str(), Some(reviewed.as_str()));
+    assert_ne!(reviewed, newer);
+    // The next plan sees the newer base and plans a new image from it.
+    let plan = tf.plan(&[]);
+    plan.assert_status(2);
+    assert!(plan.stdout.contains(&newer), "{}", plan.stdout);
+}
+
+#[test]
+fn a_filter_that_resolves_differently_at_apply_stops_before_anything_is_baked() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    publish_base(moto, region, "base-1", false);
+
+    // Resolved by the resource's own filter, at plan and again at apply: a newer match stops
+    // the apply before any instance is launched (Terraform's final-plan check).
+    let tf = Terraform::new(
+        moto,
+        region,
+        &saved_plan_config(
+            r#"resource "immutable_image" "web" {
+  code_tag = "v1"
+  script   = "echo hi"
+  source_ami_filter {
+    owners = ["self"]
+    name   = "base-*"
+  }
+}"#,
+        ),
+    );
+    tf.run(&["plan", "-out=reviewed.tfplan"], &[])
+        .assert_success();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let launched = moto.count(region, "RunInstances");
+    let images = moto.images(region).len();
+    publish_base(moto, region, "base-2", false);
+    let apply = tf.run(&["apply", "reviewed.tfplan"], &[]);
+    // Terraform's own check, which names the attribute that moved (docs/resources/image.md,
+    // "Saved plans": resolve with a data source to bake what was reviewed instead).
+    assert!(!apply.success(), "{}", apply.combined());
+    assert!(
+        apply.combined().contains("inconsistent final plan")
+            && apply.combined().contains(".source_ami_id"),
+        "{}",
+        apply.combined()
+    );
+    assert_eq!(
+        moto.count(region, "RunInstances"),
+        launched + 1,
+        "only the test's own instance for base-2: nothing was baked"
+    );
+    assert_eq!(moto.images(region).len(), images + 1, "only base-2");
+}
+
 #[test]
 fn for_each_releases_with_their_own_settings_plan_apply_and_settle() {
     let moto = Moto::shared();

@@ -225,9 +225,7 @@ impl Service {
             Service::Ec2 => "EC2",
             Service::Autoscaling => "Auto Scaling",
             Service::Ssm => "Systems Manager",
-            Service::Sts => {
-                "STS (`assume_role`, `assume_role_with_web_identity`, the account check)"
-            }
+            Service::Sts => "STS",
             Service::Elb => "Classic Load Balancing",
             Service::Elbv2 => "Elastic Load Balancing v2 (target groups)",
         }

@@ -127,6 +127,32 @@ fn account_lists_refuse_a_wrong_account_before_any_other_call() {
 }
 
 #[test]
+fn an_account_list_known_only_after_apply_is_refused_at_its_path() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    let tf = Terraform::new(
+        moto,
+        region,
+        &format!(
+            "{}\nresource \"terraform_data\" \"account\" {{\n  input = \"{MOTO_ACCOUNT_ID}\"\n}}\n",
+            image_config(
+                "endpoint = var.aws_endpoint\n  allowed_account_ids = [terraform_data.account.output]",
+                ""
+            )
+        ),
+    );
+    // Never read as "no list": the account guard would silently be off for this run.
+    assert_fails_with(
+        &tf.plan(&[]),
+        &[
+            "Provider configuration not known until apply",
+            "allowed_account_ids = [terraform_data.account.output]",
+        ],
+    );
+    assert_eq!(moto.count(region, "GetCallerIdentity"), 0);
+}
+
+#[test]
 fn assume_role_sends_every_argument_and_the_account_check_sees_the_role() {
     let moto = Moto::shared();
     let region = moto.unique_region();
@@ -257,6 +283,38 @@ fn web_identity_from_a_token_file_needs_no_other_credentials() {
     // The image reads were signed (moto recorded their region): with the web identity's keys.
     assert!(moto.count(region, "DescribeImages") > 0);
 
+    // assume_role is assumed with the web identity's credentials: the account check sees the
+    // second role's account.
+    let chained = provider("oidc-token")
+        .replace(
+            &format!("allowed_account_ids = [\"{MOTO_ACCOUNT_ID}\"]"),
+            &format!("forbidden_account_ids = [\"{OTHER_ACCOUNT}\"]"),
+        )
+        .replace(
+            "  assume_role_with_web_identity {",
+            &format!(
+                "  assume_role {{\n    role_arn = \"arn:aws:iam::{OTHER_ACCOUNT}:role/deploy\"\n  }}\n  assume_role_with_web_identity {{"
+            ),
+        );
+    let mut chain = Terraform::new(moto, region, &image_config(&chained, ""));
+    chain.write_file("oidc-token", "e2e-oidc-token-2\n");
+    chain
+        .set_env("AWS_ACCESS_KEY_ID", "")
+        .set_env("AWS_SECRET_ACCESS_KEY", "");
+    assert_fails_with(
+        &chain.plan(&[]),
+        &[&format!(
+            "belong to AWS account {OTHER_ACCOUNT}, which is in forbidden_account_ids"
+        )],
+    );
+    assert!(
+        sts.calls().iter().any(
+            |c| c.call.action.as_deref() == Some("AssumeRoleWithWebIdentity")
+                && c.body.contains("e2e-oidc-token-2")
+        ),
+        "the chain started from the token"
+    );
+
     let mut missing = Terraform::new(moto, region, &image_config(&provider("no-such-file"), ""));
     missing
         .set_env("AWS_ACCESS_KEY_ID", "")
@@ -374,6 +432,30 @@ fn endpoints_route_each_service_and_ec2_stays_in_its_region() {
     tf.destroy(&[]).assert_success();
 }
 
+/// A classic load balancer in `region` (the tests' SDK set has no classic ELB client: one query
+/// API call; moto reads the region from the credential scope and checks no signature).
+fn create_classic_load_balancer(moto: &Moto, region: &str, name: &str) {
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/elasticloadbalancing/aws4_request, SignedHeaders=host, Signature=0"
+    );
+    let body = format!(
+        "Action=CreateLoadBalancer&Version=2012-06-01&LoadBalancerName={name}&Listeners.member.1.Protocol=HTTP&Listeners.member.1.LoadBalancerPort=80&Listeners.member.1.InstancePort=80&AvailabilityZones.member.1={region}a"
+    );
+    let r = e2e_tests::http::request(
+        moto.addr(),
+        "POST",
+        "/",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Authorization", &auth),
+        ],
+        body.as_bytes(),
+        std::time::Duration::from_secs(30),
+    )
+    .expect("moto answers");
+    assert_eq!(r.status, 200, "CreateLoadBalancer: {}", r.text());
+}
+
 #[test]
 fn endpoints_for_auto_scaling_and_load_balancing() {
     let moto = Moto::shared();
@@ -388,8 +470,18 @@ fn endpoints_for_auto_scaling_and_load_balancing() {
             .send(),
     )
     .unwrap();
+    create_classic_load_balancer(moto, region, "settings-clb");
+    moto.block_on(
+        moto.autoscaling(region)
+            .attach_load_balancers()
+            .auto_scaling_group_name("settings-web")
+            .load_balancer_names("settings-clb")
+            .send(),
+    )
+    .unwrap();
     let asg = FaultProxy::start(&moto.endpoint(), vec![]);
     let elbv2 = FaultProxy::start(&moto.endpoint(), vec![]);
+    let elb = FaultProxy::start(&moto.endpoint(), vec![]);
     let tf = Terraform::new(
         moto,
         region,
@@ -402,6 +494,7 @@ provider "immutable" {{
   endpoints {{
     autoscaling = "{}"
     elbv2       = "{}"
+    elb         = "{}"
   }}
 }}
 
@@ -414,7 +507,8 @@ resource "rolling_asg_release" "web" {{
 }}
 "#,
             asg.endpoint(),
-            elbv2.endpoint()
+            elbv2.endpoint(),
+            elb.endpoint()
         ),
     );
     tf.apply(&[]).assert_success();
@@ -427,6 +521,11 @@ resource "rolling_asg_release" "web" {{
         elbv2.count("DescribeTargetHealth") >= 1,
         "{:?}",
         elbv2.calls()
+    );
+    assert!(
+        elb.count("DescribeInstanceHealth") >= 1,
+        "{:?}",
+        elb.calls()
     );
     let direct = actions(moto, region);
     assert!(
@@ -487,6 +586,21 @@ fn custom_ca_bundle_trusts_a_private_endpoint_also_through_an_https_proxy() {
     assert!(
         tunnels.contains(&format!("localhost:{}", front.port())),
         "the provider tunnelled through HTTPS_PROXY: {tunnels:?}"
+    );
+
+    // The SDK's default client (no custom_ca_bundle) reads HTTPS_PROXY too; SSL_CERT_FILE
+    // makes it trust the front's CA as a system root.
+    let before = proxy.tunnels().len();
+    let mut default_client = Terraform::new(moto, region, &image_config(&provider(""), ""));
+    default_client
+        .set_env("HTTPS_PROXY", proxy.url())
+        .set_env("NO_PROXY", "")
+        .set_env("SSL_CERT_FILE", &ca);
+    default_client.plan(&[]).assert_status(2);
+    assert!(
+        proxy.tunnels().len() > before,
+        "the default client tunnelled through HTTPS_PROXY: {:?}",
+        proxy.tunnels()
     );
 
     // A file that is not a bundle is refused at its attribute before any call.

@@ -621,3 +621,33 @@ fn custom_ca_bundle_trusts_a_private_endpoint_also_through_an_https_proxy() {
     assert_fails_with(&run, &["holds no PEM certificate"]);
     let _ = std::fs::remove_dir_all(&scratch);
 }
+
+#[test]
+fn the_standard_endpoint_variables_keep_working_beside_endpoints() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    let ec2 = FaultProxy::start(&moto.endpoint(), vec![]);
+    let sts = FaultProxy::start(&moto.endpoint(), vec![]);
+    // No `endpoint`: AWS_ENDPOINT_URL for every service, AWS_ENDPOINT_URL_EC2 for EC2, and the
+    // block's `endpoints.sts` over both.
+    let mut tf = Terraform::new(
+        moto,
+        region,
+        &image_config(
+            &format!(
+                "forbidden_account_ids = [\"{OTHER_ACCOUNT}\"]\n  endpoints {{\n    sts = \"{}\"\n  }}",
+                sts.endpoint()
+            ),
+            "",
+        ),
+    );
+    tf.set_env("AWS_ENDPOINT_URL", moto.endpoint())
+        .set_env("AWS_ENDPOINT_URL_EC2", ec2.endpoint());
+    tf.plan(&[]).assert_status(2);
+    assert!(ec2.count("DescribeImages") >= 1, "{:?}", ec2.calls());
+    assert!(sts.count("GetCallerIdentity") >= 1, "{:?}", sts.calls());
+    assert!(ec2
+        .calls()
+        .iter()
+        .all(|c| c.call.service.as_deref() == Some("ec2")));
+}

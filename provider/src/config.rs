@@ -268,6 +268,29 @@ pub struct LocalFiles {
     pub ca_bundle: Option<CaBundle>,
 }
 
+/// `~/…` in the file arguments means the home directory, as in the AWS CLI and
+/// terraform-provider-aws (Terraform itself passes the string through unchanged).
+pub fn expand_home(s: &mut AwsSettings) {
+    let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) else {
+        return;
+    };
+    let expand = |p: &mut PathBuf| {
+        if let Ok(rest) = p.strip_prefix("~") {
+            *p = Path::new(&home).join(rest);
+        }
+    };
+    s.shared_config_files.iter_mut().for_each(expand);
+    s.shared_credentials_files.iter_mut().for_each(expand);
+    s.custom_ca_bundle.iter_mut().for_each(expand);
+    if let Some(WebIdentity {
+        token: WebIdentityToken::File(p),
+        ..
+    }) = &mut s.web_identity
+    {
+        expand(p);
+    }
+}
+
 impl LocalFiles {
     pub fn read(s: &AwsSettings) -> Result<LocalFiles, Diagnostics> {
         let mut d = Diagnostics::new();
@@ -852,6 +875,36 @@ mod tests {
         assert_eq!(e.get(Service::Elb).unwrap(), "http://127.0.0.1:1");
         assert_eq!(e.get(Service::Elbv2).unwrap(), "http://127.0.0.1:2");
         assert_eq!(e.get(Service::Ec2), None);
+    }
+
+    #[test]
+    fn a_leading_tilde_is_the_home_directory() {
+        let v = cfg(vec![
+            (
+                "shared_config_files",
+                Value::List(vec![s("~/.aws/team-config"), s("/etc/aws")]),
+            ),
+            ("custom_ca_bundle", s("~/ca.pem")),
+            (
+                "assume_role_with_web_identity",
+                block(vec![
+                    ("role_arn", s("arn:aws:iam::123456789012:role/ci")),
+                    ("web_identity_token_file", s("~/token")),
+                ]),
+            ),
+        ]);
+        let mut settings = parse(&v).unwrap();
+        expand_home(&mut settings);
+        let home = PathBuf::from(std::env::var_os("HOME").unwrap());
+        assert_eq!(
+            settings.shared_config_files,
+            [home.join(".aws/team-config"), "/etc/aws".into()]
+        );
+        assert_eq!(settings.custom_ca_bundle, Some(home.join("ca.pem")));
+        assert_eq!(
+            settings.web_identity.unwrap().token,
+            WebIdentityToken::File(home.join("token"))
+        );
     }
 
     #[test]

@@ -51,7 +51,8 @@ impl Provider for ImmutableProvider {
     }
 
     async fn configure(&self, config: &Value) -> Result<Aws, Diagnostics> {
-        let settings = config::parse(config)?;
+        let mut settings = config::parse(config)?;
+        config::expand_home(&mut settings);
         let local = config::LocalFiles::read(&settings)?;
         tracing::debug!(region = ?settings.region, ca_bundle = ?local.ca_bundle, "provider configured");
         let aws = Aws::with_ca_bundle(settings, local.ca_bundle);

@@ -88,7 +88,12 @@ fn account_lists_refuse_a_wrong_account_before_any_other_call() {
 
     // The right account: the same configuration plans the bake.
     let right = format!("[\"{MOTO_ACCOUNT_ID}\"]");
+    let lookups = moto.count(region, "GetCallerIdentity");
     tf.plan(&[("accounts", &right)]).assert_status(2);
+    eprintln!(
+        "measured: one `terraform plan` with allowed_account_ids made {} GetCallerIdentity call(s)",
+        moto.count(region, "GetCallerIdentity") - lookups
+    );
     assert!(moto.count(region, "DescribeImages") > 0);
     assert_eq!(moto.count(region, "RunInstances"), 0);
 

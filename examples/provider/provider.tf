@@ -7,10 +7,13 @@ terraform {
 }
 
 provider "immutable" {
-  region = "eu-west-1"
+  region              = "eu-west-1"
+  allowed_account_ids = ["123456789012"] # refuse to run with credentials of any other account
 
   assume_role {
-    role_arn = "arn:aws:iam::123456789012:role/release"
+    role_arn     = "arn:aws:iam::123456789012:role/release"
+    session_name = "terraform-release"
+    duration     = "2h" # long enough for a slow rolling release
   }
 
   default_tags {

@@ -51,9 +51,13 @@ impl Provider for ImmutableProvider {
     }
 
     async fn configure(&self, config: &Value) -> Result<Aws, Diagnostics> {
-        let settings = config::parse(config)?;
-        tracing::debug!(region = ?settings.region, "provider configured");
-        Ok(Aws::new(settings))
+        let mut settings = config::parse(config)?;
+        config::expand_home(&mut settings);
+        let local = config::LocalFiles::read(&settings)?;
+        tracing::debug!(region = ?settings.region, ca_bundle = ?local.ca_bundle, "provider configured");
+        let aws = Aws::with_ca_bundle(settings, local.ca_bundle);
+        config::check_account(&aws).await?;
+        Ok(aws)
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource<Aws>>> {

@@ -30,6 +30,7 @@ pub mod lifecycle;
 pub mod moto;
 pub mod publish;
 pub mod terraform;
+pub mod tls_front;
 
 pub use aws_request::AwsCall;
 pub use fault_proxy::{Effect, FaultProxy, ProxiedCall, Rule};
@@ -44,6 +45,7 @@ pub use moto::{
 pub use terraform::{
     find_plugin_dir, plugin_dir, Terraform, TfRun, PLUGIN_BINARY, PROVIDER_SOURCE, TF_HEADER,
 };
+pub use tls_front::{ConnectProxy, TlsFront};
 
 // The SDK crates, so that test files need no dependencies of their own for assertions.
 pub use aws_sdk_autoscaling;

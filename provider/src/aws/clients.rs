@@ -1,13 +1,20 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+// aws-config's loader takes these (deprecated) aliases; the types they name live in aws-runtime,
+// which is not a direct dependency.
+#[allow(deprecated)]
+use aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use tokio::sync::OnceCell;
 
+use super::credentials::{AssumedRole, WebIdentityRole};
+use super::error::ErrorContext;
 use super::image_reads::ImageReads;
-use super::settings::{AwsSettings, RetryMode};
+use super::settings::{AwsSettings, RetryMode, Service};
+use super::tls::CaBundle;
 use super::AwsError;
 
 /// The provider's AWS access. Cheap to create; the SDK configuration (credential chain, region
@@ -17,6 +24,8 @@ use super::AwsError;
 /// client per call would mean a new connection (and, on AWS, a TLS handshake) per call.
 pub struct Aws {
     settings: AwsSettings,
+    /// `custom_ca_bundle` / `AWS_CA_BUNDLE`, read and checked at configure.
+    ca_bundle: Option<CaBundle>,
     sdk: OnceCell<SdkConfig>,
     /// Answers worth reusing for the life of this provider process (one Terraform command),
     /// e.g. which AMI a source filter picks: a plan of 100 images then asks AWS once, not 100 times.
@@ -36,8 +45,13 @@ pub struct Aws {
 
 impl Aws {
     pub fn new(settings: AwsSettings) -> Self {
+        Self::with_ca_bundle(settings, None)
+    }
+
+    pub fn with_ca_bundle(settings: AwsSettings, ca_bundle: Option<CaBundle>) -> Self {
         Aws {
             settings,
+            ca_bundle,
             sdk: OnceCell::new(),
             memo: Default::default(),
             ec2_by_region: Default::default(),
@@ -120,7 +134,23 @@ impl Aws {
     }
 
     async fn sdk(&self) -> Result<&SdkConfig, AwsError> {
-        self.sdk.get_or_try_init(|| load(&self.settings)).await
+        self.sdk
+            .get_or_try_init(|| load(&self.settings, self.ca_bundle.as_ref()))
+            .await
+    }
+
+    /// The account the final credentials (after any role assumption) belong to, from
+    /// `sts:GetCallerIdentity`.
+    pub async fn caller_account(&self) -> Result<String, AwsError> {
+        let sdk = self.sdk().await?;
+        let sts = sts_client(sdk, &self.settings);
+        let out = sts
+            .get_caller_identity()
+            .send()
+            .await
+            .context("GetCallerIdentity", "")?;
+        out.account
+            .ok_or_else(|| AwsError::new("GetCallerIdentity", "", "STS named no account"))
     }
 
     /// The region every client talks to, as resolved by the standard chain.
@@ -145,7 +175,11 @@ impl Aws {
         }
         let sdk = self.sdk().await?;
         let mut b = aws_sdk_ec2::config::Builder::from(sdk);
-        if let Some(url) = &self.settings.endpoints.ec2 {
+        // `endpoints.ec2` names the provider region's endpoint (a VPC endpoint, a FIPS or
+        // private one); sent another region's requests it would sign them for a region it does
+        // not serve, or act in the wrong region.
+        let own_region = region.is_none_or(|r| sdk.region().is_some_and(|o| o.as_ref() == r));
+        if let (true, Some(url)) = (own_region, self.settings.endpoints.get(Service::Ec2)) {
             b = b.endpoint_url(url);
         }
         if let Some(r) = region {
@@ -173,13 +207,25 @@ impl Aws {
     }
 
     pub async fn elbv2(&self) -> Result<aws_sdk_elasticloadbalancingv2::Client, AwsError> {
-        self.built_once(&self.elbv2, aws_sdk_elasticloadbalancingv2::Client::new)
-            .await
+        self.built_once(&self.elbv2, |sdk| {
+            let mut b = aws_sdk_elasticloadbalancingv2::config::Builder::from(sdk);
+            if let Some(url) = self.settings.endpoints.get(Service::Elbv2) {
+                b = b.endpoint_url(url);
+            }
+            aws_sdk_elasticloadbalancingv2::Client::from_conf(b.build())
+        })
+        .await
     }
 
     pub async fn elb(&self) -> Result<aws_sdk_elasticloadbalancing::Client, AwsError> {
-        self.built_once(&self.elb, aws_sdk_elasticloadbalancing::Client::new)
-            .await
+        self.built_once(&self.elb, |sdk| {
+            let mut b = aws_sdk_elasticloadbalancing::config::Builder::from(sdk);
+            if let Some(url) = self.settings.endpoints.get(Service::Elb) {
+                b = b.endpoint_url(url);
+            }
+            aws_sdk_elasticloadbalancing::Client::from_conf(b.build())
+        })
+        .await
     }
 
     pub async fn ssm(&self) -> Result<aws_sdk_ssm::Client, AwsError> {
@@ -204,13 +250,49 @@ impl Aws {
     }
 }
 
-async fn load(s: &AwsSettings) -> Result<SdkConfig, AwsError> {
+/// An STS client with `endpoints.sts` applied (else `endpoint`, else the SDK's resolution).
+fn sts_client(sdk: &SdkConfig, s: &AwsSettings) -> aws_sdk_sts::Client {
+    let mut b = aws_sdk_sts::config::Builder::from(sdk);
+    if let Some(url) = s.endpoints.get(Service::Sts) {
+        b = b.endpoint_url(url);
+    }
+    aws_sdk_sts::Client::from_conf(b.build())
+}
+
+#[allow(deprecated)]
+fn profile_files(s: &AwsSettings) -> Option<ProfileFiles> {
+    if s.shared_config_files.is_empty() && s.shared_credentials_files.is_empty() {
+        return None;
+    }
+    let mut b = ProfileFiles::builder();
+    // Each list replaces only its own kind of file.
+    if s.shared_config_files.is_empty() {
+        b = b.include_default_config_file(true);
+    }
+    if s.shared_credentials_files.is_empty() {
+        b = b.include_default_credentials_file(true);
+    }
+    for f in &s.shared_config_files {
+        b = b.with_file(ProfileFileKind::Config, f);
+    }
+    for f in &s.shared_credentials_files {
+        b = b.with_file(ProfileFileKind::Credentials, f);
+    }
+    Some(b.build())
+}
+
+/// The SDK configuration: the standard chain (with the configured profile files, region,
+/// profile, endpoint, retries and CA bundle), then the web identity, then the role.
+async fn load(s: &AwsSettings, ca_bundle: Option<&CaBundle>) -> Result<SdkConfig, AwsError> {
     let retry = match s.retry_mode {
         RetryMode::Standard => RetryConfig::standard(),
         RetryMode::Adaptive => RetryConfig::adaptive(),
     }
     .with_max_attempts(s.max_attempts.max(1));
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry);
+    if let Some(files) = profile_files(s) {
+        loader = loader.profile_files(files);
+    }
     if let Some(r) = &s.region {
         loader = loader.region(Region::new(r.clone()));
     }
@@ -222,32 +304,34 @@ async fn load(s: &AwsSettings) -> Result<SdkConfig, AwsError> {
     if let Some(url) = &s.endpoint {
         loader = loader.endpoint_url(url);
     }
-    let base = loader.load().await;
-    if base.region().is_none() {
+    if let Some(b) = ca_bundle {
+        loader = loader.http_client(b.http_client());
+    }
+    let mut config = loader.load().await;
+    if config.region().is_none() {
         return Err(AwsError::setup(
             "No AWS region: set `region` in the provider block, or AWS_REGION, or a region in the selected profile.",
         ));
     }
-    let Some(role) = &s.assume_role else {
-        return Ok(base);
-    };
-    let mut sts_conf = base.clone();
-    if let Some(url) = &s.endpoints.sts {
-        sts_conf = sts_conf.into_builder().endpoint_url(url).build();
+    if let Some(web) = &s.web_identity {
+        let provider = WebIdentityRole {
+            sts: sts_client(&config, s),
+            web: web.clone(),
+        };
+        config = config
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(provider))
+            .build();
     }
-    let mut b = aws_config::sts::AssumeRoleProvider::builder(role.role_arn.clone())
-        .session_name(
-            role.session_name
-                .clone()
-                .unwrap_or_else(|| "terraform-provider-immutable".to_string()),
-        )
-        .configure(&sts_conf);
-    if let Some(ext) = &role.external_id {
-        b = b.external_id(ext.clone());
+    if let Some(role) = &s.assume_role {
+        let provider = AssumedRole {
+            sts: sts_client(&config, s),
+            role: role.clone(),
+        };
+        config = config
+            .into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(provider))
+            .build();
     }
-    let provider = b.build().await;
-    Ok(base
-        .into_builder()
-        .credentials_provider(SharedCredentialsProvider::new(provider))
-        .build())
+    Ok(config)
 }

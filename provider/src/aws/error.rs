@@ -83,7 +83,7 @@ where
             let message = match e.message() {
                 Some(m) => m.to_string(),
                 // Transport and timeout failures carry no AWS message; the full chain says why.
-                None => full_chain(&e),
+                None => with_hint(full_chain(&e)),
             };
             AwsError {
                 operation: operation.to_string(),
@@ -93,6 +93,14 @@ where
             }
         })
     }
+}
+
+/// What to do about a failure the chain alone leaves a user puzzled by.
+fn with_hint(chain: String) -> String {
+    if chain.contains("invalid peer certificate") || chain.contains("UnknownIssuer") {
+        return format!("{chain} (the endpoint's TLS certificate is not signed by an authority the provider trusts: give the authority's PEM certificate in custom_ca_bundle or AWS_CA_BUNDLE)");
+    }
+    chain
 }
 
 fn full_chain(e: &dyn std::error::Error) -> String {

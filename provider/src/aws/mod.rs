@@ -5,12 +5,17 @@
 //! and most of those starts never need AWS.
 
 mod clients;
+mod credentials;
 mod error;
 mod image_reads;
 pub mod settings;
 pub mod tags;
+pub mod tls;
 pub mod wait;
 
 pub use clients::Aws;
 pub use error::{AwsError, ErrorContext};
-pub use settings::{AssumeRole, AwsSettings, Endpoints, RetryMode};
+pub use settings::{
+    AccountId, AccountPolicy, AssumeRole, AwsSettings, Endpoints, RetryMode, Service,
+    SessionDuration, WebIdentity, WebIdentityToken,
+};

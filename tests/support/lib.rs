@@ -23,6 +23,7 @@
 //! ```
 
 pub mod aws_request;
+pub mod behaviours;
 pub mod fault_proxy;
 pub mod groups;
 pub mod http;

@@ -145,17 +145,26 @@ fn every_batch_drains_then_goes_through_the_termination_hook() {
     let events = behaviours::events(moto, region);
     no_layer_errors(&events);
 
+    // Both halves at once, so that a provider failing both shows both.
+    let not_hooked: Vec<(usize, &String)> = planned
+        .iter()
+        .enumerate()
+        .flat_map(|(k, b)| b.iter().map(move |id| (k + 1, id)))
+        .filter(|(_, id)| {
+            !completed.contains(&Completed {
+                instance: id.to_string(),
+                state: "Terminating:Wait".into(),
+            })
+        })
+        .collect();
+    let cut: Vec<_> = events.iter().filter(|e| e.cut_off()).collect();
+    assert!(
+        not_hooked.is_empty() && cut.is_empty(),
+        "(batch, instance) that never waited on the termination hook: {not_hooked:?}; \
+         instances stopped while registered or draining: {cut:?}"
+    );
     for (k, batch) in planned.iter().enumerate() {
         for id in batch {
-            let waited = Completed {
-                instance: id.clone(),
-                state: "Terminating:Wait".into(),
-            };
-            assert!(
-                completed.contains(&waited),
-                "batch {}: {id} never waited on the termination hook (consumer saw {completed:?})",
-                k + 1
-            );
             let at = |f: fn(&Step) -> bool| first_at(&events, id, f);
             let deregistered = at(|s| matches!(s, Step::Deregistered { .. }))
                 .unwrap_or_else(|| panic!("batch {}: {id} never left its target group", k + 1));
@@ -183,11 +192,6 @@ fn every_batch_drains_then_goes_through_the_termination_hook() {
             );
         }
     }
-    let cut: Vec<_> = events.iter().filter(|e| e.cut_off()).collect();
-    assert!(
-        cut.is_empty(),
-        "instances stopped while registered or draining: {cut:?}"
-    );
     assert_eq!(
         behaviours::through_hook(&events, TERMINATING).len(),
         8,
@@ -248,6 +252,60 @@ fn new_instances_wait_on_the_launch_hook_before_they_count() {
             "{id} left before any new instance was through its launch hook"
         );
     }
+}
+
+/// Nobody completes the termination hook: each old instance waits in `Terminating:Wait` for the
+/// hook's heartbeat timeout (30 s, the least AWS accepts), then the hook's default result
+/// (CONTINUE) lets it terminate. The release itself does not wait for that: the instances are
+/// out of service.
+#[test]
+fn an_uncompleted_termination_hook_times_out_into_its_default_result() {
+    let moto = Moto::behaving();
+    let region = moto.unique_region();
+    e2e_tests::template_group(moto, region, "timeout", 2, OLD);
+    put_hook(moto, region, "timeout", TERMINATING, 30);
+    let before = group_state(moto, region, "timeout");
+    let tf = Terraform::new(
+        moto,
+        region,
+        &config("timeout", "").replace(r#""25%""#, r#""100%""#),
+    );
+    tf.apply(&[]).assert_success();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let timed_out = |id: &str| {
+        first_at(&behaviours::events(moto, region), id, |s| {
+            matches!(s, Step::Stopped { .. })
+        })
+        .is_some()
+    };
+    while std::time::Instant::now() < deadline && !before.images.keys().all(|id| timed_out(id)) {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let events = behaviours::events(moto, region);
+    no_layer_errors(&events);
+    for id in before.images.keys() {
+        let waited = first_at(&events, id, |s| matches!(s, Step::HookWait { .. }))
+            .unwrap_or_else(|| panic!("{id} never waited on the hook: {events:?}"));
+        let ended = first_at(&events, id, |s| {
+            matches!(s, Step::HookCompleted { by, result, .. }
+                if by == "heartbeat timeout" && result == "CONTINUE")
+        })
+        .unwrap_or_else(|| panic!("{id}'s hook did not time out into CONTINUE: {events:?}"));
+        let stopped = first_at(&events, id, |s| matches!(s, Step::Stopped { .. }))
+            .unwrap_or_else(|| panic!("{id} never stopped"));
+        assert!(
+            ended - waited >= 29.9,
+            "{id} waited {:.1} s",
+            ended - waited
+        );
+        assert!(stopped >= ended);
+    }
+    let after = group_state(moto, region, "timeout");
+    assert!(
+        after.images.values().all(|i| i == NEW),
+        "{:?}",
+        after.images
+    );
 }
 
 /// EC2 cannot launch a deregistered AMI: RunInstances fails with `InvalidAMIID.Unavailable`,
@@ -390,6 +448,26 @@ fn a_deregistered_image_cannot_be_launched_and_a_release_depending_on_it_is_refu
         "nothing changed"
     );
     assert_eq!(moto.count(region, "CreateLaunchTemplateVersion"), 0);
+
+    // Without a rollback the release may go on: its own image launches, and the old
+    // instances leave through the group.
+    let before = group_state(moto, region, "gone");
+    let tf = Terraform::new(moto, region, &config("gone", "auto_rollback = false"));
+    tf.apply(&[]).assert_success();
+    let after = group_state(moto, region, "gone");
+    assert!(
+        after.images.values().all(|i| i == NEW),
+        "{:?}",
+        after.images
+    );
+    let events = behaviours::events(moto, region);
+    for id in before.images.keys() {
+        assert!(
+            first_at(&events, id, |s| matches!(s, Step::Terminating { .. })).is_some(),
+            "{id} did not leave through the group: {events:?}"
+        );
+    }
+    assert!(!events.iter().any(|e| e.cut_off()), "{events:?}");
 }
 
 /// A launch template whose image is `resolve:ssm:<parameter>` (the parameter names the old AMI):
@@ -445,6 +523,7 @@ fn a_template_image_given_as_an_ssm_parameter_releases_end_to_end() {
             .send(),
     )
     .unwrap();
+    put_hook(moto, region, "ssm", TERMINATING, 300);
     let before = group_state(moto, region, "ssm");
     assert!(
         before.images.values().all(|i| i == OLD),
@@ -460,8 +539,20 @@ fn a_template_image_given_as_an_ssm_parameter_releases_end_to_end() {
         Some(OLD),
         "{after_plan}"
     );
+    let consumer = HookConsumer::start(moto, region, "ssm", HOOK, Duration::ZERO);
     tf.run(&["apply", "-auto-approve", "release.tfplan"], &[])
         .assert_success();
+    std::thread::sleep(Duration::from_secs(1)); // the last batch's hook
+    let completed = consumer.finish();
+    for id in before.images.keys() {
+        assert!(
+            completed.contains(&Completed {
+                instance: id.clone(),
+                state: "Terminating:Wait".into()
+            }),
+            "{id} left without its termination hook: {completed:?}"
+        );
+    }
     let after = group_state(moto, region, "ssm");
     assert_eq!(after.images.len(), 4);
     assert!(

@@ -567,3 +567,36 @@ fn a_template_image_given_as_an_ssm_parameter_releases_end_to_end() {
     tf.plan(&[]).assert_status(0);
     no_layer_errors(&behaviours::events(moto, region));
 }
+
+/// The rollback target exists at plan and is deregistered before the saved plan is applied:
+/// apply refuses before any change (AWS could launch nothing from it).
+#[test]
+fn a_rollback_target_deregistered_after_the_plan_is_refused_at_apply() {
+    let moto = Moto::behaving();
+    let region = moto.unique_region();
+    e2e_tests::template_group(moto, region, "late", 2, OLD);
+    let tf = Terraform::new(moto, region, &config("late", ""));
+    tf.plan_out(&[], "release.tfplan").assert_success();
+    moto.block_on(moto.ec2(region).deregister_image().image_id(OLD).send())
+        .unwrap();
+    let run = tf.run(&["apply", "-auto-approve", "release.tfplan"], &[]);
+    assert!(!run.success(), "{}", run.combined());
+    let out = run
+        .combined()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    // Terraform plans again before it applies a saved plan: the plan-time check refuses it.
+    assert!(
+        out.contains("Rollback target is gone") && out.contains(OLD),
+        "{out}"
+    );
+    assert_eq!(moto.count(region, "CreateLaunchTemplateVersion"), 0);
+    assert_eq!(moto.count(region, "TerminateInstanceInAutoScalingGroup"), 0);
+    let after = group_state(moto, region, "late");
+    assert!(
+        after.images.values().all(|i| i == OLD),
+        "{:?}",
+        after.images
+    );
+}

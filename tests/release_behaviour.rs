@@ -600,3 +600,128 @@ fn a_rollback_target_deregistered_after_the_plan_is_refused_at_apply() {
         after.images
     );
 }
+
+/// The layer itself, through the SDK: a scale-in the group performs drains its instance, holds
+/// it in `Terminating:Wait` until CompleteLifecycleAction, then stops it; the target reads
+/// `draining` meanwhile; a second completion is refused as on AWS; a detached instance drains
+/// but runs no hook.
+#[test]
+fn the_layer_drains_and_hooks_a_scale_in_and_only_drains_a_detach() {
+    let moto = Moto::behaving();
+    let region = moto.unique_region();
+    let tg = e2e_tests::target_group(moto, region, "layer-tg");
+    behaviours::set_deregistration_delay(moto, region, &tg, 1);
+    e2e_tests::template_group(moto, region, "layer", 3, OLD);
+    let asg = moto.autoscaling(region);
+    moto.block_on(
+        asg.attach_load_balancer_target_groups()
+            .auto_scaling_group_name("layer")
+            .target_group_arns(&tg)
+            .send(),
+    )
+    .unwrap();
+    put_hook(moto, region, "layer", TERMINATING, 300);
+    let state_of = |id: &str| -> Option<String> {
+        let out = moto
+            .block_on(
+                moto.autoscaling(region)
+                    .describe_auto_scaling_groups()
+                    .auto_scaling_group_names("layer")
+                    .send(),
+            )
+            .unwrap();
+        out.auto_scaling_groups()[0]
+            .instances()
+            .iter()
+            .find(|i| i.instance_id() == Some(id))
+            .and_then(|i| i.lifecycle_state().map(|s| s.as_str().to_string()))
+    };
+    let target_state = |id: &str| -> String {
+        let elb = e2e_tests::elbv2_client(&moto.endpoint(), region);
+        let (tg, id) = (tg.clone(), id.to_string());
+        let out = moto
+            .block_on(async move {
+                elb.describe_target_health()
+                    .target_group_arn(tg)
+                    .targets(
+                        e2e_tests::aws_sdk_elasticloadbalancingv2::types::TargetDescription::builder()
+                            .id(id)
+                            .build(),
+                    )
+                    .send()
+                    .await
+            })
+            .unwrap();
+        out.target_health_descriptions()[0]
+            .target_health()
+            .and_then(|h| h.state())
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default()
+    };
+    let before = group_state(moto, region, "layer");
+    moto.block_on(
+        asg.set_desired_capacity()
+            .auto_scaling_group_name("layer")
+            .desired_capacity(2)
+            .send(),
+    )
+    .unwrap();
+    let leaving = before
+        .images
+        .keys()
+        .find(|id| state_of(id).as_deref() == Some("Terminating"))
+        .expect("a scale-in instance in Terminating")
+        .clone();
+    assert_eq!(target_state(&leaving), "draining");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(state_of(&leaving).as_deref(), Some("Terminating:Wait"));
+    assert_eq!(target_state(&leaving), "unused");
+    let complete = || {
+        moto.block_on(
+            moto.autoscaling(region)
+                .complete_lifecycle_action()
+                .auto_scaling_group_name("layer")
+                .lifecycle_hook_name(HOOK)
+                .instance_id(&leaving)
+                .lifecycle_action_result("CONTINUE")
+                .send(),
+        )
+    };
+    complete().expect("CompleteLifecycleAction");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        state_of(&leaving),
+        None,
+        "terminated and gone from the group"
+    );
+    assert!(
+        complete().is_err(),
+        "no lifecycle action is left to complete"
+    );
+
+    let detached = before
+        .images
+        .keys()
+        .find(|id| **id != leaving)
+        .unwrap()
+        .clone();
+    moto.block_on(
+        asg.detach_instances()
+            .auto_scaling_group_name("layer")
+            .instance_ids(&detached)
+            .should_decrement_desired_capacity(true)
+            .send(),
+    )
+    .unwrap();
+    assert_eq!(target_state(&detached), "draining");
+    let events = behaviours::events(moto, region);
+    no_layer_errors(&events);
+    assert!(
+        first_at(&events, &detached, |s| matches!(s, Step::HookWait { .. })).is_none(),
+        "a detached instance runs no termination hook"
+    );
+    assert_eq!(
+        behaviours::through_hook(&events, TERMINATING),
+        [leaving].into_iter().collect()
+    );
+}

@@ -234,13 +234,16 @@ def install() -> None:
         # Whoever stops an instance: record whether a load balancer still sent it requests.
         from moto.elbv2.models import elbv2_backends
 
-        now = time.monotonic()
-        tgs = elbv2_backends[self.account_id][self.region_name].target_groups.values()
-        for instance_id in instance_ids:
-            registered = [tg.arn for tg in tgs if instance_id in tg.targets]
-            draining = [arn for (arn, i), until in _draining.items() if i == instance_id and until > now]
-            _event("stopped", self.region_name, instance_id, registered=registered, draining=draining)
-        return original_terminate_ec2(self, instance_ids)
+        with _lock:
+            now = time.monotonic()
+            tgs = list(elbv2_backends[self.account_id][self.region_name].target_groups.values())
+            for instance_id in instance_ids:
+                registered = [tg.arn for tg in tgs if instance_id in tg.targets]
+                draining = [arn for (arn, i), until in _draining.items() if i == instance_id and until > now]
+                _event("stopped", self.region_name, instance_id, registered=registered, draining=draining)
+                # Stopped by someone else (EC2 TerminateInstances) while the group held it.
+                _moving.pop(instance_id, None)
+            return original_terminate_ec2(self, instance_ids)
 
     InstanceBackend.terminate_instances = terminate_instances
 
@@ -323,6 +326,10 @@ def install() -> None:
     backend_cls.detach_instances = detach_instances
 
     def update_attached_target_groups(self, group_name):
+        with _lock:
+            _register_in_service(self, group_name)
+
+    def _register_in_service(self, group_name):
         # Only InService instances are registered (a Pending:Wait or leaving one is not).
         group = self.autoscaling_groups[group_name]
         ids = [s.instance.id for s in group.instance_states if s.lifecycle_state == "InService"]
@@ -338,7 +345,8 @@ def install() -> None:
     original_health = FakeTargetGroup.health_for
 
     def health_for(self, target, ec2_backend):
-        until = _draining.get((self.arn, target["Id"]))
+        with _lock:
+            until = _draining.get((self.arn, target["Id"]))
         if until is not None and until > time.monotonic() and target["Id"] not in self.targets:
             return FakeHealthStatus(target["Id"], target.get("Port", self.port), self.health_check_port,
                                     "draining", "Target.DeregistrationInProgress",

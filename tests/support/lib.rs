@@ -49,5 +49,6 @@ pub use terraform::{
 // The SDK crates, so that test files need no dependencies of their own for assertions.
 pub use aws_sdk_autoscaling;
 pub use aws_sdk_ec2;
+pub use aws_sdk_elasticloadbalancingv2;
 pub use aws_sdk_ssm;
 pub use serde_json;

@@ -100,7 +100,8 @@ class _Lifecycle:
             self.waiting[h.name] = (now + int(h.heartbeat_timeout), h.default_result)
             _event("hook_wait", self.group.region, self.state.instance.id, group=self.group.name,
                    hook=h.name, transition=transition)
-        self.state.lifecycle_state = ("Terminating:Wait" if self.leaving else "Pending:Wait") if hooks else self.state.lifecycle_state
+        if hooks:
+            self.state.lifecycle_state = "Terminating:Wait" if self.leaving else "Pending:Wait"
 
     def complete(self, hook: str, result: str, by: str) -> None:
         self.waiting.pop(hook, None)

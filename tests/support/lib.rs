@@ -23,6 +23,7 @@
 //! ```
 
 pub mod aws_request;
+pub mod behaviours;
 pub mod fault_proxy;
 pub mod groups;
 pub mod http;
@@ -50,5 +51,6 @@ pub use tls_front::{ConnectProxy, TlsFront};
 // The SDK crates, so that test files need no dependencies of their own for assertions.
 pub use aws_sdk_autoscaling;
 pub use aws_sdk_ec2;
+pub use aws_sdk_elasticloadbalancingv2;
 pub use aws_sdk_ssm;
 pub use serde_json;

@@ -91,21 +91,40 @@ pub struct Moto {
     addr: SocketAddr,
     child: Mutex<Child>,
     log_path: PathBuf,
+    /// Where the AWS behaviour layer writes its steps ([`Moto::behaving`] only).
+    behaviour_log: Option<PathBuf>,
     next_region: AtomicUsize,
     rt: tokio::runtime::Runtime,
 }
 
 static SHARED: OnceLock<Result<Moto, String>> = OnceLock::new();
+static BEHAVING: OnceLock<Result<Moto, String>> = OnceLock::new();
 
 impl Moto {
     /// The moto of this test binary, started on first use (one start at a time; a failed
     /// start fails every test that asks, with the same message, without retrying).
     #[track_caller]
     pub fn shared() -> &'static Moto {
-        match SHARED.get_or_init(Moto::start) {
+        match SHARED.get_or_init(|| Moto::start(false)) {
             Ok(moto) => moto,
             Err(msg) => panic!("{msg}"),
         }
+    }
+
+    /// A moto of this test binary with the AWS behaviours it lacks patched in
+    /// (`support/aws_behaviours.py`: draining, lifecycle hooks, deregistered AMIs refused,
+    /// `resolve:ssm:` images), started on first use; see [`crate::behaviours`].
+    #[track_caller]
+    pub fn behaving() -> &'static Moto {
+        match BEHAVING.get_or_init(|| Moto::start(true)) {
+            Ok(moto) => moto,
+            Err(msg) => panic!("{msg}"),
+        }
+    }
+
+    /// The behaviour layer's log ([`Moto::behaving`] only).
+    pub fn behaviour_log(&self) -> Option<&Path> {
+        self.behaviour_log.as_deref()
     }
 
     /// `http://127.0.0.1:PORT`
@@ -345,18 +364,32 @@ impl Moto {
 
     // ---- start-up -------------------------------------------------------------------------
 
-    fn start() -> Result<Moto, String> {
+    fn start(behaviours: bool) -> Result<Moto, String> {
         ensure_moto_installed()?;
         let tmp = std::env::temp_dir();
         let pid = std::process::id();
-        let log_path = tmp.join(format!("immutable-e2e-moto-{pid}.log"));
-        let recording = tmp.join(format!("immutable-e2e-moto-{pid}.recording.jsonl"));
+        let kind = if behaviours { "-behaving" } else { "" };
+        let log_path = tmp.join(format!("immutable-e2e-moto-{pid}{kind}.log"));
+        let recording = tmp.join(format!("immutable-e2e-moto-{pid}{kind}.recording.jsonl"));
+        let behaviour_log =
+            behaviours.then(|| tmp.join(format!("immutable-e2e-moto-{pid}.behaviours.jsonl")));
         let log = File::create(&log_path)
             .map_err(|e| format!("cannot create moto's log {}: {e}", log_path.display()))?;
-        let cleanup = std::env::join_paths([&log_path, &recording])
-            .map_err(|e| format!("bad temp path: {e}"))?;
+        let cleanup = std::env::join_paths(
+            [&log_path, &recording]
+                .into_iter()
+                .chain(behaviour_log.as_ref()),
+        )
+        .map_err(|e| format!("bad temp path: {e}"))?;
 
-        let mut child = Command::new(python())
+        let mut command = Command::new(python());
+        if let Some(path) = &behaviour_log {
+            File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            command
+                .env("MOTO_AWS_BEHAVIOURS", "1")
+                .env("MOTO_BEHAVIOUR_LOG", path);
+        }
+        let mut child = command
             .arg(GUARD_SCRIPT)
             .arg(pid.to_string())
             .arg("0")
@@ -445,6 +478,7 @@ impl Moto {
             addr,
             child: Mutex::new(child),
             log_path: log_path.clone(),
+            behaviour_log,
             next_region: AtomicUsize::new(0),
             rt,
         };

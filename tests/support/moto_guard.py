@@ -16,6 +16,9 @@ Environment:
   server log and the recorder file), unless KEEP_MOTO_LOGS=1.
 - MOTO_RECORDER_FILEPATH: read by moto itself: where the request recorder
   appends (its default is ./moto_recording, inside the work tree).
+- MOTO_AWS_BEHAVIOURS=1: patch in the AWS behaviours moto lacks (aws_behaviours.py:
+  draining, lifecycle hooks, deregistered AMIs, resolve:ssm: images); their steps go to
+  MOTO_BEHAVIOUR_LOG.
 
 The server only ever binds 127.0.0.1.
 """
@@ -65,6 +68,12 @@ def main() -> None:
         cleanup_and_exit(0)
 
     from moto.server import ThreadedMotoServer  # slow import: after the argument checks
+
+    if os.environ.get("MOTO_AWS_BEHAVIOURS") == "1":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import aws_behaviours
+
+        aws_behaviours.install()
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()  # returns once the socket is bound and listening

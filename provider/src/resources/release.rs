@@ -892,6 +892,24 @@ mod tests {
         Value::Number(v.into())
     }
 
+    /// Dynamic scaling keeps working during a release unless the user suspends it: the release
+    /// keeps the capacity scaling policies set (rollout::capacity).
+    #[test]
+    fn dynamic_scaling_is_not_suspended_by_default() {
+        let default = schema()
+            .block
+            .attributes
+            .iter()
+            .find(|a| a.name == "suspend_processes")
+            .and_then(|a| a.default.clone())
+            .expect("a default");
+        let processes: Vec<String> = serde_json::from_str(&default).expect("a JSON list");
+        assert_eq!(processes, ["AZRebalance", "ScheduledActions"]);
+        assert!(processes
+            .iter()
+            .all(|p| KNOWN_PROCESSES.contains(&p.as_str())));
+    }
+
     #[test]
     fn good_config_validates() {
         let d = validate_config(&cfg(&[

@@ -22,7 +22,7 @@ use crate::aws::wait::Backoff;
 use crate::aws::AwsError;
 
 /// How long one call is repeated while it is throttled.
-pub const PATIENCE: Duration = Duration::from_secs(120);
+pub const PATIENCE: Duration = Duration::from_secs(15 * 60);
 
 /// The error codes AWS services throttle with (EC2, Auto Scaling, ELB, SSM).
 const THROTTLING: [&str; 5] = [

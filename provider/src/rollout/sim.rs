@@ -734,10 +734,12 @@ impl World {
         self.events.push_back(line);
     }
 
+    /// Instances that really serve: in service, healthy, and not failing checks the group has
+    /// not run yet (its grace period).
     fn healthy(&self) -> u32 {
         self.instances
             .iter()
-            .filter(|i| i.state == State::InService && i.health == Health::Healthy)
+            .filter(|i| i.state == State::InService && i.health == Health::Healthy && !i.bad)
             .count() as u32
     }
 

@@ -1154,7 +1154,7 @@ fn parallel_releases_in_one_throttled_account_over_seeded_runs() {
     let (mut failures, mut releases, mut throttled, mut exhausted) = (vec![], 0, 0, 0);
     for seed in 0..runs {
         let mut rng = fastrand::Rng::with_seed(seed ^ 0x7A11_BEEF);
-        let bucket = TokenBucket::new(rng.u32(3..=20), 0.5 + rng.f64() * 4.5);
+        let bucket = TokenBucket::new(rng.u32(3..=20), 2.0 + rng.f64() * 8.0);
         let scenarios: Vec<(u64, Scenario)> = (0..rng.u64(2..=4))
             .map(|j| {
                 let s = 1_000_000 + seed * 8 + j;

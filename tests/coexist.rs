@@ -82,6 +82,9 @@ fn group_on(moto: &Moto, region: &str, name: &str, template: &str, version: &str
             .min_size(n)
             .max_size(n + 4)
             .desired_capacity(n)
+            // A release waits out the grace period: moto's default is 300 s (AWS's API: 0), and
+            // moto reads 0 as "unset".
+            .health_check_grace_period(1)
             .availability_zones(format!("{region}a"))
             .availability_zones(format!("{region}b"))
             .send(),

@@ -263,6 +263,9 @@ fn group(moto: &Moto, region: &str, name: &str, n: i32) {
             .min_size(n)
             .max_size(n * 2)
             .desired_capacity(n)
+            // A release waits out the grace period: moto's default is 300 s (AWS's API: 0), and
+            // moto reads 0 as "unset".
+            .health_check_grace_period(1)
             .availability_zones(format!("{region}a"))
             .send(),
     )

@@ -32,6 +32,9 @@ fn config_group(moto: &Moto, region: &str, name: &str, n: i32) {
             .min_size(n)
             .max_size(n + 2)
             .desired_capacity(n)
+            // A release waits out the grace period: moto's default is 300 s (AWS's API: 0), and
+            // moto reads 0 as "unset".
+            .health_check_grace_period(1)
             .availability_zones(format!("{region}a"))
             .send(),
     )
@@ -727,4 +730,101 @@ fn a_release_whose_rollback_image_is_gone_is_refused_at_plan() {
         .images
         .values()
         .all(|i| i == NEW));
+}
+
+/// An Instance Refresh running on the group stops the release before any change. moto 5.2.1
+/// implements neither StartInstanceRefresh nor DescribeInstanceRefreshes (it answers an HTML
+/// 500, checked below), so the refresh is AWS's answer to DescribeInstanceRefreshes, shaped as
+/// its API reference documents it, given by the fault proxy in front of moto
+/// (<https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeInstanceRefreshes.html>).
+/// Once the refresh is over (the canned answer used up: moto's 500 again, which the provider
+/// takes for an endpoint without Instance Refresh), the same apply goes through.
+#[test]
+fn a_running_instance_refresh_stops_the_release_before_any_change() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    template_group(moto, region, "refreshing", 4);
+    let started = moto.block_on(
+        moto.autoscaling(region)
+            .start_instance_refresh()
+            .auto_scaling_group_name("refreshing")
+            .send(),
+    );
+    assert!(
+        started.is_err(),
+        "moto now implements StartInstanceRefresh: start the refresh there instead of the canned answer"
+    );
+    let refresh = r#"<DescribeInstanceRefreshesResponse xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/">
+  <DescribeInstanceRefreshesResult>
+    <InstanceRefreshes>
+      <member>
+        <InstanceRefreshId>08b91cf7-8fa6-48af-b6a6-d227f40f1b9b</InstanceRefreshId>
+        <AutoScalingGroupName>refreshing</AutoScalingGroupName>
+        <Status>InProgress</Status>
+        <StatusReason>Waiting for instances to warm up before continuing.</StatusReason>
+        <StartTime>2026-12-01T10:00:00Z</StartTime>
+        <PercentageComplete>25</PercentageComplete>
+        <InstancesToUpdate>3</InstancesToUpdate>
+      </member>
+      <member>
+        <InstanceRefreshId>dd7728d0-5bc4-4575-96a3-1b2c52bf8bb1</InstanceRefreshId>
+        <AutoScalingGroupName>refreshing</AutoScalingGroupName>
+        <Status>Successful</Status>
+        <StartTime>2026-11-30T10:00:00Z</StartTime>
+        <EndTime>2026-11-30T10:20:00Z</EndTime>
+        <PercentageComplete>100</PercentageComplete>
+        <InstancesToUpdate>0</InstancesToUpdate>
+      </member>
+    </InstanceRefreshes>
+  </DescribeInstanceRefreshesResult>
+  <ResponseMetadata><RequestId>7c6e177f-f082-11e1-ac58-3714bEXAMPLE</RequestId></ResponseMetadata>
+</DescribeInstanceRefreshesResponse>"#;
+    let proxy = e2e_tests::FaultProxy::start(
+        &moto.endpoint(),
+        vec![
+            e2e_tests::Rule::respond("DescribeInstanceRefreshes", 200, "text/xml", refresh)
+                .times(1),
+        ],
+    );
+    let tf =
+        Terraform::new(moto, region, &config("refreshing", "")).with_endpoint(proxy.endpoint());
+    let run = tf.apply(&[]);
+    assert!(!run.success());
+    let out = run
+        .combined()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        out.contains("Release refused")
+            && out.contains("Instance Refresh")
+            && out.contains("08b91cf7-8fa6-48af-b6a6-d227f40f1b9b")
+            && out.contains("InProgress")
+            && out.contains("cancel-instance-refresh"),
+        "{out}"
+    );
+    for action in [
+        "CreateOrUpdateTags",
+        "SuspendProcesses",
+        "CreateLaunchTemplateVersion",
+        "UpdateAutoScalingGroup",
+        "TerminateInstanceInAutoScalingGroup",
+        "DetachInstances",
+        "TerminateInstances",
+    ] {
+        assert_eq!(proxy.count(action), 0, "{action}: nothing changed");
+    }
+    let g = group(moto, region, "refreshing");
+    assert!(g.images.values().all(|i| i == OLD), "{:?}", g.images);
+    assert!(
+        g.tags.keys().all(|k| !k.starts_with("immutable:")),
+        "{:?}",
+        g.tags
+    );
+
+    // The refresh is over: the release goes through.
+    tf.apply(&[]).assert_success();
+    assert_eq!(proxy.count("DescribeInstanceRefreshes"), 2);
+    let g = group(moto, region, "refreshing");
+    assert!(g.images.values().all(|i| i == NEW), "{:?}", g.images);
 }

@@ -43,6 +43,9 @@ pub fn template_group(moto: &Moto, region: &str, name: &str, n: i32, image: &str
             .min_size(n)
             .max_size(n)
             .desired_capacity(n)
+            // A release waits out the grace period: moto's default is 300 s (AWS's API: 0), and
+            // moto reads 0 as "unset".
+            .health_check_grace_period(1)
             .set_availability_zones(Some(first_zones(moto, region, 2)))
             .send(),
     )

@@ -76,7 +76,7 @@ pub fn schema() -> Schema {
             .attr(Attribute::defaulted("batch_timeout", string(), "15m", "How long one batch may take to become healthy before the release fails (and rolls back)."))
             .attr(Attribute::optional("checkpoints", list_of(number()), "Percentages of the group after which the apply stops, e.g. `[10, 50]`: the release resumes with the next apply, which is the promotion."))
             .attr(Attribute::defaulted("auto_rollback", bool(), "true", "When a batch fails: point the group back at its previous launch setting and replace the new instances back onto the previous image."))
-            .attr(Attribute::defaulted("suspend_processes", list_of(string()), "[\"AZRebalance\",\"AlarmNotification\",\"ScheduledActions\"]", "Auto Scaling processes suspended for the release and resumed after it, also on failure (processes suspended before the release stay suspended). `Launch`, `Terminate` and `AddToLoadBalancer` cannot be suspended: the release needs them."))
+            .attr(Attribute::defaulted("suspend_processes", list_of(string()), "[\"AZRebalance\",\"ScheduledActions\"]", "Auto Scaling processes suspended for the release and resumed after it, also on failure (processes suspended before the release stay suspended). `Launch`, `Terminate` and `AddToLoadBalancer` cannot be suspended: the release needs them. Dynamic scaling keeps working by default (the release keeps the capacity it changes and adds its surge to it); add `AlarmNotification` to stop scaling policies for the release."))
             .attr(Attribute::defaulted("scale_in_protected_instances", string(), "wait", "Old instances protected from scale in (a release's termination ignores the protection, so it never replaces them silently): `wait` for the protection to be removed (up to `batch_timeout`), then refuse before any change; `replace` them like the others; `ignore` them (they keep their image, the release completes without them)."))
             .attr(Attribute::computed("id", string(), "The group's name."))
             .attr(Attribute::computed("previous_image_id", string(), "The image the group launched when the release was planned. With `launch_mode = \"external\"`: the image most of the instances to replace run (the launch template may already point at `image_id`)."))
@@ -890,6 +890,24 @@ mod tests {
 
     fn n(v: i64) -> Value {
         Value::Number(v.into())
+    }
+
+    /// Dynamic scaling keeps working during a release unless the user suspends it: the release
+    /// keeps the capacity scaling policies set (rollout::capacity).
+    #[test]
+    fn dynamic_scaling_is_not_suspended_by_default() {
+        let default = schema()
+            .block
+            .attributes
+            .iter()
+            .find(|a| a.name == "suspend_processes")
+            .and_then(|a| a.default.clone())
+            .expect("a default");
+        let processes: Vec<String> = serde_json::from_str(&default).expect("a JSON list");
+        assert_eq!(processes, ["AZRebalance", "ScheduledActions"]);
+        assert!(processes
+            .iter()
+            .all(|p| KNOWN_PROCESSES.contains(&p.as_str())));
     }
 
     #[test]

@@ -23,7 +23,9 @@ use release_planner::{
     Schedule, ScheduleChange, Strategy,
 };
 
+use super::capacity::Ledger;
 use super::group::{GroupApi, HealthSource, LaunchSetting};
+use super::patient::Patient;
 use super::record::{Lock, Record, LOCK_TAG, RECORD_TAG};
 use crate::aws::wait::Backoff;
 use crate::aws::AwsError;
@@ -127,12 +129,39 @@ pub async fn run(
     planned: Option<&Schedule>,
     cancel: &Cancel,
 ) -> Result<Outcome, ReleaseError> {
+    // Throttling that outlasts the SDK's retries is waited out, not taken for a failure.
+    let patient = Patient::new(group);
+    let group: &dyn GroupApi = &patient;
+    refuse_beside_instance_refresh(group).await?;
     acquire_lock(group, cfg).await?;
     let result = run_locked(group, cfg, planned, cancel).await;
     if let Err(e) = group.delete_tag(LOCK_TAG).await {
         tracing::warn!("could not release the lock on {}: {e}", group.name());
     }
     result
+}
+
+/// An Instance Refresh replaces the group's instances on its own schedule: a release beside it
+/// would take the same instances out twice and fight it over capacity. Checked before the lock,
+/// so that nothing (not even a tag) changes.
+async fn refuse_beside_instance_refresh(group: &dyn GroupApi) -> Result<(), ReleaseError> {
+    let refused = |what: String| ReleaseError {
+        untouched: true,
+        ..ReleaseError::new(what)
+    };
+    match group.active_instance_refresh().await {
+        Ok(None) => Ok(()),
+        Ok(Some(r)) => Err(refused(format!(
+            "group {name} has an Instance Refresh that has not finished ({id}, status {status}): a release beside it would replace the same instances at the same time. Wait for it to finish, or cancel it (aws autoscaling cancel-instance-refresh --auto-scaling-group-name {name}), then apply again; this apply changed nothing",
+            name = group.name(),
+            id = r.id,
+            status = r.status
+        ))),
+        Err(e) => Err(refused(format!(
+            "could not check group {} for an Instance Refresh in progress ({e}); this apply changed nothing — apply again (the role needs autoscaling:DescribeInstanceRefreshes)",
+            group.name()
+        ))),
+    }
 }
 
 async fn acquire_lock(group: &dyn GroupApi, cfg: &ReleaseConfig) -> Result<(), ReleaseError> {
@@ -242,6 +271,13 @@ async fn run_locked(
     };
     let previous_launch = LaunchSetting::decode(&record.previous_launch);
     let previous_image = Some(record.previous_image.clone()).filter(|s| !s.is_empty());
+    let ledger = Ledger::new(record.desired, snap0.desired_capacity);
+    // With the group's own health view, an instance is not checked during the grace period
+    // (the group reports it Healthy until then): its warm-up lasts at least that long.
+    let grace = match cfg.health {
+        HealthSource::Ec2 => group.health_check_grace().await?,
+        HealthSource::Elb => Duration::ZERO,
+    };
     group.suspend(&record.suspended).await?;
 
     let launch = match switch_launch(group, cfg, &snap0, launch_now).await {
@@ -253,9 +289,15 @@ async fn run_locked(
                 Ok(now) => now.map(|l| l.encode()) != Some(record.previous_launch.clone()),
                 Err(_) => true,
             };
-            let restored = restore(group, &record, &cfg.settings.target_image_id, switched)
-                .await
-                .notes;
+            let restored = restore(
+                group,
+                &record,
+                &ledger,
+                &cfg.settings.target_image_id,
+                switched,
+            )
+            .await
+            .notes;
             return Err(ReleaseError { restored, ..e });
         }
     };
@@ -271,6 +313,8 @@ async fn run_locked(
             launch: launch.as_ref(),
             cancel,
             deadline,
+            ledger: &ledger,
+            grace,
         },
     )
     .await;
@@ -279,6 +323,7 @@ async fn run_locked(
             let restored = restore(
                 group,
                 &record,
+                &ledger,
                 &cfg.settings.target_image_id,
                 done.checkpoint,
             )
@@ -320,11 +365,12 @@ async fn run_locked(
             // capacity, or with instances that never became healthy. Not after a read that
             // failed: nothing is known to be wrong with them.
             let doomed: &[String] = if failed { &failure.launched } else { &[] };
+            let decrement = cfg.settings.strategy == Strategy::Surge;
             for id in doomed {
-                if let Err(e) = group
-                    .terminate(id, cfg.settings.strategy == Strategy::Surge)
-                    .await
-                {
+                if decrement {
+                    ledger.decremented(1);
+                }
+                if let Err(e) = group.terminate(id, decrement).await {
                     tracing::warn!(instance_id = %id, "could not terminate a new instance of the failed batch: {e}");
                 }
             }
@@ -339,7 +385,13 @@ async fn run_locked(
             if let (true, Some(prev), Some(prev_image)) =
                 (can_roll_back, &previous_launch, &previous_image)
             {
-                match roll_back(group, cfg, &record, prev, prev_image, cancel).await {
+                let back = RollBack {
+                    previous: prev,
+                    previous_image: prev_image,
+                    ledger: &ledger,
+                    grace,
+                };
+                match roll_back(group, cfg, &record, back, cancel).await {
                     Ok(notes) => {
                         rolled_back = true;
                         err.restored.extend(notes)
@@ -358,9 +410,15 @@ async fn run_locked(
             // Unless it is back where it started, the group launches the new image now: keep
             // what it launched before for the next apply's rollback.
             err.restored.extend(
-                restore(group, &record, &cfg.settings.target_image_id, !rolled_back)
-                    .await
-                    .notes,
+                restore(
+                    group,
+                    &record,
+                    &ledger,
+                    &cfg.settings.target_image_id,
+                    !rolled_back,
+                )
+                .await
+                .notes,
             );
             Err(err)
         }
@@ -558,6 +616,10 @@ struct Run<'a> {
     cancel: &'a Cancel,
     /// The whole release's deadline: no batch starts after it.
     deadline: Instant,
+    /// The release's own share of desired capacity, apart from changes others make.
+    ledger: &'a Ledger,
+    /// The group's health check grace period, when its own health view is the one waited for.
+    grace: Duration,
 }
 
 /// Reads the group, waiting out failing reads (each already retried by the SDK) until
@@ -631,16 +693,20 @@ async fn execute_batches(
         let mut snap = match carried.take() {
             Some(s) => s,
             None => {
-                poll_until(group, run.deadline.min(Instant::now() + cfg.batch_timeout))
+                let s = poll_until(group, run.deadline.min(Instant::now() + cfg.batch_timeout))
                     .await
                     .map_err(|e| fail(e, &done))?
-                    .0
+                    .0;
+                run.ledger.observe(s.desired_capacity);
+                s
             }
         };
-        // The group's own settings, not the temporary ones of an interrupted surge.
-        snap.desired_capacity = record.desired;
-        snap.min_size = record.min;
-        snap.max_size = record.max;
+        // The group's own settings, not the temporary ones of an interrupted surge, with the
+        // capacity others changed since the release began: the surge adds to that.
+        let base = run.ledger.base();
+        snap.desired_capacity = base;
+        snap.min_size = record.min.min(base);
+        snap.max_size = record.max.max(base);
         let schedule = remaining(&snap, settings).map_err(|e| {
             fail(
                 BatchError::new(
@@ -715,8 +781,10 @@ async fn execute_batches(
             deadline: own_deadline.min(run.deadline),
             release_deadline_binds: run.deadline < own_deadline,
             launch: run.launch,
+            ledger: run.ledger,
+            grace: run.grace,
         };
-        match run_batch(group, cfg, settings, record, &snap, step, &mut launches).await {
+        match run_batch(group, cfg, settings, &snap, step, &mut launches).await {
             Ok((after, over)) => {
                 carried = Some(after);
                 handed_over = over;
@@ -732,6 +800,7 @@ async fn execute_batches(
             }
         }
         done.push(batch.instance_ids.clone());
+        record_outside_capacity(group, record, run.ledger).await;
         tracing::info!(
             batch = done.len(),
             of = total,
@@ -758,6 +827,22 @@ async fn execute_batches(
                 _ = run.cancel.tripped() => {}
             }
         }
+    }
+}
+
+/// Stores desired capacity set by someone else in the record (best effort): an apply that
+/// continues this release (after a kill, or a restore that could not finish) restores that, not
+/// the capacity recorded before the change.
+async fn record_outside_capacity(group: &dyn GroupApi, record: &Record, ledger: &Ledger) {
+    let Some(desired) = ledger.take_unrecorded() else {
+        return;
+    };
+    let updated = Record {
+        desired,
+        ..record.clone()
+    };
+    if let Err(e) = group.set_tag(RECORD_TAG, &updated.to_string()).await {
+        tracing::warn!("could not store the desired capacity set by someone else ({desired}) in the release record: {e}");
     }
 }
 
@@ -792,6 +877,8 @@ struct BatchStep<'a> {
     /// the release rather than failing the batch.
     release_deadline_binds: bool,
     launch: Option<&'a LaunchSetting>,
+    ledger: &'a Ledger,
+    grace: Duration,
 }
 
 fn same_size(a: &Capacity, b: &Capacity) -> bool {
@@ -805,7 +892,6 @@ async fn run_batch(
     group: &dyn GroupApi,
     cfg: &ReleaseConfig,
     settings: &ReleaseSettings,
-    record: &Record,
     snap: &GroupSnapshot,
     step: BatchStep<'_>,
     launches: &mut Launches,
@@ -817,21 +903,13 @@ async fn run_batch(
         Strategy::Surge => {
             let during = &batch.capacity_during;
             if !step.surged_to.is_some_and(|c| same_size(&c, during)) {
-                group
+                let set = group
                     .set_capacity(during.desired, during.min, during.max)
-                    .await
-                    .map_err(err)?;
+                    .await;
+                step.ledger.set(during.desired, set.is_ok());
+                set.map_err(err)?;
             }
-            let seen = wait_for_new(
-                group,
-                cfg,
-                settings,
-                &known,
-                during.desired,
-                &step,
-                launches,
-            )
-            .await?;
+            let seen = wait_for_new(group, cfg, settings, &known, &step, launches).await?;
             // Leaving without lowering desired capacity makes the group launch replacements at
             // once: when the next batch surges to the same size, that is its surge, one call and
             // one wait earlier. Otherwise desired capacity drops back with the removal. A raised
@@ -839,6 +917,9 @@ async fn run_batch(
             let over = step
                 .hand_over_to
                 .filter(|next| same_size(next, during) && !step.cancel.is_tripped());
+            if over.is_none() {
+                step.ledger.decremented(batch.instance_ids.len() as u32);
+            }
             group
                 .remove(&batch.instance_ids, over.is_none())
                 .await
@@ -850,16 +931,7 @@ async fn run_batch(
                 .remove(&batch.instance_ids, false)
                 .await
                 .map_err(err)?;
-            let seen = wait_for_new(
-                group,
-                cfg,
-                settings,
-                &known,
-                record.desired,
-                &step,
-                launches,
-            )
-            .await?;
+            let seen = wait_for_new(group, cfg, settings, &known, &step, launches).await?;
             (seen, None)
         }
     };
@@ -868,7 +940,8 @@ async fn run_batch(
     Ok((last, over))
 }
 
-/// Waits until the group holds `desired` in-service instances counting the old ones still there:
+/// Waits until the group holds its desired capacity (as each read shows it: others may change it)
+/// in in-service instances counting the old ones still there:
 /// every instance on the target image beyond those must be healthy, and those new to this batch
 /// must have stayed healthy for the warm-up time. Counting this way (rather than "k new ones")
 /// also finishes a batch that a killed apply had already surged.
@@ -880,12 +953,12 @@ async fn wait_for_new(
     cfg: &ReleaseConfig,
     settings: &ReleaseSettings,
     known: &BTreeSet<String>,
-    desired: u32,
     step: &BatchStep<'_>,
     launches: &mut Launches,
 ) -> Result<GroupSnapshot, BatchError> {
     let deadline = step.deadline;
-    let warmup = Duration::from_secs(settings.instance_warmup_secs);
+    // An instance still in its health check grace period has not been checked yet.
+    let warmup = Duration::from_secs(settings.instance_warmup_secs).max(step.grace);
     let target = &settings.target_image_id;
     let mut healthy_since: BTreeMap<String, Instant> = BTreeMap::new();
     let mut launched: Vec<String> = vec![];
@@ -904,6 +977,8 @@ async fn wait_for_new(
                 continue;
             }
         };
+        step.ledger.observe(snap.desired_capacity);
+        let desired = snap.desired_capacity;
         let serving = |i: &&release_planner::InstanceSnapshot| {
             matches!(
                 i.lifecycle_state,
@@ -957,7 +1032,9 @@ async fn wait_for_new(
                 FailKind::NoProgress,
             ));
         }
-        if let Some(budget) = launches.budget.filter(|b| launches.seen.len() > *b) {
+        // Capacity others added is launched too, and is no sign of going round in circles.
+        let budget = launches.budget.map(|b| b + step.ledger.added() as usize);
+        if let Some(budget) = budget.filter(|b| launches.seen.len() > *b) {
             return Err(BatchError::new(
                 format!(
                     "the group has launched {} instances during this release, more than it can need ({budget}: the instances to replace plus one batch's retry); it is replacing instances on its own (failing health checks?) — stopping instead of going round in circles",
@@ -1078,14 +1155,27 @@ async fn why_not_target(
 
 /// Points the group back at its previous launch setting and replaces the instances already on
 /// the new image, batch by batch, with the same health checks.
+/// Where a rollback returns to, and the release's state it carries on with.
+struct RollBack<'a> {
+    previous: &'a LaunchSetting,
+    previous_image: &'a str,
+    ledger: &'a Ledger,
+    grace: Duration,
+}
+
 async fn roll_back(
     group: &dyn GroupApi,
     cfg: &ReleaseConfig,
     record: &Record,
-    previous: &LaunchSetting,
-    previous_image: &str,
+    back_to: RollBack<'_>,
     cancel: &Cancel,
 ) -> Result<Vec<String>, String> {
+    let RollBack {
+        previous,
+        previous_image,
+        ledger,
+        grace,
+    } = back_to;
     tracing::warn!(to = %previous.describe(), image = %previous_image, "rolling back");
     group
         .set_launch(previous)
@@ -1107,6 +1197,8 @@ async fn roll_back(
         launch: Some(previous),
         cancel,
         deadline: Instant::now() + cfg.total_timeout,
+        ledger,
+        grace,
     };
     match execute_batches(group, cfg, &back, record, run).await {
         Ok(done) => {
@@ -1141,12 +1233,13 @@ async fn roll_back(
 async fn restore(
     group: &dyn GroupApi,
     record: &Record,
+    ledger: &Ledger,
     target: &str,
     keep_previous: bool,
 ) -> Restored {
     let mut notes = vec![];
     let mut complete = true;
-    match remove_surplus(group, record, target).await {
+    match remove_surplus(group, record, ledger, target).await {
         Ok(ids) => {
             if !ids.is_empty() {
                 notes.push(format!(
@@ -1155,19 +1248,29 @@ async fn restore(
                     ids.join(", ")
                 ));
             }
-            match group
-                .set_capacity(record.desired, record.min, record.max)
-                .await
-            {
+            // The group's own capacity with what others changed during the release.
+            let desired = ledger.restored(record.min, record.max);
+            let set = group.set_capacity(desired, record.min, record.max).await;
+            ledger.set(desired, set.is_ok());
+            let others = if ledger.changed() {
+                format!(
+                    " (desired {} before the release; set to {} by someone else during it, kept)",
+                    record.desired,
+                    ledger.base()
+                )
+            } else {
+                String::new()
+            };
+            match set {
                 Ok(()) => notes.push(format!(
-                    "capacity desired {} / min {} / max {}",
-                    record.desired, record.min, record.max
+                    "capacity desired {desired} / min {} / max {}{others}",
+                    record.min, record.max
                 )),
                 Err(e) => {
                     complete = false;
                     notes.push(format!(
-                        "COULD NOT RESTORE CAPACITY (desired {}, min {}, max {}): {e}",
-                        record.desired, record.min, record.max
+                        "COULD NOT RESTORE CAPACITY (desired {desired}, min {}, max {}){others}: {e}",
+                        record.min, record.max
                     ))
                 }
             }
@@ -1194,6 +1297,7 @@ async fn restore(
         }
     }
     if !complete {
+        record_outside_capacity(group, record, ledger).await;
         notes.push(format!(
             "the release record (group tag {RECORD_TAG}) is kept: the next apply finishes restoring the group's settings"
         ));
@@ -1237,9 +1341,12 @@ struct Restored {
 async fn remove_surplus(
     group: &dyn GroupApi,
     record: &Record,
+    ledger: &Ledger,
     target: &str,
 ) -> Result<Vec<String>, AwsError> {
     let snap = group.snapshot().await?;
+    ledger.observe(snap.desired_capacity);
+    let own = ledger.restored(record.min, record.max);
     let mut live: Vec<&release_planner::InstanceSnapshot> = snap
         .instances
         .iter()
@@ -1254,7 +1361,7 @@ async fn remove_surplus(
     // to finish.
     let surplus = (live.len() as u32)
         .min(snap.desired_capacity)
-        .saturating_sub(record.desired);
+        .saturating_sub(own);
     live.sort_by_key(|i| {
         (
             i.is_healthy_in_service(),
@@ -1265,6 +1372,7 @@ async fn remove_surplus(
     let mut removed = vec![];
     let mut failed = None;
     for i in live.into_iter().take(surplus as usize) {
+        ledger.decremented(1);
         match group.terminate(&i.id, true).await {
             Ok(()) => removed.push(i.id.clone()),
             Err(e) => failed = Some(e),

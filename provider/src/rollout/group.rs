@@ -118,7 +118,32 @@ pub trait GroupApi: Send + Sync {
     async fn set_launch(&self, setting: &LaunchSetting) -> Result<(), AwsError>;
     /// Whether the group could launch `image` now: it exists and is not deregistered.
     async fn image_launchable(&self, image: &str) -> Result<bool, AwsError>;
+    /// An Instance Refresh of the group that has not finished, if there is one: a release
+    /// beside it would fight it over the group's instances.
+    async fn active_instance_refresh(&self) -> Result<Option<ActiveRefresh>, AwsError>;
+    /// The group's health check grace period: until it ends, the group reports a new instance
+    /// `Healthy` without having checked it.
+    async fn health_check_grace(&self) -> Result<std::time::Duration, AwsError>;
 }
+
+/// An Instance Refresh that has not finished (`DescribeInstanceRefreshes`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveRefresh {
+    pub id: String,
+    pub status: String,
+}
+
+/// The statuses of an Instance Refresh that still acts on the group: AWS's API reference lists
+/// `Pending`, `InProgress`, `Cancelling`, `RollbackInProgress` and `Baking` (the bake time after
+/// the last replacement) besides the finished ones.
+/// <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_InstanceRefresh.html>
+pub const ACTIVE_REFRESH_STATUSES: [&str; 5] = [
+    "Pending",
+    "InProgress",
+    "Cancelling",
+    "RollbackInProgress",
+    "Baking",
+];
 
 /// How a launch template names its image through an SSM parameter.
 pub const SSM_IMAGE_PREFIX: &str = "resolve:ssm:";
@@ -455,6 +480,70 @@ impl GroupApi for AwsGroup {
         Ok(crate::bake::image::describe(&self.ec2, image)
             .await?
             .is_some_and(|i| i.state == "available"))
+    }
+
+    /// The SDK's retries are off for this one call and done here instead: an endpoint that
+    /// answers it with no AWS error at all (moto 5.2.1 answers an HTML 500: it does not
+    /// implement Instance Refresh) has none to report, and three retries of that cost every
+    /// release seconds. AWS's own errors (throttling, `InternalFailure`) and lost connections are
+    /// retried; what is still failing after that refuses the release, which changed nothing yet.
+    async fn active_instance_refresh(&self) -> Result<Option<ActiveRefresh>, AwsError> {
+        use aws_sdk_autoscaling::error::SdkError;
+        let mut attempt = 0;
+        loop {
+            let sent = self
+                .asg
+                .describe_instance_refreshes()
+                .auto_scaling_group_name(&self.name)
+                .customize()
+                .config_override(
+                    aws_sdk_autoscaling::config::Builder::default()
+                        .retry_config(aws_sdk_autoscaling::config::retry::RetryConfig::disabled()),
+                )
+                .send()
+                .await;
+            let e = match sent {
+                Ok(out) => {
+                    return Ok(out.instance_refreshes().iter().find_map(|r| {
+                        let status = r.status()?.as_str();
+                        ACTIVE_REFRESH_STATUSES
+                            .contains(&status)
+                            .then(|| ActiveRefresh {
+                                id: r.instance_refresh_id().unwrap_or_default().to_string(),
+                                status: status.to_string(),
+                            })
+                    }))
+                }
+                Err(e)
+                    if matches!(e, SdkError::ServiceError(_) | SdkError::ResponseError(_))
+                        && e.raw_response()
+                            .is_some_and(|r| r.status().is_server_error())
+                        && aws_sdk_autoscaling::error::ProvideErrorMetadata::code(&e).is_none() =>
+                {
+                    tracing::warn!(group = %self.name, "the endpoint does not implement DescribeInstanceRefreshes (no AWS error in its answer); taking it as no Instance Refresh");
+                    return Ok(None);
+                }
+                Err(e) => e,
+            };
+            let err = Err::<(), _>(e)
+                .context("DescribeInstanceRefreshes", &self.name)
+                .unwrap_err();
+            let retryable = err.code.as_deref().is_none_or(|c| {
+                c.contains("Throttl") || c.contains("Internal") || c.contains("Unavailable")
+            });
+            if !retryable || attempt == 3 {
+                return Err(err);
+            }
+            tokio::time::sleep(crate::aws::wait::Backoff::SECONDS.delay(attempt + 3)).await;
+            attempt += 1;
+        }
+    }
+
+    async fn health_check_grace(&self) -> Result<std::time::Duration, AwsError> {
+        let g = self.read_settings().await?;
+        Ok(std::time::Duration::from_secs(
+            g.health_check_grace_period().unwrap_or(0).max(0) as u64,
+        ))
     }
 }
 

@@ -1,8 +1,10 @@
 //! The release engine: executes a `release-planner` schedule on a group through [`GroupApi`],
 //! batch by batch, with health waits, a lock, a resumable record, rollback and cleanup.
 
+pub mod capacity;
 pub mod execute;
 pub mod group;
+pub mod patient;
 pub mod record;
 pub mod sim;
 

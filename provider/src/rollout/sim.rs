@@ -44,6 +44,30 @@
 //!     ([`SimGroup::missing_launches`]).
 //!     <https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/deregister-ami.html>
 //!   - *read outages*: every Describe fails (after the SDK's retries) for a window.
+//!   - *capacity changed by others* ([`SimConfig::outside`]): an operator's
+//!     `SetDesiredCapacity` (refused outside min..max, as AWS validates it), and a dynamic
+//!     scaling policy's `ChangeInCapacity` (capped at min and max; not invoked while
+//!     `AlarmNotification` is suspended). A change that lands while an engine call that changes
+//!     desired capacity is under way, with no read in between, cannot be told from the engine's
+//!     own (an absolute `UpdateAutoScalingGroup` overwrites it, as on AWS): counted apart
+//!     ([`SimGroup::outside_raced`]), not charged to the engine.
+//!     <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_SetDesiredCapacity.html>,
+//!     <https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-scaling-simple-step.html>,
+//!     <https://docs.aws.amazon.com/autoscaling/ec2/userguide/suspend-resume-considerations.html>
+//!   - *health check grace period* ([`SimConfig::grace`]): the group does not check a new
+//!     instance until the grace period after it entered `InService`; until then it reports it
+//!     `Healthy`, even one that fails its checks, then marks it `Unhealthy` and replaces it.
+//!     <https://docs.aws.amazon.com/autoscaling/ec2/userguide/health-check-grace-period.html>
+//!   - *throttling shared by parallel releases* ([`SimConfig::throttle`]): AWS throttles an
+//!     account's requests per Region with a token bucket, so releases of several groups in one
+//!     account draw from one bucket; a call that finds it empty is retried by the SDK (up to
+//!     3 attempts, exponential backoff with jitter) and fails with `Throttling` when every
+//!     attempt found it empty.
+//!     <https://docs.aws.amazon.com/AWSEC2/latest/devguide/ec2-api-throttling.html>,
+//!     <https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html>
+//!   - *an Instance Refresh* of the group that has not finished ([`SimConfig::refresh`]):
+//!     what `DescribeInstanceRefreshes` reports.
+//!     <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeInstanceRefreshes.html>
 //!
 //! [`SimGroup::lowest_healthy`] is the lowest healthy in-service capacity seen after any change
 //! (capacity only falls through the engine's own calls, so looking after each call is exact);
@@ -83,6 +107,9 @@ pub struct SimConfig {
     pub broken_images: BTreeSet<String>,
     /// Chance that any new instance never becomes healthy.
     pub never_healthy: f64,
+    /// Of the instances that never become healthy, the share that hangs in `Pending` (the
+    /// others come up `InService` and fail their health checks).
+    pub stuck_share: f64,
     /// Latency of one call, drawn uniformly.
     pub latency: (Duration, Duration),
     /// Chance that a call is throttled or hits a 5xx and is retried by the SDK (costs time).
@@ -126,6 +153,79 @@ pub struct SimConfig {
     /// explicit termination does not).
     /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-instance-protection.html>
     pub protected: u32,
+    /// Capacity changes made by someone else, at virtual times from the start.
+    pub outside: Vec<Outside>,
+    /// The group's health check grace period: an instance that fails its checks is reported
+    /// `Healthy` for this long after it entered `InService`.
+    /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/health-check-grace-period.html>
+    pub grace: Duration,
+    /// The account's request bucket, shared by every group built with the same one.
+    pub throttle: Option<std::sync::Arc<TokenBucket>>,
+    /// An Instance Refresh of the group that has not finished: its id and status.
+    pub refresh: Option<(String, String)>,
+}
+
+/// A capacity change made by someone other than the release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outside {
+    /// An operator's `SetDesiredCapacity` at `at`: refused (no change) outside min..max.
+    SetDesired { at: Duration, desired: u32 },
+    /// A step scaling policy's `ChangeInCapacity` at `at`, capped at min and max; skipped
+    /// while `AlarmNotification` is suspended.
+    Policy { at: Duration, change: i32 },
+}
+
+impl Outside {
+    fn at(&self) -> Duration {
+        match *self {
+            Outside::SetDesired { at, .. } | Outside::Policy { at, .. } => at,
+        }
+    }
+}
+
+/// A token bucket on tokio's clock: `burst` tokens, refilled at `per_sec`.
+#[derive(Debug)]
+pub struct TokenBucket {
+    burst: f64,
+    per_sec: f64,
+    state: Mutex<(f64, Option<Instant>)>,
+    throttled: std::sync::atomic::AtomicU32,
+}
+
+impl TokenBucket {
+    pub fn new(burst: u32, per_sec: f64) -> std::sync::Arc<TokenBucket> {
+        std::sync::Arc::new(TokenBucket {
+            burst: f64::from(burst),
+            per_sec,
+            state: Mutex::new((f64::from(burst), None)),
+            throttled: Default::default(),
+        })
+    }
+
+    /// Takes a token now, if there is one.
+    fn take(&self) -> bool {
+        let now = Instant::now();
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let (tokens, last) = &mut *st;
+        if let Some(l) = *last {
+            *tokens =
+                (*tokens + now.duration_since(l).as_secs_f64() * self.per_sec).min(self.burst);
+        }
+        *last = Some(now);
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            self.throttled
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            false
+        }
+    }
+
+    /// Requests that found the bucket empty.
+    pub fn throttled(&self) -> u32 {
+        self.throttled.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// A lifecycle hook: its action takes `action` (drawn uniformly), bounded by `heartbeat`.
@@ -151,6 +251,7 @@ impl SimConfig {
             elb: false,
             broken_images: BTreeSet::new(),
             never_healthy: 0.0,
+            stuck_share: 0.5,
             latency: (Duration::from_millis(20), Duration::from_millis(300)),
             retried: 0.0,
             exhausted: 0.0,
@@ -164,6 +265,10 @@ impl SimConfig {
             detach_then_terminate: false,
             missing_images: BTreeSet::new(),
             protected: 0,
+            outside: vec![],
+            grace: Duration::ZERO,
+            throttle: None,
+            refresh: None,
         }
     }
 }
@@ -186,8 +291,10 @@ struct Inst {
     health: Health,
     /// Healthy in the load balancer from then on.
     elb_at: Option<Instant>,
-    /// Comes up Unhealthy instead of Healthy.
+    /// Fails its health checks (reported Unhealthy once the grace period is over).
     bad: bool,
+    /// Entered InService (the grace period counts from then).
+    in_service_at: Option<Instant>,
     /// When the group replaces it for being Unhealthy (its health check grace).
     replace_at: Option<Instant>,
     /// Taken out of its target group (no new requests from then on).
@@ -234,6 +341,20 @@ struct World {
     missing_launches: u32,
     /// Old instances (on the original image) that left without their termination hook.
     unhooked: BTreeSet<String>,
+    /// Outside changes applied so far (index into the sorted `cfg.outside`).
+    outside_next: usize,
+    /// The desired capacity others set last, once a read saw it.
+    outside_seen: Option<u32>,
+    /// The desired capacity others set since the last group read.
+    unseen: Option<u32>,
+    /// Desired capacity others took away (the healthy floor is lower by as much).
+    outside_taken: u32,
+    /// Desired capacity others added (the group launches for it).
+    outside_added: u32,
+    /// Outside changes overwritten by a capacity call before any read saw them.
+    raced: u32,
+    /// Calls that failed because the shared request bucket stayed empty.
+    bucket_failures: u32,
     /// What happened, with virtual seconds (the last [`EVENTS`] entries), for failure reports.
     events: std::collections::VecDeque<String>,
 }
@@ -286,9 +407,17 @@ impl SimGroup {
             dropped: 0,
             missing_launches: 0,
             unhooked: BTreeSet::new(),
+            outside_next: 0,
+            outside_seen: None,
+            unseen: None,
+            outside_taken: 0,
+            outside_added: 0,
+            raced: 0,
+            bucket_failures: 0,
             events: Default::default(),
             cfg,
         };
+        world.cfg.outside.sort_by_key(Outside::at);
         // The group starts settled: every instance in service, healthy, on the old image; the
         // warm pool is filled beside it.
         let pool = std::mem::take(&mut world.cfg.warm_pool);
@@ -348,6 +477,13 @@ impl SimGroup {
             .collect()
     }
 
+    /// Instances on `image` that have not stopped yet (those still draining included).
+    pub fn present_on(&self, image: &str) -> usize {
+        let mut w = self.world();
+        w.advance(Instant::now());
+        w.instances.iter().filter(|i| i.image == image).count()
+    }
+
     pub fn tag_map(&self) -> BTreeMap<String, String> {
         self.world().tags.clone()
     }
@@ -385,7 +521,31 @@ impl SimGroup {
         w.unhooked.clone()
     }
 
-    /// Launches the group attempted from a deregistered image.
+    /// The desired capacity others set last (a change that raced an engine capacity call before
+    /// any read saw it does not count).
+    pub fn outside_desired(&self) -> Option<u32> {
+        let w = self.world();
+        // One no read saw yet, and no engine call raced, stands in the group as it was set.
+        w.unseen.or(w.outside_seen)
+    }
+
+    /// Desired capacity others added during the run.
+    pub fn outside_added(&self) -> u32 {
+        self.world().outside_added
+    }
+
+    /// Desired capacity others took away during the run.
+    pub fn outside_taken(&self) -> u32 {
+        self.world().outside_taken
+    }
+
+    /// Outside changes overwritten before any read saw them (a race no engine can win).
+    pub fn outside_raced(&self) -> u32 {
+        self.world().raced
+    }
+
+    /// Launches the group attempted from a deregistered image (not those after another tool
+    /// pointed it back at one).
     pub fn missing_launches(&self) -> u32 {
         self.world().missing_launches
     }
@@ -393,6 +553,12 @@ impl SimGroup {
     /// Instances launched since the start (the group's own launches included).
     pub fn launches(&self) -> u32 {
         self.world().launches
+    }
+
+    /// Calls that failed because the account's shared request bucket stayed empty through the
+    /// SDK's retries.
+    pub fn bucket_failures(&self) -> u32 {
+        self.world().bucket_failures
     }
 
     /// Calls that failed after the SDK layer gave up.
@@ -458,6 +624,30 @@ impl SimGroup {
             (delay, fail)
         };
         tokio::time::sleep(delay).await;
+        let bucket = self.world().cfg.throttle.clone();
+        let mut fail = fail;
+        if let (Some(bucket), None) = (bucket, fail) {
+            // The SDK's standard mode: 3 attempts, backoff base 1 s doubling, full jitter.
+            let mut attempt = 0;
+            while !bucket.take() {
+                attempt += 1;
+                if attempt == 3 {
+                    let mut w = self.world();
+                    w.failures += 1;
+                    w.bucket_failures += 1;
+                    fail = Some(false);
+                    break;
+                }
+                let backoff = {
+                    let mut w = self.world();
+                    between(
+                        &mut w.rng,
+                        (Duration::ZERO, Duration::from_secs(1 << attempt)),
+                    )
+                };
+                tokio::time::sleep(backoff).await;
+            }
+        }
         {
             let mut w = self.world();
             let note = match fail {
@@ -544,10 +734,12 @@ impl World {
         self.events.push_back(line);
     }
 
+    /// Instances that really serve: in service, healthy, and not failing checks the group has
+    /// not run yet (its grace period).
     fn healthy(&self) -> u32 {
         self.instances
             .iter()
-            .filter(|i| i.state == State::InService && i.health == Health::Healthy)
+            .filter(|i| i.state == State::InService && i.health == Health::Healthy && !i.bad)
             .count() as u32
     }
 
@@ -586,7 +778,7 @@ impl World {
         let broken = self.cfg.broken_images.contains(&image);
         let never = broken || self.rng.f64() < self.cfg.never_healthy;
         // A never-healthy instance either hangs in Pending or comes up Unhealthy.
-        let stuck = never && self.rng.bool();
+        let stuck = never && self.rng.f64() < self.cfg.stuck_share;
         let boot = if warm {
             Duration::from_secs(5)
         } else {
@@ -607,6 +799,7 @@ impl World {
             health: Health::Healthy,
             elb_at: (!never).then_some(now + boot + lag),
             bad: never,
+            in_service_at: None,
             replace_at: None,
             deregistered_at: None,
             hooked: false,
@@ -629,17 +822,22 @@ impl World {
                 self.launch = original;
             }
         }
+        self.apply_outside(now);
+        let grace = self.cfg.grace;
         for i in &mut self.instances {
             if let State::Pending { ready_at: Some(t) } = i.state {
                 if t <= now {
                     i.state = State::InService;
-                    i.health = if i.bad {
-                        // The group's health check replaces it a while later.
-                        i.replace_at = Some(t + Duration::from_secs(30));
-                        Health::Unhealthy
-                    } else {
-                        Health::Healthy
-                    };
+                    i.in_service_at = Some(t);
+                    i.health = Health::Healthy;
+                }
+            }
+            // Not checked during the grace period: reported Healthy until it ends.
+            if let (true, Some(t), Health::Healthy) = (i.bad, i.in_service_at, i.health) {
+                if t + grace <= now {
+                    i.health = Health::Unhealthy;
+                    // The group's health check replaces it a while later.
+                    i.replace_at = Some(t + grace + Duration::from_secs(30));
                 }
             }
         }
@@ -664,6 +862,57 @@ impl World {
         self.reconcile(now);
     }
 
+    /// An engine call changes desired capacity while an outside change no read saw is in: the
+    /// two cannot be told apart (an absolute one overwrites it).
+    fn race(&mut self) {
+        if self.unseen.take().is_some() {
+            self.raced += 1;
+            self.event("an outside capacity change races an engine capacity call".into());
+        }
+    }
+
+    /// Applies the outside capacity changes that are due.
+    fn apply_outside(&mut self, now: Instant) {
+        while let Some(&change) = self.cfg.outside.get(self.outside_next) {
+            if self.start + change.at() > now {
+                break;
+            }
+            self.outside_next += 1;
+            let before = self.desired;
+            match change {
+                Outside::SetDesired { desired, .. } => {
+                    if desired < self.min || desired > self.max {
+                        self.event(format!(
+                            "an operator's SetDesiredCapacity {desired} refused (min {} max {})",
+                            self.min, self.max
+                        ));
+                        continue;
+                    }
+                    self.desired = desired;
+                    self.event(format!("an operator sets desired capacity {desired}"));
+                }
+                Outside::Policy { change, .. } => {
+                    if self.suspended.contains("AlarmNotification") {
+                        self.event(format!(
+                            "scaling policy ({change:+}) not invoked: AlarmNotification suspended"
+                        ));
+                        continue;
+                    }
+                    let to = (i64::from(self.desired) + i64::from(change))
+                        .clamp(i64::from(self.min), i64::from(self.max));
+                    self.desired = to as u32;
+                    self.event(format!("a scaling policy ({change:+}) sets desired {to}"));
+                }
+            }
+            if self.desired != before {
+                self.outside_taken += before.saturating_sub(self.desired);
+                self.outside_added += self.desired.saturating_sub(before);
+                self.unseen = Some(self.desired);
+            }
+            self.reconcile(now);
+        }
+    }
+
     fn live(&self) -> u32 {
         self.instances
             .iter()
@@ -680,8 +929,11 @@ impl World {
                 .cloned()
                 .unwrap_or_default();
             if self.cfg.missing_images.contains(&image) {
-                // The launch fails; the group tries again on its next reconciliation.
-                self.missing_launches += 1;
+                // The launch fails; the group tries again on its next reconciliation. Counted
+                // against the release unless another tool pointed the group at that image.
+                if !self.reverted {
+                    self.missing_launches += 1;
+                }
                 self.event(format!("launch failed: {image} is deregistered"));
             } else {
                 for _ in live..self.desired {
@@ -779,47 +1031,52 @@ impl GroupApi for SimGroup {
 
     async fn snapshot(&self) -> Result<GroupSnapshot, AwsError> {
         let name = self.name.clone();
-        self.read("DescribeAutoScalingGroups", move |w| GroupSnapshot {
-            name,
-            desired_capacity: w.desired,
-            min_size: w.min,
-            max_size: w.max,
-            instances: w
-                .instances
-                .iter()
-                .map(|i| InstanceSnapshot {
-                    id: i.id.clone(),
-                    availability_zone: i.az.clone(),
-                    image_id: i.image.clone(),
-                    lifecycle_state: match i.state {
-                        State::Pending { .. } => LifecycleState::Pending,
-                        State::InService => LifecycleState::InService,
-                        State::Terminating { .. } => LifecycleState::Terminating,
+        self.read("DescribeAutoScalingGroups", move |w| {
+            if let Some(d) = w.unseen.take() {
+                w.outside_seen = Some(d);
+            }
+            GroupSnapshot {
+                name,
+                desired_capacity: w.desired,
+                min_size: w.min,
+                max_size: w.max,
+                instances: w
+                    .instances
+                    .iter()
+                    .map(|i| InstanceSnapshot {
+                        id: i.id.clone(),
+                        availability_zone: i.az.clone(),
+                        image_id: i.image.clone(),
+                        lifecycle_state: match i.state {
+                            State::Pending { .. } => LifecycleState::Pending,
+                            State::InService => LifecycleState::InService,
+                            State::Terminating { .. } => LifecycleState::Terminating,
+                        },
+                        health: i.health,
+                        protected_from_scale_in: i.seq <= u64::from(w.cfg.protected)
+                            && i.image == w.cfg.image,
+                        launch_time: None,
+                    })
+                    .collect(),
+                availability_zones: w.cfg.zones.clone(),
+                launch: match &w.launch {
+                    LaunchSetting::Template { id, version } => LaunchSource::LaunchTemplate {
+                        id: Some(id.clone()),
+                        name: None,
+                        version: version.clone(),
                     },
-                    health: i.health,
-                    protected_from_scale_in: i.seq <= u64::from(w.cfg.protected)
-                        && i.image == w.cfg.image,
-                    launch_time: None,
-                })
-                .collect(),
-            availability_zones: w.cfg.zones.clone(),
-            launch: match &w.launch {
-                LaunchSetting::Template { id, version } => LaunchSource::LaunchTemplate {
-                    id: Some(id.clone()),
-                    name: None,
-                    version: version.clone(),
+                    LaunchSetting::Configuration { name } => {
+                        LaunchSource::LaunchConfiguration { name: name.clone() }
+                    }
                 },
-                LaunchSetting::Configuration { name } => {
-                    LaunchSource::LaunchConfiguration { name: name.clone() }
-                }
-            },
-            target_group_arns: if w.cfg.elb {
-                vec!["arn:aws:elasticloadbalancing:sim:targetgroup/sim".into()]
-            } else {
-                vec![]
-            },
-            load_balancer_names: vec![],
-            launch_image_id: w.images.get(&w.launch.encode()).cloned(),
+                target_group_arns: if w.cfg.elb {
+                    vec!["arn:aws:elasticloadbalancing:sim:targetgroup/sim".into()]
+                } else {
+                    vec![]
+                },
+                load_balancer_names: vec![],
+                launch_image_id: w.images.get(&w.launch.encode()).cloned(),
+            }
         })
         .await
     }
@@ -832,6 +1089,7 @@ impl GroupApi for SimGroup {
                     format!("desired capacity {desired} must be between min {min} and max {max}"),
                 ));
             }
+            w.race();
             w.desired = desired;
             w.min = min;
             w.max = max;
@@ -860,6 +1118,7 @@ impl GroupApi for SimGroup {
                 ));
             }
             if decrement_desired {
+                w.race();
                 w.desired -= 1;
             }
             *w.terminations.entry(id.clone()).or_insert(0) += 1;
@@ -1042,6 +1301,23 @@ impl GroupApi for SimGroup {
             !w.cfg.missing_images.contains(&image)
         })
         .await
+    }
+
+    async fn active_instance_refresh(
+        &self,
+    ) -> Result<Option<super::group::ActiveRefresh>, AwsError> {
+        self.read("DescribeInstanceRefreshes", |w| {
+            w.cfg
+                .refresh
+                .clone()
+                .map(|(id, status)| super::group::ActiveRefresh { id, status })
+        })
+        .await
+    }
+
+    async fn health_check_grace(&self) -> Result<Duration, AwsError> {
+        self.read("DescribeAutoScalingGroups", |w| w.cfg.grace)
+            .await
     }
 
     async fn set_launch(&self, setting: &LaunchSetting) -> Result<(), AwsError> {

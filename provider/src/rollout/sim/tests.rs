@@ -163,6 +163,34 @@ fn scenario(seed: u64) -> Scenario {
         2 | 3 => Interrupt::Kill(Duration::from_secs(rng.u64(0..=1800))),
         _ => Interrupt::None,
     };
+    let mut release = release;
+    // Drawn last, so that the draws above (and the seeds of earlier sweeps) stay as they were.
+    // Capacity changed by others: an operator's SetDesiredCapacity or a scaling policy.
+    if rng.u8(0..100) < 15 {
+        for _ in 0..rng.u32(1..=3) {
+            let at = Duration::from_secs(rng.u64(0..=1800));
+            cloud.outside.push(if rng.bool() {
+                Outside::SetDesired {
+                    at,
+                    desired: rng.u32(n / 2..=n + n / 2),
+                }
+            } else {
+                Outside::Policy {
+                    at,
+                    change: rng.i32(1..=3) * if rng.bool() { 1 } else { -1 },
+                }
+            });
+        }
+    }
+    // Users who suspend dynamic scaling for the release.
+    if rng.u8(0..5) == 0 {
+        release.suspend_processes.push("AlarmNotification".into());
+    }
+    // A health check grace period (the console's default is 300 s).
+    if rng.u8(0..5) == 0 {
+        cloud.grace = Duration::from_secs(rng.u64(0..=300));
+        release.batch_timeout += cloud.grace;
+    }
     Scenario {
         cloud,
         release,
@@ -182,6 +210,15 @@ struct Summary {
     virtual_secs: u64,
     dropped: u32,
     launches: u32,
+    /// Capacity others set during the run (seen by a read) that the release kept.
+    outside_kept: bool,
+    /// Outside changes that raced an engine capacity call (not the engine's to keep).
+    outside_raced: u32,
+    /// Outside changes made during an apply that was killed: not checked (see below).
+    outside_unchecked: bool,
+    /// Calls that failed because the shared request bucket stayed empty through the SDK's
+    /// retries (each then waited out by the engine).
+    bucket_failures: u32,
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -199,17 +236,32 @@ fn run_seed(seed: u64) -> Result<Summary, String> {
     rt().block_on(async move {
         // The engine's backoff jitter comes from fastrand's thread-local generator.
         fastrand::seed(seed);
+        run_scenario(seed, sc).await
+    })
+}
+
+/// One scenario on the current (paused) runtime: its applies, then its invariants.
+async fn run_scenario(seed: u64, sc: Scenario) -> Result<Summary, String> {
+    {
         let started = Instant::now();
         let sim = SimGroup::new(sc.cloud.clone());
         let original = sim.capacity();
         let mut summary = Summary::default();
         let mut last: Option<Result<Status, ReleaseError>> = None;
+        // An apply left the record behind for the next one to continue (killed, or its restore
+        // could not finish): what others set between the two is indistinguishable from the
+        // surge the record's release left in the group.
+        let mut continued = false;
         for apply in 0..8u32 {
             summary.applies += 1;
             // After three applies the weather clears: the next apply converges.
             sim.set_faults(apply < 3);
             let cancel = Cancel::new();
-            let interrupt = if apply == 0 { sc.interrupt } else { Interrupt::None };
+            let interrupt = if apply == 0 {
+                sc.interrupt
+            } else {
+                Interrupt::None
+            };
             let fut = run(&sim, &sc.release, None, &cancel);
             let result = match interrupt {
                 Interrupt::None => Some(fut.await),
@@ -235,6 +287,7 @@ fn run_seed(seed: u64) -> Result<Summary, String> {
                 }
             };
             let Some(result) = result else {
+                continued = true;
                 sim.kill_lock_owner();
                 tokio::time::sleep(Duration::from_secs(300)).await;
                 continue;
@@ -242,34 +295,53 @@ fn run_seed(seed: u64) -> Result<Summary, String> {
             // The plugin process ends with the apply: a lock it could not delete is void.
             sim.kill_lock_owner();
             let result = result.map(|o| o.status);
+            if let Err(e) = &result {
+                // Throttling by the shared bucket alone (the random faults above stand for
+                // longer trouble, and may fail an apply).
+                if sim.bucket_failures() > 0
+                    && e.what.contains("Rate exceeded")
+                    && sc.cloud.exhausted == 0.0
+                    && sc.cloud.read_outage.is_none()
+                {
+                    return Err(format!(
+                        "seed {seed}: apply {apply} failed on throttling the engine should have waited out: {e}"
+                    ));
+                }
+            }
             // A restore that could not finish keeps the record: the next apply finishes it.
             let restore_pending = matches!(&result, Err(e) if {
                 let m = e.to_string();
                 m.contains("is kept") || m.contains("ROLLBACK FAILED") || m.contains("could not")
             });
-            let done = !restore_pending && match &result {
-                Ok(Status::Complete) => true,
-                Ok(Status::Checkpoint { .. }) => false,
-                // The planner refuses to take a healthy instance below the floor: on a group
-                // with no room (final, in whichever apply first gets that far — an earlier one
-                // may have ended on a lost answer), or while replacements still boot (a later
-                // apply goes on).
-                Err(e) if e.what.contains("cannot schedule") && e.replaced.is_empty() && sim.live_images().values().all(|i| i == OLD) => {
-                    summary.refused_to_plan = true;
-                    true
-                }
-                // No rollback target: refused before any change, for good.
-                Err(e) if e.untouched && e.what.contains("rollback target") => {
-                    summary.refused_to_plan = true;
-                    true
-                }
-                // A broken image fails for good: rollback (or a stop when it is off).
-                Err(e) if sc.broken && is_batch_failure(e) => {
-                    summary.rolled_back = sc.release.auto_rollback;
-                    true
-                }
-                Err(_) => false,
-            };
+            continued |= restore_pending;
+            let done = !restore_pending
+                && match &result {
+                    Ok(Status::Complete) => true,
+                    Ok(Status::Checkpoint { .. }) => false,
+                    // The planner refuses to take a healthy instance below the floor: on a group
+                    // with no room (final, in whichever apply first gets that far — an earlier one
+                    // may have ended on a lost answer), or while replacements still boot (a later
+                    // apply goes on).
+                    Err(e)
+                        if e.what.contains("cannot schedule")
+                            && e.replaced.is_empty()
+                            && sim.live_images().values().all(|i| i == OLD) =>
+                    {
+                        summary.refused_to_plan = true;
+                        true
+                    }
+                    // No rollback target: refused before any change, for good.
+                    Err(e) if e.untouched && e.what.contains("rollback target") => {
+                        summary.refused_to_plan = true;
+                        true
+                    }
+                    // A broken image fails for good: rollback (or a stop when it is off).
+                    Err(e) if sc.broken && is_batch_failure(e) => {
+                        summary.rolled_back = sc.release.auto_rollback;
+                        true
+                    }
+                    Err(_) => false,
+                };
             last = Some(result);
             if done {
                 break;
@@ -280,7 +352,11 @@ fn run_seed(seed: u64) -> Result<Summary, String> {
         summary.virtual_secs = started.elapsed().as_secs();
         let fail = |what: String| {
             let events = sim.events();
-            let keep = if std::env::var("SIM_SEED").is_ok() { events.len() } else { 60 };
+            let keep = if std::env::var("SIM_SEED").is_ok() {
+                events.len()
+            } else {
+                60
+            };
             let events = events[events.len().saturating_sub(keep)..].join("\n    ");
             Err(format!(
                 "seed {seed}: {what}\n  events (last 60; all with SIM_SEED):\n    {events}\n  scenario: {} instances, min {} max {}, {:?} batch {:?} min_healthy {:?}, warmup {}s, pause {}s, checkpoints {:?}, health {:?}, elb {}, rollback {}, broken {}, never_healthy {:.3}, retried {:.2}, exhausted {:.4}, interrupt {:?}\n  last result: {:?}\n  calls: {:?}",
@@ -299,7 +375,9 @@ fn run_seed(seed: u64) -> Result<Summary, String> {
         //    launches bounded (no release goes round in circles). Instances still draining
         //    finish first.
         let batch = sc.release.settings.batch_size.per_batch(sc.cloud.instances);
-        let most = summary.applies * launch_bound(sc.cloud.instances, batch) + sc.cloud.instances;
+        let most = summary.applies * launch_bound(sc.cloud.instances, batch)
+            + sc.cloud.instances
+            + sim.outside_added();
         if sim.launches() > most {
             return fail(format!("{} launches (at most {most})", sim.launches()));
         }
@@ -313,25 +391,51 @@ fn run_seed(seed: u64) -> Result<Summary, String> {
         summary.dropped = sim.dropped_requests();
         summary.launches = sim.launches();
         if summary.dropped > 0 {
-            return fail(format!("{} instance(s) stopped with requests in flight", summary.dropped));
-        }
-        if sc.cloud.termination_hook.is_some() && !sim.unhooked().is_empty() {
-            return fail(format!("left without the termination hook: {:?}", sim.unhooked()));
-        }
-        // 1. The floor, at every step of every apply.
-        let lowest = sim.lowest_healthy().expect("observed");
-        if lowest.healthy < sc.floor {
             return fail(format!(
-                "healthy in-service capacity fell to {} (< floor {}) after {} at t={}s",
-                lowest.healthy, sc.floor, lowest.after, lowest.at_secs
+                "{} instance(s) stopped with requests in flight",
+                summary.dropped
             ));
         }
-        // 2. The group's own settings are back, nothing of the release is left on it.
-        if sim.capacity() != original {
+        if sc.cloud.termination_hook.is_some() && !sim.unhooked().is_empty() {
             return fail(format!(
-                "capacity {:?} after the release, was {:?}",
+                "left without the termination hook: {:?}",
+                sim.unhooked()
+            ));
+        }
+        // 1. The floor, at every step of every apply.
+        // Capacity others took away lowers it by as much.
+        let floor = sc.floor.saturating_sub(sim.outside_taken());
+        let lowest = sim.lowest_healthy().expect("observed");
+        if lowest.healthy < floor {
+            return fail(format!(
+                "healthy in-service capacity fell to {} (< floor {floor}) after {} at t={}s",
+                lowest.healthy, lowest.after, lowest.at_secs
+            ));
+        }
+        // 2. The group's own settings are back, with the desired capacity others set during
+        //    the release kept; nothing of the release is left on it. When an apply left the
+        //    record for the next to continue, a change others made in between cannot be told
+        //    from the record's own surge (counted, not checked).
+        summary.outside_raced = sim.outside_raced();
+        summary.bucket_failures = sim.bucket_failures();
+        let expected_desired = match sim.outside_desired() {
+            Some(d) if continued => {
+                let _ = d;
+                summary.outside_unchecked = true;
+                sim.capacity().0
+            }
+            Some(d) => {
+                summary.outside_kept = true;
+                d.clamp(original.1, original.2)
+            }
+            None => original.0,
+        };
+        let expected = (expected_desired, original.1, original.2);
+        if sim.capacity() != expected {
+            return fail(format!(
+                "capacity {:?} after the release, expected {expected:?} (before it: {original:?}, set by others: {:?})",
                 sim.capacity(),
-                original
+                sim.outside_desired()
             ));
         }
         let tags = sim.tag_map();
@@ -350,7 +454,10 @@ fn run_seed(seed: u64) -> Result<Summary, String> {
             return fail(format!("release tags left on the group: {tags:?}"));
         }
         if !sim.suspended_now().is_empty() {
-            return fail(format!("processes left suspended: {:?}", sim.suspended_now()));
+            return fail(format!(
+                "processes left suspended: {:?}",
+                sim.suspended_now()
+            ));
         }
         // 3. Never the same instance terminated twice.
         if let Some((id, n)) = sim.terminations().into_iter().find(|(_, n)| *n > 1) {
@@ -358,8 +465,13 @@ fn run_seed(seed: u64) -> Result<Summary, String> {
         }
         // 4. The outcome: complete on the new image, or (broken image) back on the old one.
         let live = sim.live_images();
-        let (desired, _, _) = original;
+        let (desired, _, _) = expected;
         match last.as_ref() {
+            Some(Ok(Status::Complete)) if sc.broken => {
+                return fail(
+                    "a release onto a broken image completed (instances passed unchecked?)".into(),
+                );
+            }
             Some(Ok(Status::Complete)) => {
                 summary.complete = true;
                 if live.len() as u32 != desired || live.values().any(|i| i != NEW) {
@@ -404,7 +516,7 @@ fn run_seed(seed: u64) -> Result<Summary, String> {
             }
         }
         Ok(summary)
-    })
+    }
 }
 
 fn is_batch_failure(e: &ReleaseError) -> bool {
@@ -432,6 +544,7 @@ fn healthy_capacity_never_drops_below_the_floor_over_seeded_releases() {
     let mut virtual_secs = 0;
     let mut dropped = 0;
     let mut launches = 0;
+    let (mut kept, mut raced, mut unchecked) = (0, 0, 0);
     let seeds = seeds();
     for &seed in &seeds {
         match run_seed(seed) {
@@ -443,12 +556,15 @@ fn healthy_capacity_never_drops_below_the_floor_over_seeded_releases() {
                 virtual_secs += s.virtual_secs;
                 dropped += s.dropped;
                 launches += s.launches;
+                kept += u32::from(s.outside_kept);
+                raced += s.outside_raced;
+                unchecked += u32::from(s.outside_unchecked);
             }
             Err(e) => failures.push(e),
         }
     }
     eprintln!(
-        "rollout::sim: {} seeds, {} failed; {complete} complete, {rolled_back} rolled back, {refused} refused by the planner; {applies} applies, {:.1} virtual hours; {launches} launches, {dropped} instances stopped with requests in flight",
+        "rollout::sim: {} seeds, {} failed; {complete} complete, {rolled_back} rolled back, {refused} refused by the planner; {applies} applies, {:.1} virtual hours; {launches} launches, {dropped} instances stopped with requests in flight; outside capacity kept in {kept} seeds ({unchecked} more not checked: a killed or unfinished apply in between, {raced} changes raced an engine call)",
         seeds.len(),
         failures.len(),
         virtual_secs as f64 / 3600.0
@@ -803,4 +919,281 @@ fn protected_instances_are_left_alone_with_ignore_and_replaced_with_replace() {
         .expect("completes with them");
     assert_eq!(out.replaced.len(), 6);
     assert!(sim.live_images().values().all(|i| i == NEW));
+}
+
+/// A group of 10 with room to surge, released in batches of 2 (calm otherwise).
+fn outside_cloud(seed: u64, outside: Vec<Outside>) -> SimConfig {
+    let mut cloud = SimConfig::new(seed, 10);
+    cloud.min = 2;
+    cloud.max = 20;
+    cloud.boot = (Duration::from_secs(20), Duration::from_secs(40));
+    cloud.outside = outside;
+    cloud
+}
+
+#[test]
+fn an_operators_capacity_change_mid_release_is_kept() {
+    let sim = SimGroup::new(outside_cloud(
+        61,
+        vec![Outside::SetDesired {
+            at: Duration::from_secs(100),
+            desired: 14,
+        }],
+    ));
+    let out = rt()
+        .block_on(run(
+            &sim,
+            &calm_release("rel-operator", 2),
+            None,
+            &Cancel::new(),
+        ))
+        .expect("completes");
+    assert_eq!(out.status, Status::Complete);
+    assert_eq!(sim.outside_raced(), 0, "{:?}", sim.events());
+    assert_eq!(sim.outside_desired(), Some(14), "{:?}", sim.events());
+    assert_eq!(sim.capacity(), (14, 2, 20), "{:?}", sim.events());
+    let live = sim.live_images();
+    assert_eq!(live.len(), 14, "{live:?}");
+    assert!(live.values().all(|i| i == NEW), "{live:?}");
+}
+
+#[test]
+fn a_scaling_policy_mid_release_is_kept_unless_alarm_notification_is_suspended() {
+    let policy = || {
+        vec![Outside::Policy {
+            at: Duration::from_secs(100),
+            change: 3,
+        }]
+    };
+    let sim = SimGroup::new(outside_cloud(62, policy()));
+    rt().block_on(run(
+        &sim,
+        &calm_release("rel-policy", 2),
+        None,
+        &Cancel::new(),
+    ))
+    .expect("completes");
+    // The policy added 3 to the 12 of the surge: 15 is what it set, and what is kept (the
+    // policy itself scales in again when its alarm says so).
+    assert_eq!(sim.capacity().0, 15, "{:?}", sim.events());
+    assert_eq!(sim.outside_desired(), Some(15));
+    assert!(sim.live_images().values().all(|i| i == NEW));
+
+    let sim = SimGroup::new(outside_cloud(63, policy()));
+    let mut cfg = calm_release("rel-policy-off", 2);
+    cfg.suspend_processes = vec!["AlarmNotification".into()];
+    rt().block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect("completes");
+    assert_eq!(sim.capacity().0, 10, "the policy was not invoked");
+    assert!(sim.events().iter().any(|e| e.contains("not invoked")));
+}
+
+#[test]
+fn outside_capacity_is_kept_through_a_rollback() {
+    let mut cloud = outside_cloud(
+        64,
+        vec![
+            Outside::SetDesired {
+                at: Duration::from_secs(10),
+                desired: 12,
+            },
+            Outside::Policy {
+                at: Duration::from_secs(15),
+                change: -1,
+            },
+        ],
+    );
+    cloud.broken_images.insert(NEW.into());
+    let sim = SimGroup::new(cloud);
+    let err = rt()
+        .block_on(run(
+            &sim,
+            &calm_release("rel-outside-back", 2),
+            None,
+            &Cancel::new(),
+        ))
+        .expect_err("a broken image fails");
+    assert!(err.to_string().contains("launches ami-old again"), "{err}");
+    assert_eq!(sim.outside_raced(), 0, "{:?}", sim.events());
+    assert_eq!(sim.capacity().0, 11, "{err}\n{:?}", sim.events());
+    assert!(
+        err.to_string()
+            .contains("set to 11 by someone else during it, kept"),
+        "the restore says it kept them: {err}"
+    );
+}
+
+#[test]
+fn a_running_instance_refresh_stops_the_release_before_any_change() {
+    let mut cloud = SimConfig::new(65, 6);
+    cloud.max = 12;
+    cloud.refresh = Some((
+        "08b91cf7-8fa6-48af-b6a6-d227f40f1b9b".into(),
+        "InProgress".into(),
+    ));
+    let sim = SimGroup::new(cloud);
+    let err = rt()
+        .block_on(run(
+            &sim,
+            &calm_release("rel-refresh", 2),
+            None,
+            &Cancel::new(),
+        ))
+        .expect_err("refused");
+    assert!(err.untouched, "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("Instance Refresh")
+            && msg.contains("08b91cf7-8fa6-48af-b6a6-d227f40f1b9b")
+            && msg.contains("InProgress")
+            && msg.contains("cancel-instance-refresh"),
+        "{msg}"
+    );
+    let calls = sim.calls();
+    let mutating = [
+        "CreateOrUpdateTags",
+        "UpdateAutoScalingGroup",
+        "SuspendProcesses",
+        "CreateLaunchTemplateVersion",
+        "TerminateInstanceInAutoScalingGroup",
+    ];
+    assert!(
+        mutating.iter().all(|op| !calls.contains_key(op)),
+        "{calls:?}"
+    );
+    assert!(sim.tag_map().is_empty());
+}
+
+#[test]
+fn an_instance_unchecked_in_its_grace_period_does_not_pass_its_batch() {
+    let mut cloud = SimConfig::new(66, 6);
+    cloud.max = 12;
+    cloud.boot = (Duration::from_secs(20), Duration::from_secs(30));
+    // Every new instance fails its checks, which the group runs only after 300 s in service.
+    cloud.broken_images.insert(NEW.into());
+    cloud.grace = Duration::from_secs(300);
+    cloud.stuck_share = 0.0;
+    let sim = SimGroup::new(cloud);
+    let mut cfg = calm_release("rel-grace", 2);
+    cfg.batch_timeout = Duration::from_secs(900);
+    let err = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect_err("instances the group never checked are no proof of health");
+    let msg = err.to_string();
+    assert!(msg.contains("batch 1 of 3 failed"), "{msg}");
+    assert!(msg.contains("launches ami-old again"), "{msg}");
+    assert!(sim.live_images().values().all(|i| i == OLD));
+}
+
+#[test]
+fn parallel_releases_sharing_a_throttled_account_complete_without_a_failed_batch() {
+    let bucket = TokenBucket::new(4, 2.0);
+    let sims: Vec<SimGroup> = (0..6u64)
+        .map(|k| {
+            let mut cloud = SimConfig::new(70 + k, 8);
+            cloud.group_name = format!("sim-{k}");
+            cloud.max = 16;
+            cloud.latency = (Duration::from_millis(5), Duration::from_millis(20));
+            cloud.throttle = Some(bucket.clone());
+            SimGroup::new(cloud)
+        })
+        .collect();
+    let results = rt().block_on(async {
+        let runs = sims.iter().enumerate().map(|(k, sim)| async move {
+            let mut cfg = calm_release(&format!("rel-par{k}"), 2);
+            cfg.settings.instance_warmup_secs = 0;
+            run(sim, &cfg, None, &Cancel::new()).await
+        });
+        futures_join_all(runs).await
+    });
+    assert!(bucket.throttled() > 0, "the account was throttled");
+    for (k, r) in results.into_iter().enumerate() {
+        let out = r.unwrap_or_else(|e| panic!("release {k}: {e}"));
+        assert_eq!(out.status, Status::Complete);
+        assert!(sims[k].live_images().values().all(|i| i == NEW));
+        assert_eq!(sims[k].capacity(), (8, 8, 16));
+    }
+}
+
+/// Runs the futures concurrently on the current task, in order of their results.
+async fn futures_join_all<F: std::future::Future>(
+    futs: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in futs {
+        set.push(Box::pin(f));
+    }
+    let mut out: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in set.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(|o| o.expect("ready")).collect()
+}
+
+/// Several releases at once in one account (a `for_each` over groups, parallel pipelines): each
+/// seed runs 2–4 seeded scenarios concurrently, their calls drawing from one request bucket, and
+/// checks every scenario's invariants; an apply failed by the bucket's throttling alone (which
+/// the engine waits out) is a failure too. `SIM_RUNS / 10` seeds (at least 5).
+#[test]
+fn parallel_releases_in_one_throttled_account_over_seeded_runs() {
+    let runs = (seeds().len() as u64 / 10).max(5);
+    let (mut failures, mut releases, mut throttled, mut exhausted) = (vec![], 0, 0, 0);
+    for seed in 0..runs {
+        let mut rng = fastrand::Rng::with_seed(seed ^ 0x7A11_BEEF);
+        let bucket = TokenBucket::new(rng.u32(3..=20), 2.0 + rng.f64() * 8.0);
+        let scenarios: Vec<(u64, Scenario)> = (0..rng.u64(2..=4))
+            .map(|j| {
+                let s = 1_000_000 + seed * 8 + j;
+                let mut sc = scenario(s);
+                sc.cloud.group_name = format!("sim-{j}");
+                sc.cloud.throttle = Some(bucket.clone());
+                (s, sc)
+            })
+            .collect();
+        releases += scenarios.len();
+        let results = rt().block_on(async {
+            fastrand::seed(seed);
+            futures_join_all(scenarios.into_iter().map(|(s, sc)| run_scenario(s, sc))).await
+        });
+        throttled += bucket.throttled();
+        for r in results {
+            match r {
+                Ok(s) => exhausted += s.bucket_failures,
+                Err(e) => failures.push(e),
+            }
+        }
+    }
+    eprintln!(
+        "rollout::sim parallel: {runs} accounts, {releases} releases, {} failed; {throttled} requests found the shared bucket empty, {exhausted} calls failed after the SDK's retries (waited out)",
+        failures.len()
+    );
+    assert!(
+        throttled > 0,
+        "the bucket throttled nothing: the test tests nothing"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {releases} releases broke an invariant:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }

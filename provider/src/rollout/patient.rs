@@ -1,0 +1,156 @@
+//! Throttling outlasting the SDK's own retries, waited out.
+//!
+//! AWS throttles an account's requests per Region with a token bucket, so releases of several
+//! groups in one account (a `for_each`, parallel pipelines) drain it together. The SDK retries a
+//! throttled call a few times within seconds; a burst that lasts longer fails the call. A
+//! throttled call was refused, not executed, so repeating it is safe for every operation —
+//! mutations included — and no reason to fail (let alone roll back) a batch. [`Patient`] wraps a
+//! group and repeats any call answered with a throttling error, backing off, for up to
+//! [`PATIENCE`]; other errors pass through at once.
+//! <https://docs.aws.amazon.com/AWSEC2/latest/devguide/ec2-api-throttling.html>
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use release_planner::GroupSnapshot;
+use tokio::time::Instant;
+
+use super::group::{ActiveRefresh, GroupApi, HealthSource, LaunchSetting};
+use crate::aws::wait::Backoff;
+use crate::aws::AwsError;
+
+/// How long one call is repeated while it is throttled.
+pub const PATIENCE: Duration = Duration::from_secs(15 * 60);
+
+/// The error codes AWS services throttle with (EC2, Auto Scaling, ELB, SSM).
+const THROTTLING: [&str; 5] = [
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "TooManyRequestsException",
+];
+
+pub fn is_throttling(e: &AwsError) -> bool {
+    e.code.as_deref().is_some_and(|c| THROTTLING.contains(&c))
+}
+
+pub struct Patient<'a> {
+    inner: &'a dyn GroupApi,
+}
+
+impl<'a> Patient<'a> {
+    pub fn new(inner: &'a dyn GroupApi) -> Self {
+        Patient { inner }
+    }
+
+    async fn retry<T, F, Fut>(&self, call: F) -> Result<T, AwsError>
+    where
+        F: Fn() -> Fut + Send,
+        Fut: Future<Output = Result<T, AwsError>> + Send,
+    {
+        let until = Instant::now() + PATIENCE;
+        let mut attempt = 0;
+        loop {
+            match call().await {
+                Err(e) if is_throttling(&e) && Instant::now() < until => {
+                    tracing::warn!(group = %self.inner.name(), "throttled after the SDK's retries ({e}); waiting and trying again");
+                    let delay = Backoff::SECONDS
+                        .delay(attempt + 6)
+                        .min(until.saturating_duration_since(Instant::now()));
+                    tokio::time::sleep(delay.max(Duration::from_millis(20))).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl GroupApi for Patient<'_> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    async fn snapshot(&self) -> Result<GroupSnapshot, AwsError> {
+        self.retry(|| self.inner.snapshot()).await
+    }
+    async fn poll(&self) -> Result<GroupSnapshot, AwsError> {
+        self.retry(|| self.inner.poll()).await
+    }
+    async fn poll_observed(&self) -> Result<(GroupSnapshot, Instant), AwsError> {
+        self.retry(|| self.inner.poll_observed()).await
+    }
+    async fn set_capacity(&self, desired: u32, min: u32, max: u32) -> Result<(), AwsError> {
+        self.retry(|| self.inner.set_capacity(desired, min, max))
+            .await
+    }
+    async fn terminate(&self, instance_id: &str, decrement_desired: bool) -> Result<(), AwsError> {
+        self.retry(|| self.inner.terminate(instance_id, decrement_desired))
+            .await
+    }
+    /// Repeated whole: terminating an instance already leaving is a no-op.
+    async fn remove(
+        &self,
+        instance_ids: &[String],
+        decrement_desired: bool,
+    ) -> Result<(), AwsError> {
+        self.retry(|| self.inner.remove(instance_ids, decrement_desired))
+            .await
+    }
+    async fn healthy(
+        &self,
+        snapshot: &GroupSnapshot,
+        ids: &[String],
+        source: HealthSource,
+    ) -> Result<BTreeSet<String>, AwsError> {
+        self.retry(|| self.inner.healthy(snapshot, ids, source))
+            .await
+    }
+    async fn tags(&self) -> Result<BTreeMap<String, String>, AwsError> {
+        self.retry(|| self.inner.tags()).await
+    }
+    async fn set_tag(&self, key: &str, value: &str) -> Result<(), AwsError> {
+        self.retry(|| self.inner.set_tag(key, value)).await
+    }
+    async fn delete_tag(&self, key: &str) -> Result<(), AwsError> {
+        self.retry(|| self.inner.delete_tag(key)).await
+    }
+    async fn suspended_processes(&self) -> Result<Vec<String>, AwsError> {
+        self.retry(|| self.inner.suspended_processes()).await
+    }
+    async fn suspend(&self, processes: &[String]) -> Result<(), AwsError> {
+        self.retry(|| self.inner.suspend(processes)).await
+    }
+    async fn resume(&self, processes: &[String]) -> Result<(), AwsError> {
+        self.retry(|| self.inner.resume(processes)).await
+    }
+    async fn launch(&self) -> Result<Option<LaunchSetting>, AwsError> {
+        self.retry(|| self.inner.launch()).await
+    }
+    async fn launch_image(
+        &self,
+        current: &LaunchSetting,
+        image: &str,
+        release_id: &str,
+    ) -> Result<LaunchSetting, AwsError> {
+        // Two calls on AWS (a new template version, then the group pinned to it): when the
+        // second was the throttled one, the repeat leaves one unused template version behind.
+        self.retry(|| self.inner.launch_image(current, image, release_id))
+            .await
+    }
+    async fn set_launch(&self, setting: &LaunchSetting) -> Result<(), AwsError> {
+        self.retry(|| self.inner.set_launch(setting)).await
+    }
+    async fn image_launchable(&self, image: &str) -> Result<bool, AwsError> {
+        self.retry(|| self.inner.image_launchable(image)).await
+    }
+    async fn active_instance_refresh(&self) -> Result<Option<ActiveRefresh>, AwsError> {
+        self.retry(|| self.inner.active_instance_refresh()).await
+    }
+    async fn health_check_grace(&self) -> Result<Duration, AwsError> {
+        self.retry(|| self.inner.health_check_grace()).await
+    }
+}

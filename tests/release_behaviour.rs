@@ -371,6 +371,9 @@ fn a_deregistered_image_cannot_be_launched_and_a_release_depending_on_it_is_refu
             .max_size(4)
             .desired_capacity(2)
             .availability_zones(format!("{region}a"))
+            // moto's default grace period is 300 s (0 reads as unset); with EC2 health a
+            // release waits out the grace period of each new instance.
+            .health_check_grace_period(1)
             .send(),
     )
     .unwrap();
@@ -520,6 +523,9 @@ fn a_template_image_given_as_an_ssm_parameter_releases_end_to_end() {
             .max_size(4)
             .desired_capacity(4)
             .availability_zones(format!("{region}a"))
+            // moto's default grace period is 300 s (0 reads as unset); with EC2 health a
+            // release waits out the grace period of each new instance.
+            .health_check_grace_period(1)
             .send(),
     )
     .unwrap();
@@ -721,5 +727,58 @@ fn the_layer_drains_and_hooks_a_scale_in_and_only_drains_a_detach() {
     assert_eq!(
         behaviours::through_hook(&events, TERMINATING),
         [leaving].into_iter().collect()
+    );
+}
+/// The rollback target is deregistered while the release runs (the quickstart's old shape:
+/// Terraform destroying the old image), and the new image turns out broken: a rollback would
+/// point the group at an image AWS cannot launch. The apply fails saying so, and the group is not
+/// left on a launch setting it cannot launch from.
+#[test]
+fn a_rollback_target_deregistered_mid_release_is_not_rolled_back_onto() {
+    let moto = Moto::behaving();
+    let region = moto.unique_region();
+    e2e_tests::template_group(moto, region, "midway", 4, OLD);
+    let tf = Terraform::new(
+        moto,
+        region,
+        &config("midway", "").replace(
+            r#"instance_warmup        = "0s""#,
+            r#"instance_warmup        = "10s""#,
+        ),
+    );
+    let marker = e2e_tests::UnhealthyMarker::start(moto, region, NEW);
+    let run = std::thread::scope(|s| {
+        s.spawn(|| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while std::time::Instant::now() < deadline
+                && group_state(moto, region, "midway").count_on(NEW) == 0
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            moto.block_on(moto.ec2(region).deregister_image().image_id(OLD).send())
+                .unwrap();
+        });
+        tf.apply(&[])
+    });
+    drop(marker);
+    assert!(!run.success());
+    let out = run
+        .combined()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let after = group_state(moto, region, "midway");
+    let events = behaviours::events(moto, region);
+    no_layer_errors(&events);
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e.step, Step::LaunchFailed { .. })),
+        "the group was pointed at the deregistered image and failed to launch: {out}\n{after:?}"
+    );
+    // Fails today: "the group launches ami-1e749f67 again" although that AMI is deregistered.
+    assert!(
+        out.contains("no longer exists") || out.contains("cannot launch"),
+        "the rollback claims the group launches a deregistered image again: {out}"
     );
 }

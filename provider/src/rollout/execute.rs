@@ -1176,6 +1176,19 @@ async fn roll_back(
         ledger,
         grace,
     } = back_to;
+    // The target was checked before the release began, but it can be deregistered while the
+    // release runs (Terraform destroying the old image in the same apply): pointing the group
+    // at it then leaves a group that cannot launch anything. A failed read says nothing about
+    // the image, so it does not stop the rollback the release was checked for.
+    match group.image_launchable(previous_image).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(format!(
+                "not rolled back: the previous image {previous_image} no longer exists or is not available (deregistered during the release?), and a group pointed at it could not launch; the group stays on the new launch setting. Restore or re-create {previous_image} and point image_id at it, or fix the new image and apply again"
+            ))
+        }
+        Err(e) => tracing::warn!(image = %previous_image, "could not check the rollback target again ({e}); rolling back onto it as checked before the release"),
+    }
     tracing::warn!(to = %previous.describe(), image = %previous_image, "rolling back");
     group
         .set_launch(previous)

@@ -1034,28 +1034,59 @@ pub fn other_cargo_home(dest: &Path) -> PathBuf {
     dest.to_path_buf()
 }
 
+/// The workspace's crates, whose release artifacts a second build removes first so that it
+/// compiles them again from its own checkout (the dependencies are reused: what they could carry
+/// of a path is checked by [`check_no_build_paths`]).
+const WORKSPACE_CRATES: [&str; 4] = [
+    "terraform-provider-immutable",
+    "release-planner",
+    "tfplugin-protos",
+    "provider-framework",
+];
+
+/// A second linux_amd64 build, from a checkout at another, longer path and with another
+/// CARGO_HOME, into the same target directory with the workspace's crates compiled again: its
+/// zips, manifest and sums lines must equal the first build's byte for byte.
 pub fn check_reproducible(release: &Release) {
     let work = release.work.clone();
-    let checkout = work.join("elsewhere/checkout-b/terraform-provider-immutable");
+    let checkout =
+        work.join("elsewhere/a/much/longer/path/checkout-b/terraform-provider-immutable");
     copy_checkout(&checkout);
     let cargo_home = other_cargo_home(&work.join("cargo-home-b"));
-    let target = work.join("target-b");
+    let target = target_dir();
     let dist = fresh_dir(&work.join("dist-b"));
-    let rustup_home = std::env::var("RUSTUP_HOME").unwrap_or(format!(
-        "{}/.rustup",
-        std::env::var("HOME").unwrap_or_default()
-    ));
+    for krate in WORKSPACE_CRATES {
+        run_ok(
+            Command::new("cargo")
+                .args([
+                    "clean",
+                    "--release",
+                    "--target",
+                    "x86_64-unknown-linux-gnu",
+                    "-p",
+                    krate,
+                ])
+                .env("CARGO_TARGET_DIR", &target)
+                .current_dir(&checkout),
+        );
+    }
+    let log = work.join("release-b.log");
     run_release(
         &checkout,
         &target,
         &["--out", dist.to_str().unwrap(), "--platform", AMD64],
-        &[
-            ("CARGO_HOME", &cargo_home),
-            ("RUSTUP_HOME", Path::new(&rustup_home)),
-        ],
-        &work.join("release-b.log"),
+        &[("CARGO_HOME", &cargo_home)],
+        &log,
     )
     .unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&read(&log)).into_owned();
+    for krate in ["terraform-provider-immutable", "release-planner"] {
+        assert!(
+            text.contains(&format!("Compiling {krate} ")),
+            "the second build must compile {krate} again (log: {})",
+            log.display()
+        );
+    }
 
     // Same bytes for every file both builds wrote, and the same sums lines.
     let mut differ = Vec::new();
@@ -1069,6 +1100,11 @@ pub fn check_reproducible(release: &Release) {
             ));
         }
     }
+    assert!(
+        differ.is_empty(),
+        "the builds differ:\n{}",
+        differ.join("\n")
+    );
     let b_sums: BTreeMap<String, String> = sums(&dist.join(provider_sums()))
         .into_iter()
         .map(|(h, n)| (n, h))
@@ -1083,25 +1119,48 @@ pub fn check_reproducible(release: &Release) {
         2,
         "the amd64 zip and the manifest: {a_sums:?}"
     );
+    assert_eq!(a_sums, b_sums, "the SHA256SUMS lines of the same files");
+    check_no_build_paths(&dist, &work.join("unpacked-b"), &[&checkout, &cargo_home]);
+}
 
-    if !differ.is_empty() {
-        // Say which of the varying paths leaked into build B's binaries.
-        let unpacked = work.join("unpacked-b");
-        let mut leaks = Vec::new();
-        for zip in [provider_zip(AMD64), planner_zip(AMD64)] {
-            let members = unzip(&dist.join(&zip), &unpacked.join(&zip));
-            let bytes = read(&members[0].extracted);
-            for path in [&checkout, &cargo_home, &target] {
-                let needle = path.to_string_lossy();
+/// No path of the machine that built them is in the released binaries: not the checkouts',
+/// CARGO_HOME's, the target directory's or the home directory's (panic locations and C
+/// `__FILE__` strings carry them unless the build maps them to fixed names).
+pub fn check_no_build_paths(dist: &Path, unpack: &Path, more: &[&Path]) {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let cargo_home = std::env::var("CARGO_HOME").unwrap_or(format!("{home}/.cargo"));
+    let mut needles: Vec<String> = vec![
+        repo_root().display().to_string(),
+        target_dir().display().to_string(),
+        cargo_home,
+        "/.cargo/registry".into(),
+        "/.rustup/toolchains".into(),
+    ];
+    needles.extend(more.iter().map(|p| p.display().to_string()));
+    let mut found = Vec::new();
+    let mut scanned = 0;
+    for entry in std::fs::read_dir(dist).unwrap() {
+        let zip = entry.unwrap().path();
+        if zip.extension().is_none_or(|e| e != "zip") {
+            continue;
+        }
+        let name = zip.file_name().unwrap().to_string_lossy().into_owned();
+        for member in unzip(&zip, &unpack.join(&name)) {
+            let bytes = read(&member.extracted);
+            scanned += 1;
+            for needle in &needles {
                 if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                    leaks.push(format!("{zip} contains {needle}"));
+                    found.push(format!("{name} contains {needle}"));
                 }
             }
         }
-        panic!(
-            "the builds differ:\n{}\npaths found in build B: {leaks:?}",
-            differ.join("\n")
-        );
     }
-    assert_eq!(a_sums, b_sums, "the SHA256SUMS lines of the same files");
+    assert!(
+        scanned >= 2,
+        "the provider's and the planner's binaries at least"
+    );
+    assert!(
+        found.is_empty(),
+        "build paths in the release binaries: {found:#?}"
+    );
 }

@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use e2e_tests::aws_sdk_autoscaling::types::Tag;
 use e2e_tests::serde_json::{json, Value};
-use e2e_tests::TF_HEADER;
 use e2e_tests::{group_state, GroupState, Moto, Terraform};
 
 const OLD: &str = "ami-1e749f67";
@@ -42,32 +41,7 @@ fn config_group(moto: &Moto, region: &str, name: &str, n: i32) {
 }
 
 fn config(group: &str, extra: &str) -> String {
-    format!(
-        r##"
-{TF_HEADER}
-variable "image" {{
-  type    = string
-  default = "{NEW}"
-}}
-
-provider "immutable" {{
-  endpoint = var.aws_endpoint
-}}
-
-resource "rolling_asg_release" "web" {{
-  provider               = immutable
-  autoscaling_group_name = "{group}"
-  image_id               = var.image
-  batch_size             = "25%"
-  instance_warmup        = "0s"
-  batch_timeout          = "60s"
-  {extra}
-}}
-
-output "replaced" {{ value = rolling_asg_release.web.replaced_instances }}
-output "planned" {{ value = rolling_asg_release.web.planned_batches }}
-"##
-    )
+    e2e_tests::release_config(group, NEW, "60s", extra)
 }
 
 fn group(moto: &Moto, region: &str, name: &str) -> GroupState {

@@ -11,7 +11,7 @@ use e2e_tests::aws_sdk_autoscaling::types::LaunchTemplateSpecification;
 use e2e_tests::aws_sdk_ec2::types::{InstanceType, RequestLaunchTemplateData};
 use e2e_tests::behaviours::{self, first_at, Completed, HookConsumer, Step};
 use e2e_tests::serde_json::Value;
-use e2e_tests::{group_state, Moto, Terraform, TF_HEADER};
+use e2e_tests::{group_state, Moto, Terraform};
 
 const OLD: &str = "ami-1e749f67";
 const NEW: &str = "ami-785db401";
@@ -20,29 +20,7 @@ const TERMINATING: &str = "autoscaling:EC2_INSTANCE_TERMINATING";
 const LAUNCHING: &str = "autoscaling:EC2_INSTANCE_LAUNCHING";
 
 fn config(group: &str, extra: &str) -> String {
-    format!(
-        r##"
-{TF_HEADER}
-variable "image" {{
-  type    = string
-  default = "{NEW}"
-}}
-
-provider "immutable" {{
-  endpoint = var.aws_endpoint
-}}
-
-resource "rolling_asg_release" "web" {{
-  provider               = immutable
-  autoscaling_group_name = "{group}"
-  image_id               = var.image
-  batch_size             = "25%"
-  instance_warmup        = "0s"
-  batch_timeout          = "90s"
-  {extra}
-}}
-"##
-    )
+    e2e_tests::release_config(group, NEW, "90s", extra)
 }
 
 fn planned_batches(tf: &Terraform) -> Vec<Vec<String>> {

@@ -44,7 +44,8 @@ pub use moto::{
     TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY,
 };
 pub use terraform::{
-    find_plugin_dir, plugin_dir, Terraform, TfRun, PLUGIN_BINARY, PROVIDER_SOURCE, TF_HEADER,
+    find_plugin_dir, plugin_dir, release_config, Terraform, TfRun, PLUGIN_BINARY, PROVIDER_SOURCE,
+    TF_HEADER,
 };
 pub use tls_front::{ConnectProxy, TlsFront};
 

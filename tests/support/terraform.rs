@@ -29,6 +29,34 @@ variable "aws_endpoint" {
   default = null
 }"#;
 
+/// A `rolling_asg_release` of `group` onto `var.image` (default `image`), in batches of 25%
+/// with no warm-up, as most release tests write it; `extra` adds arguments inside the resource.
+pub fn release_config(group: &str, image: &str, batch_timeout: &str, extra: &str) -> String {
+    format!(
+        r##"
+{TF_HEADER}
+variable "image" {{
+  type    = string
+  default = "{image}"
+}}
+
+provider "immutable" {{
+  endpoint = var.aws_endpoint
+}}
+
+resource "rolling_asg_release" "web" {{
+  provider               = immutable
+  autoscaling_group_name = "{group}"
+  image_id               = var.image
+  batch_size             = "25%"
+  instance_warmup        = "0s"
+  batch_timeout          = "{batch_timeout}"
+  {extra}
+}}
+"##
+    )
+}
+
 /// Default limit for one terraform command.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 

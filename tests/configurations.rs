@@ -464,25 +464,12 @@ output "id" {{ value = immutable_image.web.id }}
     );
 }
 
-/// Publishes an AMI named `name` (made from an instance of `from`), carrying the provider's
+/// Publishes an AMI named `name` (made from an instance of the old image), carrying the provider's
 /// fingerprint tag when `baked` so the `immutable_image` data source finds it.
 fn publish_base(moto: &Moto, region: &str, name: &str, baked: bool) -> String {
     use e2e_tests::aws_sdk_ec2::types::Tag;
     let ec2 = moto.ec2(region);
-    let run = moto
-        .block_on(
-            ec2.run_instances()
-                .image_id(OLD)
-                .min_count(1)
-                .max_count(1)
-                .send(),
-        )
-        .unwrap();
-    let instance = run.instances()[0].instance_id().unwrap().to_string();
-    let made = moto
-        .block_on(ec2.create_image().instance_id(&instance).name(name).send())
-        .unwrap();
-    let id = made.image_id().unwrap().to_string();
+    let (id, instance) = moto.image_from_new_instance(region, OLD, name);
     if baked {
         let fingerprint = format!("sha256:{}", "ab".repeat(32));
         moto.block_on(

@@ -296,27 +296,7 @@ fn a_deregistered_image_cannot_be_launched_and_a_release_depending_on_it_is_refu
     let region = moto.unique_region();
     let ec2 = moto.ec2(region);
     // An image of our own (moto's built-in AMIs stand for public ones), then deregistered.
-    let seed = moto
-        .block_on(
-            ec2.run_instances()
-                .image_id(OLD)
-                .min_count(1)
-                .max_count(1)
-                .send(),
-        )
-        .unwrap();
-    let seed_id = seed.instances()[0].instance_id().unwrap().to_string();
-    let gone = moto
-        .block_on(
-            ec2.create_image()
-                .instance_id(&seed_id)
-                .name("gone-image")
-                .send(),
-        )
-        .unwrap()
-        .image_id()
-        .unwrap()
-        .to_string();
+    let (gone, _seed) = moto.image_from_new_instance(region, OLD, "gone-image");
     let lt = moto
         .block_on(
             ec2.create_launch_template()

@@ -228,6 +228,37 @@ impl Moto {
         })
     }
 
+    /// An image of this account named `name`, made from a new instance of `source` (moto's
+    /// built-in AMIs stand for public ones): the image's id and the instance's, left running.
+    pub fn image_from_new_instance(
+        &self,
+        region: &str,
+        source: &str,
+        name: &str,
+    ) -> (String, String) {
+        let ec2 = self.ec2(region);
+        let (region, source, name) = (region.to_string(), source.to_string(), name.to_string());
+        self.block_on(async move {
+            let run = ec2
+                .run_instances()
+                .image_id(&source)
+                .min_count(1)
+                .max_count(1)
+                .send()
+                .await
+                .unwrap_or_else(|e| sdk_panic("RunInstances", &region, e));
+            let instance = run.instances()[0].instance_id().unwrap().to_string();
+            let made = ec2
+                .create_image()
+                .instance_id(&instance)
+                .name(&name)
+                .send()
+                .await
+                .unwrap_or_else(|e| sdk_panic("CreateImage", &region, e));
+            (made.image_id().unwrap().to_string(), instance)
+        })
+    }
+
     /// Images owned by this account (not moto's built-in public AMIs).
     pub fn images(&self, region: &str) -> Vec<Image> {
         let ec2 = self.ec2(region);

@@ -41,7 +41,13 @@ fn config_group(moto: &Moto, region: &str, name: &str, n: i32) {
 }
 
 fn config(group: &str, extra: &str) -> String {
-    e2e_tests::release_config(group, NEW, "60s", extra)
+    let release = e2e_tests::release_config(group, NEW, "60s", extra);
+    format!(
+        r#"{release}
+output "replaced" {{ value = rolling_asg_release.web.replaced_instances }}
+output "planned" {{ value = rolling_asg_release.web.planned_batches }}
+"#
+    )
 }
 
 fn group(moto: &Moto, region: &str, name: &str) -> GroupState {

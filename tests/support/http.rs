@@ -135,3 +135,45 @@ fn read_chunked(reader: &mut impl BufRead, body: &mut Vec<u8>) -> io::Result<()>
 fn bad(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }
+
+/// Files of a throwaway CA and a certificate it signed for `localhost` and `127.0.0.1`, for an
+/// HTTPS server on loopback that clients trust only through the CA file.
+pub struct LocalhostTls {
+    pub ca_file: std::path::PathBuf,
+    pub cert_file: std::path::PathBuf,
+    pub key_file: std::path::PathBuf,
+}
+
+/// Makes a CA named `ca_name` and a localhost certificate, written into `dir` as `ca.pem`,
+/// `<prefix>cert.pem` and `<prefix>key.pem`.
+pub fn localhost_tls(dir: &std::path::Path, ca_name: &str, prefix: &str) -> LocalhostTls {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, ca_name);
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let tls = LocalhostTls {
+        ca_file: dir.join("ca.pem"),
+        cert_file: dir.join(format!("{prefix}cert.pem")),
+        key_file: dir.join(format!("{prefix}key.pem")),
+    };
+    std::fs::write(&tls.ca_file, ca_cert.pem()).unwrap();
+    std::fs::write(&tls.cert_file, cert.pem()).unwrap();
+    std::fs::write(&tls.key_file, key.serialize_pem()).unwrap();
+    tls
+}

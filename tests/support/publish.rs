@@ -652,31 +652,8 @@ pub struct StaticHttps {
 impl StaticHttps {
     pub fn serve(root: &Path, scratch: &Path) -> StaticHttps {
         let scratch = fresh_dir(scratch);
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "immutable publish test CA");
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::CrlSign,
-        ];
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = rcgen::Issuer::new(ca_params, ca_key);
-        let key = rcgen::KeyPair::generate().unwrap();
-        let mut params =
-            rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-                .unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "localhost");
-        let cert = params.signed_by(&key, &issuer).unwrap();
-
-        let ca_file = scratch.join("ca.pem");
-        std::fs::write(&ca_file, ca_cert.pem()).unwrap();
-        std::fs::write(scratch.join("cert.pem"), cert.pem()).unwrap();
-        std::fs::write(scratch.join("key.pem"), key.serialize_pem()).unwrap();
+        let tls = crate::http::localhost_tls(&scratch, "immutable publish test CA", "");
+        let ca_file = tls.ca_file.clone();
         let script = r#"
 import functools, http.server, ssl, sys
 root, cert, key = sys.argv[1:4]
@@ -692,8 +669,8 @@ server.serve_forever()
         let mut child = Command::new("python3")
             .args(["-u", "-c", script])
             .arg(root)
-            .arg(scratch.join("cert.pem"))
-            .arg(scratch.join("key.pem"))
+            .arg(&tls.cert_file)
+            .arg(&tls.key_file)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()

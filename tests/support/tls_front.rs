@@ -134,31 +134,12 @@ impl TlsFront {
     /// Writes the CA (`ca.pem`), certificate and key into `dir` and starts the front.
     pub fn start(dir: &Path, moto_port: u16) -> TlsFront {
         std::fs::create_dir_all(dir).unwrap();
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "immutable e2e private CA");
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::CrlSign,
-        ];
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = rcgen::Issuer::new(ca_params, ca_key);
-        let key = rcgen::KeyPair::generate().unwrap();
-        let params =
-            rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-                .unwrap();
-        let cert = params.signed_by(&key, &issuer).unwrap();
-        let ca_file = dir.join("ca.pem");
-        std::fs::write(&ca_file, ca_cert.pem()).unwrap();
-        std::fs::write(dir.join("front-cert.pem"), cert.pem()).unwrap();
-        std::fs::write(dir.join("front-key.pem"), key.serialize_pem()).unwrap();
+        let tls = crate::http::localhost_tls(dir, "immutable e2e private CA", "front-");
+        let ca_file = tls.ca_file.clone();
         let helper = Helper::start(&[
             "front",
-            dir.join("front-cert.pem").to_str().unwrap(),
-            dir.join("front-key.pem").to_str().unwrap(),
+            tls.cert_file.to_str().unwrap(),
+            tls.key_file.to_str().unwrap(),
             &moto_port.to_string(),
         ]);
         TlsFront { helper, ca_file }

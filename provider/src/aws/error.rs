@@ -17,7 +17,23 @@ pub struct AwsError {
     pub message: String,
 }
 
+/// The error codes AWS services throttle with (EC2, Auto Scaling, ELB, SSM): the request was
+/// refused, not executed, so repeating it is safe.
+const THROTTLING: [&str; 5] = [
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "TooManyRequestsException",
+];
+
 impl AwsError {
+    pub fn is_throttling(&self) -> bool {
+        self.code
+            .as_deref()
+            .is_some_and(|c| THROTTLING.contains(&c))
+    }
+
     pub fn setup(message: impl Into<String>) -> Self {
         AwsError {
             operation: String::new(),

@@ -125,17 +125,14 @@ pub async fn create(
 
 /// Throttling, server errors and answers that never arrived (no AWS error code).
 fn retryable(e: &AwsError) -> bool {
+    if e.is_throttling() {
+        return true;
+    }
     match e.code.as_deref() {
         None => true,
         Some(code) => matches!(
             code,
-            "RequestLimitExceeded"
-                | "Throttling"
-                | "ThrottlingException"
-                | "InternalError"
-                | "InternalFailure"
-                | "ServiceUnavailable"
-                | "Unavailable"
+            "InternalError" | "InternalFailure" | "ServiceUnavailable" | "Unavailable"
         ),
     }
 }

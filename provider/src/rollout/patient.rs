@@ -24,19 +24,6 @@ use crate::aws::AwsError;
 /// How long one call is repeated while it is throttled.
 pub const PATIENCE: Duration = Duration::from_secs(15 * 60);
 
-/// The error codes AWS services throttle with (EC2, Auto Scaling, ELB, SSM).
-const THROTTLING: [&str; 5] = [
-    "Throttling",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "RequestThrottled",
-    "TooManyRequestsException",
-];
-
-pub fn is_throttling(e: &AwsError) -> bool {
-    e.code.as_deref().is_some_and(|c| THROTTLING.contains(&c))
-}
-
 pub struct Patient<'a> {
     inner: &'a dyn GroupApi,
 }
@@ -55,7 +42,7 @@ impl<'a> Patient<'a> {
         let mut attempt = 0;
         loop {
             match call().await {
-                Err(e) if is_throttling(&e) && Instant::now() < until => {
+                Err(e) if e.is_throttling() && Instant::now() < until => {
                     tracing::warn!(group = %self.inner.name(), "throttled after the SDK's retries ({e}); waiting and trying again");
                     let delay = Backoff::SECONDS
                         .delay(attempt + 6)

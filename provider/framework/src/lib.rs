@@ -9,6 +9,7 @@
 //! `plugin` (process, TLS, socket) → `server` (RPCs; each one `guard`ed so a panic is a
 //! diagnostic) → the traits → `value`/`schema`/`diag`.
 
+pub mod args;
 pub mod cancel;
 pub mod civil_time;
 pub mod data_source;

@@ -1,43 +1,29 @@
 //! `rolling_asg_release`: moves an existing Auto Scaling group onto an image, in batches that are
 //! computed at plan time (and shown), executed at apply, waited for, and rolled back on failure.
 
+mod args;
+
 use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use release_planner::{
-    plan_release, render_json, BatchSize, GroupSnapshot, LaunchSource, LifecycleState, Preview,
-    ProtectedInstances, ProtectedInstancesError, ReleaseSettings, Strategy,
+    plan_release, render_json, GroupSnapshot, LaunchSource, LifecycleState, Preview,
 };
-use serde::Deserialize;
 
 use crate::aws::ErrorContext;
 use crate::bake::name::rfc3339;
 use crate::provider::{AwsCx, Cx};
 use crate::rollout::{self, AwsGroup, GroupApi, HealthSource, LaunchMode, ReleaseConfig, Status};
+use crate::tf::args::Arg;
 use crate::tf::diag::{AttrPath, Diagnostic, Diagnostics};
-use crate::tf::duration;
 use crate::tf::resource::{ApplyRequest, PlanRequest, Planned, Resource};
 use crate::tf::schema::{bool, list_of, number, string, Attribute, Block, NestedBlock, Schema};
-use crate::tf::value::{from_value, Value};
+use crate::tf::value::Value;
+use args::{health_check_name, launch_mode_name, parse, Args, DEFAULT_TIMEOUT_TEXT};
 
 pub const TYPE_NAME: &str = "rolling_asg_release";
-const DEFAULT_TIMEOUT: &str = "60m";
-/// What the release needs to keep running; suspending them would stall or break it.
-const REQUIRED_PROCESSES: [&str; 3] = ["Launch", "Terminate", "AddToLoadBalancer"];
-const KNOWN_PROCESSES: [&str; 9] = [
-    "Launch",
-    "Terminate",
-    "AddToLoadBalancer",
-    "AlarmNotification",
-    "AZRebalance",
-    "HealthCheck",
-    "InstanceRefresh",
-    "ReplaceUnhealthy",
-    "ScheduledActions",
-];
 /// Stands for the target image when it is not known at plan time (baked in the same apply).
 const IMAGE_PLACEHOLDER: &str = "(image known after apply)";
 /// The target written into the `schedule` JSON. Terraform re-plans at apply time once the
@@ -46,19 +32,6 @@ const IMAGE_PLACEHOLDER: &str = "(image known after apply)";
 pub const SCHEDULE_TARGET: &str = "(image_id)";
 
 pub struct ReleaseResource;
-
-/// The arguments `planned_batches` and `schedule` are computed from (besides the group and the
-/// image, which the schedule names only by reference).
-const SCHEDULE_INPUTS: [&str; 8] = [
-    "batch_size",
-    "strategy",
-    "min_healthy_percentage",
-    "instance_warmup",
-    "pause_between_batches",
-    "checkpoints",
-    "launch_mode",
-    "health_check",
-];
 
 pub fn schema() -> Schema {
     Schema {
@@ -90,219 +63,20 @@ pub fn schema() -> Schema {
             .block(NestedBlock::single(
                 "timeouts",
                 Block::new("How long the whole release may take, as durations like `60m`.")
-                    .attr(Attribute::optional("create", string(), &format!("First release. Default `{DEFAULT_TIMEOUT}`.")))
-                    .attr(Attribute::optional("update", string(), &format!("Later releases. Default `{DEFAULT_TIMEOUT}`."))),
+                    .attr(Attribute::optional("create", string(), &format!("First release. Default `{DEFAULT_TIMEOUT_TEXT}`.")))
+                    .attr(Attribute::optional("update", string(), &format!("Later releases. Default `{DEFAULT_TIMEOUT_TEXT}`."))),
             )),
     }
 }
 
-#[derive(Deserialize)]
-struct Config {
-    autoscaling_group_name: Option<String>,
-    image_id: Option<String>,
-    launch_mode: Option<String>,
-    batch_size: Option<String>,
-    strategy: Option<String>,
-    min_healthy_percentage: Option<i64>,
-    instance_warmup: Option<String>,
-    health_check: Option<String>,
-    pause_between_batches: Option<String>,
-    batch_timeout: Option<String>,
-    checkpoints: Option<Vec<i64>>,
-    auto_rollback: Option<bool>,
-    suspend_processes: Option<Vec<String>>,
-    scale_in_protected_instances: Option<String>,
-    timeouts: Option<Vec<Timeouts>>,
-}
-
-/// `scale_in_protected_instances`, the one place it is parsed (null: the default, `wait`).
-fn protected_instances(c: &Config) -> Result<ProtectedInstances, ProtectedInstancesError> {
-    c.scale_in_protected_instances
-        .as_deref()
-        .map_or(Ok(ProtectedInstances::default()), str::parse)
-}
-
-#[derive(Deserialize)]
-struct Timeouts {
-    create: Option<String>,
-    update: Option<String>,
-}
-
-/// The typed configuration; values not known yet (at validate and plan) read as unset.
-fn config(v: &Value) -> Result<Config, Diagnostics> {
-    from_value(&v.known_part()).map_err(Diagnostics::from)
-}
-
-fn secs(v: &Option<String>, default: &str) -> u64 {
-    duration::parse(v.as_deref().unwrap_or(default))
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-fn validate_config(raw: &Value) -> Diagnostics {
-    let mut d = Diagnostics::new();
-    let c = match config(raw) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
-    if c.autoscaling_group_name.as_deref() == Some("") {
-        d.attr_error(
-            AttrPath::root("autoscaling_group_name"),
-            "Empty group name",
-            "Name the Auto Scaling group to release.",
-        );
-    }
-    if let Some(img) = &c.image_id {
-        crate::resources::limits::check_id(AttrPath::root("image_id"), img, "ami-", "AMI", &mut d);
-    }
-    if let Err(e) = protected_instances(&c) {
-        d.attr_error(
-            AttrPath::root("scale_in_protected_instances"),
-            "Invalid scale_in_protected_instances",
-            format!("{e}."),
-        );
-    }
-    if let Some(m) = &c.launch_mode {
-        if !["launch_template", "launch_configuration", "external"].contains(&m.as_str()) {
-            d.attr_error(AttrPath::root("launch_mode"), "Invalid launch_mode", format!("{m:?} is not one of \"launch_template\", \"launch_configuration\", \"external\"."));
-        }
-    }
-    if let Some(b) = &c.batch_size {
-        if let Err(e) = BatchSize::from_str(b) {
-            d.attr_error(
-                AttrPath::root("batch_size"),
-                "Invalid batch_size",
-                e.to_string(),
-            );
-        }
-    }
-    let strategy = c.strategy.as_deref().map(Strategy::from_str);
-    if let Some(Err(e)) = &strategy {
-        d.attr_error(
-            AttrPath::root("strategy"),
-            "Invalid strategy",
-            e.to_string(),
-        );
-    }
-    if let Some(p) = c.min_healthy_percentage {
-        if !(0..=100).contains(&p) {
-            d.attr_error(
-                AttrPath::root("min_healthy_percentage"),
-                "Invalid min_healthy_percentage",
-                format!("{p} is not between 0 and 100."),
-            );
-        } else if p == 100 && matches!(strategy, Some(Ok(Strategy::Replace))) {
-            d.attr_error(AttrPath::root("min_healthy_percentage"), "Replace cannot keep 100% healthy", "Terminating first always dips below 100%: use strategy = \"surge\", or a lower percentage.");
-        }
-    }
-    for (attr, v) in [
-        ("instance_warmup", &c.instance_warmup),
-        ("pause_between_batches", &c.pause_between_batches),
-        ("batch_timeout", &c.batch_timeout),
-    ] {
-        if let Some(v) = v {
-            if let Err(e) = duration::parse(v) {
-                d.attr_error(AttrPath::root(attr), "Invalid duration", e);
-            }
-        }
-    }
-    if c.batch_timeout
-        .as_deref()
-        .and_then(|v| duration::parse(v).ok())
-        == Some(Duration::ZERO)
-    {
-        d.attr_error(
-            AttrPath::root("batch_timeout"),
-            "Invalid duration",
-            "batch_timeout must be more than 0s.",
-        );
-    }
-    if let Some(h) = &c.health_check {
-        if !["ec2", "elb"].contains(&h.as_str()) {
-            d.attr_error(
-                AttrPath::root("health_check"),
-                "Invalid health_check",
-                format!("{h:?} is not one of \"ec2\", \"elb\"."),
-            );
-        }
-    }
-    let mut last = 0;
-    for (i, p) in c.checkpoints.iter().flatten().enumerate() {
-        if !(1..=99).contains(p) || *p <= last {
-            d.attr_error(
-                AttrPath::root("checkpoints").index(i as i64),
-                "Invalid checkpoint",
-                "Checkpoints are increasing percentages between 1 and 99, e.g. [10, 50].",
-            );
-        }
-        last = *p;
-    }
-    for (i, p) in c.suspend_processes.iter().flatten().enumerate() {
-        let path = AttrPath::root("suspend_processes").index(i as i64);
-        if REQUIRED_PROCESSES.contains(&p.as_str()) {
-            d.attr_error(path, "Process needed by the release", format!("{p} cannot be suspended: the release launches and terminates instances and registers them with load balancers."));
-        } else if !KNOWN_PROCESSES.contains(&p.as_str()) {
-            d.attr_error(
-                path,
-                "Unknown process",
-                format!(
-                    "{p:?} is not an Auto Scaling process ({}).",
-                    KNOWN_PROCESSES.join(", ")
-                ),
-            );
-        }
-    }
-    for (attr, v) in c
-        .timeouts
-        .iter()
-        .flatten()
-        .flat_map(|t| [("create", &t.create), ("update", &t.update)])
-    {
-        if let Some(v) = v {
-            if let Err(e) = duration::parse(v) {
-                d.attr_error(
-                    AttrPath::root("timeouts").index(0).attr(attr),
-                    "Invalid duration",
-                    e,
-                );
-            }
-        }
-    }
-    let _ = c.auto_rollback;
-    d
-}
-
-fn settings(c: &Config, target: &str) -> ReleaseSettings {
-    let mut s = ReleaseSettings::new(target);
-    if let Some(b) = c
-        .batch_size
-        .as_deref()
-        .and_then(|b| BatchSize::from_str(b).ok())
-    {
-        s.batch_size = b;
-    }
-    if let Some(st) = c
-        .strategy
-        .as_deref()
-        .and_then(|v| Strategy::from_str(v).ok())
-    {
-        s.strategy = st;
-    }
-    s.min_healthy_percentage = c.min_healthy_percentage.map(|p| p as u32);
-    s.instance_warmup_secs = secs(&c.instance_warmup, "60s");
-    s.pause_between_batches_secs = secs(&c.pause_between_batches, "0s");
-    s.checkpoints = c.checkpoints.iter().flatten().map(|p| *p as u32).collect();
-    s.protected_instances = protected_instances(c).unwrap_or_default();
-    s
-}
-
-fn infer_mode(c: &Config, snap: &GroupSnapshot) -> Result<String, Diagnostics> {
-    if let Some(m) = &c.launch_mode {
-        return Ok(m.clone());
+/// `launch_mode` as configured, else inferred from how the group launches.
+fn infer_mode(a: &Args, snap: &GroupSnapshot) -> Result<LaunchMode, Diagnostics> {
+    if let Some(m) = a.launch_mode.known() {
+        return Ok(*m);
     }
     match &snap.launch {
-        LaunchSource::LaunchTemplate { .. } => Ok("launch_template".into()),
-        LaunchSource::LaunchConfiguration { .. } => Ok("launch_configuration".into()),
+        LaunchSource::LaunchTemplate { .. } => Ok(LaunchMode::LaunchTemplate),
+        LaunchSource::LaunchConfiguration { .. } => Ok(LaunchMode::LaunchConfiguration),
         other => Err(Diagnostic::error(
             "Cannot infer launch_mode",
             format!("Group {} launches from {other}; set launch_mode = \"external\" and point its launch template at the image in the tool that owns it.", snap.name),
@@ -312,14 +86,15 @@ fn infer_mode(c: &Config, snap: &GroupSnapshot) -> Result<String, Diagnostics> {
     }
 }
 
-fn health(c: &Config, snap: &GroupSnapshot) -> String {
-    c.health_check.clone().unwrap_or_else(|| {
+/// `health_check` as configured, else `elb` when the group has load balancers.
+fn health(a: &Args, snap: &GroupSnapshot) -> HealthSource {
+    a.health_check.known().copied().unwrap_or(
         if snap.target_group_arns.is_empty() && snap.load_balancer_names.is_empty() {
-            "ec2".into()
+            HealthSource::Ec2
         } else {
-            "elb".into()
-        }
-    })
+            HealthSource::Elb
+        },
+    )
 }
 
 fn outdated(snap: &GroupSnapshot, image: &str) -> Vec<String> {
@@ -340,8 +115,8 @@ fn outdated(snap: &GroupSnapshot, image: &str) -> Vec<String> {
 /// apply — after the plan, before Terraform re-plans at apply time, when a value known at plan
 /// time must not change — so there it is the image most of the instances to replace run (none
 /// when there is nothing to replace): the template's move leaves the instances as they are.
-fn previous_image(c: &Config, snap: &GroupSnapshot, target: Option<&str>) -> Option<String> {
-    if c.launch_mode.as_deref() != Some("external") {
+fn previous_image(a: &Args, snap: &GroupSnapshot, target: Option<&str>) -> Option<String> {
+    if a.launch_mode != Arg::Known(LaunchMode::External) {
         return snap.launch_image_id.clone();
     }
     let mut count: BTreeMap<&str, usize> = BTreeMap::new();
@@ -363,14 +138,14 @@ fn previous_image(c: &Config, snap: &GroupSnapshot, target: Option<&str>) -> Opt
 /// that owns it (`version = aws_launch_template.web.latest_version`), typically in the same apply
 /// as the new image. The plan's schedule records the group's launch setting, and Terraform's
 /// apply-time re-plan may not change it: say so before that apply fails.
-fn pinned_external(c: &Config, snap: &GroupSnapshot) -> Option<Diagnostic> {
+fn pinned_external(a: &Args, snap: &GroupSnapshot) -> Option<Diagnostic> {
     let version = match &snap.launch {
         LaunchSource::LaunchTemplate { version, .. }
         | LaunchSource::MixedInstancesPolicy { version, .. } => version,
         _ => return None,
     };
     let pinned = !version.is_empty() && version.chars().all(|c| c.is_ascii_digit());
-    (c.launch_mode.as_deref() == Some("external") && pinned).then(|| {
+    (a.launch_mode == Arg::Known(LaunchMode::External) && pinned).then(|| {
         Diagnostic::warning(
             format!("Group {} is pinned to launch template version {version}", snap.name),
             "With launch_mode = \"external\", run the group on \"$Default\" (with update_default_version = true on the aws_launch_template) or \"$Latest\". A pinned version changed in the same apply as the image (version = aws_launch_template.<name>.latest_version) changes the group under this plan, and Terraform then stops the apply with \"Provider produced inconsistent final plan\". See examples/existing-asg.",
@@ -447,12 +222,13 @@ async fn image_exists(aws: &crate::aws::Aws, image: &str) -> Result<(), Diagnost
 /// is refused here, at `auto_rollback`, and again at apply by the engine.
 async fn rollback_target_exists(
     aws: &crate::aws::Aws,
-    c: &Config,
+    a: &Args,
     snap: &GroupSnapshot,
     target: Option<&str>,
 ) -> Result<(), Diagnostics> {
+    // Unknown until apply: the engine checks again then.
     let rolls_back =
-        c.auto_rollback.unwrap_or(true) && c.launch_mode.as_deref() != Some("external");
+        a.auto_rollback == Arg::Known(true) && a.launch_mode != Arg::Known(LaunchMode::External);
     let Some(previous) = snap.launch_image_id.as_deref() else {
         return Ok(());
     };
@@ -495,37 +271,26 @@ impl ReleaseResource {
         req: ApplyRequest<'_>,
         creating: bool,
     ) -> Result<Value, Diagnostics> {
-        let c = config(req.planned)?;
-        let name = c.autoscaling_group_name.clone().unwrap_or_default();
-        let image = c.image_id.clone().unwrap_or_default();
+        let a = parse(req.planned)?;
+        let name = a
+            .autoscaling_group_name
+            .clone()
+            .required(&AttrPath::root("autoscaling_group_name"))?;
+        let image = a.image_id.clone().required(&AttrPath::root("image_id"))?;
         let aws = cx.aws_arc()?;
         let group = AwsGroup::new(aws.clone(), &name).await?;
-        let mode = match req.planned.get("launch_mode").as_str() {
-            Some("launch_configuration") => LaunchMode::LaunchConfiguration,
-            Some("external") => LaunchMode::External,
-            _ => LaunchMode::LaunchTemplate,
-        };
-        let timeouts = c.timeouts.as_ref().and_then(|t| t.first());
-        let total = timeouts.and_then(|t| {
-            if creating {
-                t.create.clone()
-            } else {
-                t.update.clone()
-            }
-        });
         let cfg = ReleaseConfig {
             release_id: rollout::execute::new_release_id(),
-            settings: settings(&c, &image),
-            mode,
-            health: if req.planned.get("health_check").as_str() == Some("elb") {
-                HealthSource::Elb
-            } else {
-                HealthSource::Ec2
+            settings: a.settings(&image)?,
+            mode: a.launch_mode.required(&AttrPath::root("launch_mode"))?,
+            health: a.health_check.required(&AttrPath::root("health_check"))?,
+            batch_timeout: a.batch_timeout.required(&AttrPath::root("batch_timeout"))?,
+            total_timeout: a.total_timeout(creating)?,
+            auto_rollback: a.auto_rollback.required(&AttrPath::root("auto_rollback"))?,
+            suspend_processes: match a.suspend_processes.clone().wholly() {
+                Arg::Null => vec![],
+                other => other.required(&AttrPath::root("suspend_processes"))?,
             },
-            batch_timeout: Duration::from_secs(secs(&c.batch_timeout, "15m")),
-            total_timeout: Duration::from_secs(secs(&total, DEFAULT_TIMEOUT)),
-            auto_rollback: c.auto_rollback.unwrap_or(true),
-            suspend_processes: c.suspend_processes.clone().unwrap_or_default(),
         };
         let planned: Option<Preview> = req
             .planned
@@ -630,10 +395,14 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        validate_config(config)
+        match parse(config) {
+            Ok(_) => Diagnostics::new(),
+            Err(d) => d,
+        }
     }
 
     async fn plan(&self, cx: &Cx, req: PlanRequest<'_>) -> Result<Planned, Diagnostics> {
+        let a = parse(req.proposed)?;
         let mut planned = req.proposed.clone();
         let requires_replace = vec![AttrPath::root("autoscaling_group_name")];
         let prior = req.prior;
@@ -656,13 +425,8 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
         ] {
             set(&mut planned, a, unknown());
         }
-        let Some(name) = req
-            .proposed
-            .get("autoscaling_group_name")
-            .as_str()
-            .map(str::to_string)
-        else {
-            for a in [
+        let Arg::Known(name) = a.autoscaling_group_name.clone() else {
+            for attr in [
                 "planned_batches",
                 "schedule",
                 "previous_image_id",
@@ -672,10 +436,10 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
             ] {
                 // A mode the configuration sets is planned as set (Terraform insists); only
                 // an inferred one waits for the group.
-                let configured =
-                    matches!(a, "launch_mode" | "health_check") && !req.config.get(a).is_null();
+                let configured = matches!(attr, "launch_mode" | "health_check")
+                    && !req.config.get(attr).is_null();
                 if !configured {
-                    set(&mut planned, a, unknown());
+                    set(&mut planned, attr, unknown());
                 }
             }
             return Ok(Planned {
@@ -683,48 +447,39 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
                 requires_replace,
             });
         };
-        let c = config(req.proposed)?;
         let (aws, snap) = snapshot(cx, &name).await?;
-        if let Some(image) = req.proposed.get("image_id").as_str() {
+        let image = a.image_id.known().map(String::as_str);
+        if let Some(image) = image {
             image_exists(&aws, image).await?;
         }
-        rollback_target_exists(&aws, &c, &snap, req.proposed.get("image_id").as_str()).await?;
+        rollback_target_exists(&aws, &a, &snap, image).await?;
         set(&mut planned, "id", Value::String(name.clone()));
         // A mode from a value known only after apply stays unknown: reading it as unset would
         // plan the inferred mode, and the apply would then see another one.
-        if req.proposed.get("launch_mode").is_known() {
-            set(
-                &mut planned,
-                "launch_mode",
-                Value::String(infer_mode(&c, &snap)?),
-            );
+        if !a.launch_mode.is_unknown() {
+            let mode = launch_mode_name(infer_mode(&a, &snap)?);
+            set(&mut planned, "launch_mode", Value::from(mode));
         }
-        if req.proposed.get("health_check").is_known() {
-            set(
-                &mut planned,
-                "health_check",
-                Value::String(health(&c, &snap)),
-            );
+        if !a.health_check.is_unknown() {
+            let health = health_check_name(health(&a, &snap));
+            set(&mut planned, "health_check", Value::from(health));
         }
         set(
             &mut planned,
             "previous_image_id",
-            previous_image(&c, &snap, req.proposed.get("image_id").as_str())
+            previous_image(&a, &snap, image)
                 .map(Value::String)
                 .unwrap_or(Value::Null),
         );
-        if let Some(w) = pinned_external(&c, &snap) {
+        if let Some(w) = pinned_external(&a, &snap) {
             cx.warn(w);
         }
-        let unknown_inputs: Vec<&str> = SCHEDULE_INPUTS
-            .into_iter()
-            .filter(|a| !req.proposed.get(a).is_wholly_known())
-            .collect();
+        let unknown_inputs = a.schedule_inputs_unknown();
         if !unknown_inputs.is_empty() {
             // The batches depend on these; planning them from defaults would be a promise the
             // apply breaks ("Provider produced inconsistent final plan").
             tracing::debug!(?unknown_inputs, "schedule known after apply");
-            if !req.proposed.get("launch_mode").is_known() {
+            if a.launch_mode.is_unknown() {
                 set(&mut planned, "previous_image_id", unknown());
             }
             set(&mut planned, "planned_batches", unknown());
@@ -734,13 +489,7 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
                 requires_replace,
             });
         }
-        let target = req
-            .proposed
-            .get("image_id")
-            .as_str()
-            .unwrap_or(IMAGE_PLACEHOLDER)
-            .to_string();
-        let s = settings(&c, &target);
+        let s = a.settings(image.unwrap_or(IMAGE_PLACEHOLDER))?;
         let schedule = plan_release(&snap, &s).map_err(|e| {
             Diagnostics::from(
                 Diagnostic::error("Cannot schedule this release", e.to_string())
@@ -833,29 +582,21 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
                 format!("cannot tell which image group {id} launches"),
             ))
         })?;
-        let c = Config {
-            autoscaling_group_name: Some(id.into()),
-            image_id: Some(image.clone()),
-            launch_mode: None,
-            batch_size: None,
-            strategy: None,
-            min_healthy_percentage: None,
-            instance_warmup: None,
-            health_check: None,
-            pause_between_batches: None,
-            batch_timeout: None,
-            checkpoints: None,
-            auto_rollback: None,
-            suspend_processes: None,
-            scale_in_protected_instances: None,
-            timeouts: None,
+        let a = Args {
+            autoscaling_group_name: Arg::Known(id.into()),
+            image_id: Arg::Known(image.clone()),
+            ..Args::default()
         };
         let mut fields = BTreeMap::new();
         fields.insert("id".to_string(), Value::String(id.into()));
         fields.insert("autoscaling_group_name".into(), Value::String(id.into()));
         fields.insert("image_id".into(), Value::String(image.clone()));
-        fields.insert("launch_mode".into(), Value::String(infer_mode(&c, &snap)?));
-        fields.insert("health_check".into(), Value::String(health(&c, &snap)));
+        let mode = launch_mode_name(infer_mode(&a, &snap)?);
+        fields.insert("launch_mode".into(), Value::from(mode));
+        fields.insert(
+            "health_check".into(),
+            Value::from(health_check_name(health(&a, &snap))),
+        );
         fields.insert(
             "outdated_instances".into(),
             strings(outdated(&snap, &image)),
@@ -870,7 +611,12 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tf::plan_helpers::object;
+    use crate::tf::plan_helpers::{fill_defaults, object};
+    use release_planner::{BatchSize, Strategy};
+
+    fn validate_config(raw: &Value) -> Diagnostics {
+        ReleaseResource.validate(raw)
+    }
 
     fn cfg(pairs: &[(&str, Value)]) -> Value {
         let mut all: Vec<(&str, Value)> = vec![
@@ -907,7 +653,7 @@ mod tests {
         assert_eq!(processes, ["AZRebalance", "ScheduledActions"]);
         assert!(processes
             .iter()
-            .all(|p| KNOWN_PROCESSES.contains(&p.as_str())));
+            .all(|p| args::KNOWN_PROCESSES.contains(&p.as_str())));
     }
 
     #[test]
@@ -992,14 +738,17 @@ mod tests {
 
     #[test]
     fn settings_follow_the_config() {
-        let c = config(&cfg(&[
-            ("batch_size", s("3")),
-            ("strategy", s("replace")),
-            ("instance_warmup", s("2m")),
-            ("checkpoints", Value::List(vec![n(50)])),
-        ]))
+        let c = parse(&fill_defaults(
+            &schema().block,
+            cfg(&[
+                ("batch_size", s("3")),
+                ("strategy", s("replace")),
+                ("instance_warmup", s("2m")),
+                ("checkpoints", Value::List(vec![n(50)])),
+            ]),
+        ))
         .unwrap();
-        let st = settings(&c, "ami-9");
+        let st = c.settings("ami-9").unwrap();
         assert_eq!(st.batch_size, BatchSize::Count(3));
         assert_eq!(st.strategy, Strategy::Replace);
         assert_eq!(st.instance_warmup_secs, 120);
@@ -1040,8 +789,8 @@ mod tests {
 
     #[test]
     fn external_mode_previous_image_comes_from_the_instances() {
-        let external = config(&cfg(&[("launch_mode", s("external"))])).unwrap();
-        let inferred = config(&cfg(&[])).unwrap();
+        let external = parse(&cfg(&[("launch_mode", s("external"))])).unwrap();
+        let inferred = parse(&cfg(&[])).unwrap();
         let g = group("$Default", &["ami-old", "ami-new", "ami-old", "ami-older"]);
         // The template already launches the new image (moved by its owner in this apply): the
         // instances still tell what the release replaces, at plan and at apply-time re-plan.
@@ -1067,8 +816,8 @@ mod tests {
 
     #[test]
     fn external_mode_warns_about_a_pinned_template_version() {
-        let external = config(&cfg(&[("launch_mode", s("external"))])).unwrap();
-        let inferred = config(&cfg(&[])).unwrap();
+        let external = parse(&cfg(&[("launch_mode", s("external"))])).unwrap();
+        let inferred = parse(&cfg(&[])).unwrap();
         let d = pinned_external(&external, &group("3", &[])).expect("a warning");
         assert_eq!(d.severity, crate::tf::diag::Severity::Warning);
         assert!(d.detail.contains("$Default"), "{d}");

@@ -3,6 +3,6 @@
 //! they are re-exported here under their old paths. What is this provider's own stays here.
 
 pub use provider_framework::{
-    data_source, diag, guard, plan_helpers, provider, resource, schema, server, value,
+    args, data_source, diag, guard, plan_helpers, provider, resource, schema, server, value,
 };
 pub mod duration;

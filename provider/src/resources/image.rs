@@ -17,6 +17,7 @@ use crate::tf::schema::{
     bool, list_of, map_of, number, set_of, string, Attribute, Block, NestedBlock, Schema,
 };
 
+mod imported_name;
 mod settings;
 use crate::tf::value::{from_value, to_value, Value};
 
@@ -56,13 +57,13 @@ pub fn schema() -> Schema {
             .attr(Attribute::optional("ssh_private_key", string(), "The private key of `ssh_keypair_name` (unencrypted OpenSSH, PEM RSA or PKCS#8). Write-only (Terraform 1.11+): read from the configuration at apply, never stored in the plan or the state, never logged; it may come from an ephemeral value. Changing it alone plans nothing: the key is used only while baking.").sensitive().write_only())
             .attr(Attribute::optional("ssh_private_key_file", string(), "Path of the private key of `ssh_keypair_name`, read at apply time: only the path is stored in the state."))
             .attr(Attribute::optional("ssh_allowed_cidrs", set_of(string()), "Sources (IPv4 or IPv6 CIDRs) the temporary security group lets in on `ssh_port`, e.g. the runner's `203.0.113.7/32` or the bastion's subnet. Required with `ssh` unless `security_group_ids` is set (then those groups are used and none is made): nothing is opened to the world by default."))
-            .attr(Attribute::defaulted("ssh_timeout", string(), "5m", "How long to wait, once the builder runs, for SSH to accept the key (boot, cloud-init installing it)."))
-            .attr(Attribute::defaulted("instance_type", string(), "t3.micro", "Builder instance type. Part of the fingerprint."))
+            .attr(Attribute::defaulted("ssh_timeout", string(), settings::DEFAULT_SSH_TIMEOUT, "How long to wait, once the builder runs, for SSH to accept the key (boot, cloud-init installing it)."))
+            .attr(Attribute::defaulted("instance_type", string(), settings::DEFAULT_INSTANCE_TYPE, "Builder instance type. Part of the fingerprint."))
             .attr(Attribute::optional("subnet_id", string(), "Subnet to launch the builder in (default: the default VPC). Where the builder runs does not change the image, so this is not part of the fingerprint."))
             .attr(Attribute::optional("security_group_ids", set_of(string()), "Security groups for the builder. SSM needs no inbound rule."))
             .attr(Attribute::optional("iam_instance_profile", string(), "Instance profile name or ARN for the builder. Part of the fingerprint, since it decides what the script may fetch."))
             .attr(Attribute::optional("run_tags", map_of(string()), "Extra tags on the builder instance, its volumes, and the temporary key pair and security group."))
-            .attr(Attribute::defaulted("name_template", string(), "immutable-{{tag}}-{{timestamp}}", "AMI name. `{{tag}}` is the code tag, `{{timestamp}}` the bake start (UTC, `YYYYMMDDhhmmss`), `{{fingerprint}}` the first 12 hex digits of the fingerprint. Characters AMI names cannot hold become `-`."))
+            .attr(Attribute::defaulted("name_template", string(), settings::DEFAULT_NAME_TEMPLATE, "AMI name. `{{tag}}` is the code tag, `{{timestamp}}` the bake start (UTC, `YYYYMMDDhhmmss`), `{{fingerprint}}` the first 12 hex digits of the fingerprint. Characters AMI names cannot hold become `-`."))
             .attr(Attribute::optional("description", string(), "AMI description."))
             .attr(Attribute::optional("tags", map_of(string()), "Tags on the image and its snapshots, merged over the provider's `default_tags`. Changing them updates the image in place."))
             .attr(Attribute::defaulted("retain_on_destroy", bool(), "false", "When true, destroying (or replacing) the resource forgets the image but leaves it, its snapshots and its copies in the account; `keep_previous` then prunes them."))
@@ -453,7 +454,10 @@ fn bake_spec(
         environment: c.environment.clone().unwrap_or_default(),
         communicator: spec::Communicator::Ssm,
         builder: spec::Builder {
-            instance_type: c.instance_type.clone().unwrap_or_else(|| "t3.micro".into()),
+            instance_type: c
+                .instance_type
+                .clone()
+                .unwrap_or_else(|| settings::DEFAULT_INSTANCE_TYPE.into()),
             subnet_id: c.subnet_id.clone(),
             security_group_ids: c.security_group_ids.clone().unwrap_or_default(),
             iam_instance_profile: c.iam_instance_profile.clone(),
@@ -1017,6 +1021,16 @@ impl Resource<crate::aws::Aws> for ImageResource {
         }
         if let Some(f) = info.tag(tags::FINGERPRINT) {
             fields.insert("fingerprint".into(), Value::String(f.into()));
+        }
+        if let Some(template) = info.tag(crate::bake::retention::LINEAGE).and_then(|l| {
+            imported_name::recover(
+                &info.name,
+                info.tag(tags::CODE_TAG).unwrap_or_default(),
+                info.tag(tags::FINGERPRINT).unwrap_or_default(),
+                l,
+            )
+        }) {
+            fields.insert("name_template".into(), Value::String(template));
         }
         fields.insert("name".into(), Value::String(info.name.clone()));
         fields.insert(

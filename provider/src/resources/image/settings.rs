@@ -14,8 +14,11 @@ use crate::tf::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tf::duration;
 use crate::tf::value::Value;
 
-const DEFAULT_SSH_TIMEOUT: &str = "5m";
-const DEFAULT_NAME_TEMPLATE: &str = "immutable-{{tag}}-{{timestamp}}";
+/// Defaults the schema declares and the code falls back to for states written before the
+/// framework filled defaults: one constant each, read by both.
+pub(super) const DEFAULT_SSH_TIMEOUT: &str = "5m";
+pub(super) const DEFAULT_NAME_TEMPLATE: &str = "immutable-{{tag}}-{{timestamp}}";
+pub(super) const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";
 
 const SSH_ONLY: [&str; 8] = [
     "ssh_username",

@@ -7,15 +7,15 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, Image};
-use serde::Deserialize;
 
 use crate::aws::{tags, ErrorContext};
 use crate::provider::{AwsCx, Cx};
+use crate::tf::args::{Arg, Field, Parser};
 use crate::tf::data_source::DataSource;
 use crate::tf::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tf::plan_helpers::object;
 use crate::tf::schema::{bool, list_of, map_of, string, Attribute, Block, Schema};
-use crate::tf::value::{from_value, Value};
+use crate::tf::value::Value;
 
 pub const TYPE_NAME: &str = "immutable_image";
 /// The longest AMI name AWS accepts; a longer prefix can match nothing.
@@ -45,131 +45,162 @@ pub fn schema() -> Schema {
     }
 }
 
-#[derive(Deserialize)]
-struct Config {
+/// The arguments, parsed once: validate reports the diagnostics, read turns them into a
+/// [`Query`].
+struct Args {
+    code_tag: Arg<String>,
+    fingerprint: Arg<String>,
+    name_prefix: Arg<String>,
+    tags: Arg<BTreeMap<String, Arg<String>>>,
+    owners: Arg<Vec<Arg<String>>>,
+    most_recent: Arg<bool>,
+}
+
+/// What read searches with. Terraform reads a data source only once its configuration is wholly
+/// known, with the schema's defaults filled (`owners`, `most_recent`): no default here.
+struct Query {
     code_tag: Option<String>,
     fingerprint: Option<String>,
     name_prefix: Option<String>,
-    tags: Option<BTreeMap<String, String>>,
-    owners: Option<Vec<String>>,
-    most_recent: Option<bool>,
+    tags: BTreeMap<String, String>,
+    owners: Vec<String>,
+    most_recent: bool,
 }
 
-fn config(v: &Value) -> Result<Config, Diagnostics> {
-    from_value(v).map_err(Diagnostics::from)
+impl Args {
+    fn query(self) -> Result<Query, Diagnostics> {
+        let optional = |a: Arg<String>, attr: &str| match a {
+            Arg::Null => Ok(None),
+            other => other.required(&AttrPath::root(attr)).map(Some),
+        };
+        Ok(Query {
+            code_tag: optional(self.code_tag, "code_tag")?,
+            fingerprint: optional(self.fingerprint, "fingerprint")?,
+            name_prefix: optional(self.name_prefix, "name_prefix")?,
+            tags: match self.tags.wholly() {
+                Arg::Null => BTreeMap::new(),
+                other => other.required(&AttrPath::root("tags"))?,
+            },
+            owners: self.owners.wholly().required(&AttrPath::root("owners"))?,
+            most_recent: self.most_recent.required(&AttrPath::root("most_recent"))?,
+        })
+    }
 }
 
-fn validate_config(raw: &Value) -> Diagnostics {
-    let mut d = Diagnostics::new();
-    let c = match config(&raw.known_part()) {
-        Ok(c) => c,
-        Err(e) => return e,
-    };
-    if c.code_tag.as_deref() == Some("") {
-        d.attr_error(
-            AttrPath::root("code_tag"),
+fn parse(raw: &Value) -> Result<Args, Diagnostics> {
+    let mut p = Parser::new();
+    let c = Field::root(raw);
+    let code_tag = c.attr("code_tag").string(&mut p);
+    if code_tag.known().is_some_and(String::is_empty) {
+        p.error(
+            &AttrPath::root("code_tag"),
             "Empty code_tag",
             "Give the code tag the image was baked for, e.g. \"v1.4.2\", or leave code_tag out.",
         );
     }
-    if let Some(f) = &c.fingerprint {
+    let fingerprint = c.attr("fingerprint").string(&mut p);
+    if let Some(f) = fingerprint.known() {
         let hex = f.strip_prefix("sha256:").unwrap_or_default();
         if hex.is_empty() || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            d.attr_error(
-                AttrPath::root("fingerprint"),
+            p.error(
+                &AttrPath::root("fingerprint"),
                 "Invalid fingerprint",
                 format!("{f:?} is not an image fingerprint: use immutable_image.<name>.fingerprint (\"sha256:\" and hex digits)."),
             );
         }
     }
-    if let Some(p) = &c.name_prefix {
-        if p.is_empty() {
-            d.attr_error(
-                AttrPath::root("name_prefix"),
-                "Empty name_prefix",
-                "Give the start of the image names, e.g. \"web-\", or leave name_prefix out.",
-            );
-        } else if let Some(bad) = Some(
-            p.chars()
-                .filter(|c| !crate::resources::limits::ami_name_char(*c) && !matches!(c, '*' | '?'))
-                .collect::<String>(),
-        )
-        .filter(|b| !b.is_empty())
-        {
-            d.attr_error(
-                AttrPath::root("name_prefix"),
-                "Invalid name_prefix",
-                format!("No AMI name holds {bad:?}, so this prefix matches nothing; names hold letters, digits and ( ) [ ] space . / - ' @ _."),
-            );
-        } else if p.contains(['*', '?']) {
-            d.attr_error(
-                AttrPath::root("name_prefix"),
-                "Wildcard in name_prefix",
-                format!("{p:?} contains * or ?: name_prefix is a plain prefix (\"web-\" matches every name starting with web-)."),
-            );
-        } else if p.chars().count() > MAX_NAME {
-            d.attr_error(
-                AttrPath::root("name_prefix"),
-                "name_prefix too long",
-                format!(
-                    "AMI names have at most {MAX_NAME} characters; this prefix has {}.",
-                    p.chars().count()
-                ),
-            );
-        }
+    let name_prefix = c.attr("name_prefix").string(&mut p);
+    if let Some(problem) = name_prefix.known().and_then(|n| name_prefix_problem(n)) {
+        let (summary, detail) = problem;
+        p.error(&AttrPath::root("name_prefix"), summary, detail);
     }
-    for k in c.tags.iter().flat_map(|t| t.keys()) {
+    let tags = c.attr("tags").map(&mut p, |k, v, p| {
         if k.is_empty() {
-            d.attr_error(
-                AttrPath::root("tags").key(k),
-                "Empty tag key",
-                "Tag keys cannot be empty.",
+            p.error(v.path(), "Empty tag key", "Tag keys cannot be empty.");
+        }
+        v.string(p)
+    });
+    let owners_field = c.attr("owners");
+    let owners = owners_field.list(&mut p, |o, p| {
+        let owner = o.string(p);
+        if owner.known().is_some_and(String::is_empty) {
+            p.error(
+                o.path(),
+                "Empty owner",
+                "An owner is `self` or an account id.",
             );
         }
-    }
-    if let Some(owners) = &c.owners {
-        // Empty as written, not emptied by elements that are not known yet (`[var.owner]`).
-        if raw
-            .get("owners")
-            .as_elements()
-            .is_some_and(<[Value]>::is_empty)
-        {
-            d.attr_error(
-                AttrPath::root("owners"),
-                "No owners",
-                "List at least one owner (`self` or an account id), or leave owners out for `self`.",
-            );
-        }
-        for (i, o) in owners.iter().enumerate() {
-            if o.is_empty() {
-                d.attr_error(
-                    AttrPath::root("owners").index(i as i64),
-                    "Empty owner",
-                    "An owner is `self` or an account id.",
-                );
-            }
-        }
+        owner
+    });
+    // Empty as written, not emptied by elements that are not known yet (`[var.owner]`).
+    if owners.known().is_some_and(Vec::is_empty) {
+        p.error(
+            owners_field.path(),
+            "No owners",
+            "List at least one owner (`self` or an account id), or leave owners out for `self`.",
+        );
     }
     // Unknown values (known only after apply) count as filters: they will be set.
-    let selects = |attr: &str| match raw.get(attr) {
-        Value::Null => false,
-        Value::Map(m) => !m.is_empty(),
-        _ => true,
-    };
-    if !["code_tag", "fingerprint", "name_prefix", "tags"]
-        .iter()
-        .any(|a| selects(a))
-    {
-        d.push(Diagnostic::error(
+    let selects = [
+        !code_tag.is_null(),
+        !fingerprint.is_null(),
+        !name_prefix.is_null(),
+        tags.known().is_none_or(|t| !t.is_empty()) && !tags.is_null(),
+    ];
+    if !selects.contains(&true) {
+        p.push(Diagnostic::error(
             "No filter",
             "Set at least one of code_tag, fingerprint, name_prefix and tags: without one, any image this provider baked in the account would match.",
         ));
     }
-    d
+    let args = Args {
+        code_tag,
+        fingerprint,
+        name_prefix,
+        tags,
+        owners,
+        most_recent: c.attr("most_recent").bool(&mut p),
+    };
+    p.finish(args).map(|(a, _)| a)
+}
+
+/// What is wrong with a `name_prefix`, as a summary and a detail.
+fn name_prefix_problem(p: &str) -> Option<(&'static str, String)> {
+    let bad: String = p
+        .chars()
+        .filter(|c| !crate::resources::limits::ami_name_char(*c) && !matches!(c, '*' | '?'))
+        .collect();
+    if p.is_empty() {
+        Some((
+            "Empty name_prefix",
+            "Give the start of the image names, e.g. \"web-\", or leave name_prefix out.".into(),
+        ))
+    } else if !bad.is_empty() {
+        Some(("Invalid name_prefix", format!("No AMI name holds {bad:?}, so this prefix matches nothing; names hold letters, digits and ( ) [ ] space . / - ' @ _.")))
+    } else if p.contains(['*', '?']) {
+        Some(("Wildcard in name_prefix", format!("{p:?} contains * or ?: name_prefix is a plain prefix (\"web-\" matches every name starting with web-).")))
+    } else if p.chars().count() > MAX_NAME {
+        Some((
+            "name_prefix too long",
+            format!(
+                "AMI names have at most {MAX_NAME} characters; this prefix has {}.",
+                p.chars().count()
+            ),
+        ))
+    } else {
+        None
+    }
+}
+
+fn validate_config(raw: &Value) -> Diagnostics {
+    match parse(raw) {
+        Ok(_) => Diagnostics::new(),
+        Err(d) => d,
+    }
 }
 
 /// The filters of a configuration, as DescribeImages takes them and as an error names them.
-fn filters(c: &Config) -> (Vec<Filter>, Vec<String>) {
+fn filters(c: &Query) -> (Vec<Filter>, Vec<String>) {
     let filter = |name: String, value: &str| Filter::builder().name(name).values(value).build();
     // Only images this provider baked, and only usable ones.
     let mut f = vec![
@@ -192,19 +223,12 @@ fn filters(c: &Config) -> (Vec<Filter>, Vec<String>) {
         f.push(filter("name".into(), &format!("{p}*")));
         shown.push(format!("name_prefix = {p:?}"));
     }
-    for (k, v) in c.tags.iter().flatten() {
+    for (k, v) in &c.tags {
         f.push(filter(format!("tag:{k}"), v));
         shown.push(format!("tags[{k:?}] = {v:?}"));
     }
-    shown.push(format!("owners = {:?}", owners(c)));
+    shown.push(format!("owners = {:?}", c.owners));
     (f, shown)
-}
-
-fn owners(c: &Config) -> Vec<String> {
-    c.owners
-        .clone()
-        .filter(|o| !o.is_empty())
-        .unwrap_or_else(|| vec!["self".into()])
 }
 
 /// Newest first; equal creation dates in id order, so the choice is stable.
@@ -286,8 +310,7 @@ impl DataSource<crate::aws::Aws> for ImageDataSource {
 
     async fn read(&self, cx: &Cx, raw: &Value) -> Result<Value, Diagnostics> {
         // Terraform validates first, but a read must never search with a bad filter.
-        validate_config(raw).into_result()?;
-        let c = config(raw)?;
+        let c = parse(raw)?.query()?;
         let aws = cx.aws()?;
         let ec2 = aws.ec2().await?;
         let (filters, shown) = filters(&c);
@@ -296,7 +319,7 @@ impl DataSource<crate::aws::Aws> for ImageDataSource {
         loop {
             let out = ec2
                 .describe_images()
-                .set_owners(Some(owners(&c)))
+                .set_owners(Some(c.owners.clone()))
                 .set_filters(Some(filters.clone()))
                 .set_next_token(token)
                 .send()
@@ -330,7 +353,7 @@ impl DataSource<crate::aws::Aws> for ImageDataSource {
             )
             .into());
         };
-        if found.len() > 1 && c.most_recent == Some(false) {
+        if found.len() > 1 && !c.most_recent {
             let listed: Vec<String> = found
                 .iter()
                 .take(LISTED)
@@ -455,11 +478,15 @@ mod tests {
 
     #[test]
     fn filters_name_what_they_match() {
-        let c = config(&cfg(&[
-            ("code_tag", s("v2")),
-            ("name_prefix", s("web-")),
-            ("tags", Value::map([("app", s("web"))])),
-        ]))
+        let c = parse(&crate::tf::plan_helpers::fill_defaults(
+            &schema().block,
+            cfg(&[
+                ("code_tag", s("v2")),
+                ("name_prefix", s("web-")),
+                ("tags", Value::map([("app", s("web"))])),
+            ]),
+        ))
+        .and_then(Args::query)
         .unwrap();
         let (f, shown) = filters(&c);
         let pairs: Vec<(String, Vec<String>)> = f

@@ -42,7 +42,13 @@ fn settings_known_only_after_apply_are_planned_unknown_and_applied_as_given() {
   health_check           = terraform_data.settings.output.health
   min_healthy_percentage = terraform_data.settings.output.min_healthy
   suspend_processes      = terraform_data.settings.output.suspend
+  launch_mode            = terraform_data.settings.output.mode
   batch_timeout          = "60s"
+
+  scale_in_protected_instances = terraform_data.settings.output.protected
+  timeouts {
+    create = terraform_data.settings.output.timeout
+  }
 }
 
 resource "terraform_data" "settings" {
@@ -52,6 +58,9 @@ resource "terraform_data" "settings" {
     health      = "ec2"
     min_healthy = 50
     suspend     = ["AZRebalance"]
+    mode        = "launch_template"
+    protected   = "replace"
+    timeout     = "30m"
   }"#,
     );
     let tf = Terraform::new(moto, region, &main_tf);
@@ -70,6 +79,9 @@ resource "terraform_data" "settings" {
         .clone();
     assert_eq!(release["values"]["batch_size"], "1");
     assert_eq!(release["values"]["health_check"], "ec2");
+    assert_eq!(release["values"]["launch_mode"], "launch_template");
+    assert_eq!(release["values"]["scale_in_protected_instances"], "replace");
+    assert_eq!(release["values"]["timeouts"][0]["create"], "30m");
     assert_eq!(
         release["values"]["planned_batches"]
             .as_array()

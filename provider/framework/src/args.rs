@@ -18,7 +18,7 @@ use std::fmt::Display;
 use std::str::FromStr;
 
 use crate::diag::{AttrPath, Diagnostic, Diagnostics, Step};
-use crate::value::Value;
+use crate::value::{Value, ValueErrorKind};
 
 /// One argument of a configuration, as Terraform knows it right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -88,6 +88,31 @@ impl<T> Arg<T> {
             )
             .at(path.clone())),
         }
+    }
+}
+
+impl<T: std::ops::Deref> Arg<T> {
+    /// The known value, dereferenced (`Arg<String>` → `Option<&str>`).
+    pub fn as_deref(&self) -> Option<&T::Target> {
+        self.known().map(|t| &**t)
+    }
+}
+
+impl<T: Clone> Arg<Vec<Arg<T>>> {
+    /// The known elements, owned: what a check that can look at part of a list needs.
+    pub fn known_vec(&self) -> Vec<T> {
+        self.known_elements().cloned().collect()
+    }
+}
+
+impl<T: Clone> Arg<BTreeMap<String, Arg<T>>> {
+    /// The entries whose value is known, owned.
+    pub fn known_map(&self) -> BTreeMap<String, T> {
+        self.known()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.known()?.clone())))
+            .collect()
     }
 }
 
@@ -264,17 +289,16 @@ impl<'a> Field<'a> {
             Value::Number(n) => match n.as_i64().and_then(|i| T::try_from(i).ok()) {
                 Some(t) => Arg::Known(t),
                 None => {
-                    let shown = n.to_string();
-                    let shown = if shown.chars().count() > 24 {
-                        format!("a number of {} characters", shown.chars().count())
-                    } else {
-                        shown
+                    // The value layer's wording, long numbers shortened (`1e400`).
+                    let why = ValueErrorKind::NumberOutOfRange {
+                        number: n.to_string(),
+                        target: std::any::type_name::<T>(),
                     };
                     p.error(
                         &self.path,
                         "Invalid number",
                         format!(
-                            "{shown} is not a whole number between {} and {}.",
+                            "{why}: a whole number between {} and {} is required.",
                             min_of::<T>(),
                             max_of::<T>()
                         ),

@@ -17,9 +17,12 @@ use crate::tf::schema::{
     bool, list_of, map_of, number, set_of, string, Attribute, Block, NestedBlock, Schema,
 };
 
+mod args;
 mod imported_name;
 mod settings;
+use crate::tf::args::{Arg, Parser};
 use crate::tf::value::{from_value, to_value, Value};
+use args::{parse, Config};
 
 pub const TYPE_NAME: &str = "immutable_image";
 /// The tags the bake writes on an image besides the user's (`bake/mod.rs`): they count toward
@@ -114,72 +117,6 @@ pub fn schema() -> Schema {
     }
 }
 
-#[derive(Deserialize)]
-struct Config {
-    source_ami: Option<String>,
-    source_ami_filter: Option<Vec<FilterBlock>>,
-    code_tag: Option<String>,
-    script: Option<String>,
-    script_file: Option<String>,
-    environment: Option<BTreeMap<String, String>>,
-    communicator: Option<String>,
-    instance_type: Option<String>,
-    subnet_id: Option<String>,
-    security_group_ids: Option<Vec<String>>,
-    iam_instance_profile: Option<String>,
-    run_tags: Option<BTreeMap<String, String>>,
-    name_template: Option<String>,
-    description: Option<String>,
-    tags: Option<BTreeMap<String, String>>,
-    retain_on_destroy: Option<bool>,
-    timeouts: Option<Vec<TimeoutsBlock>>,
-    ssh_username: Option<String>,
-    ssh_port: Option<f64>,
-    ssh_host: Option<String>,
-    ssh_keypair_name: Option<String>,
-    ssh_private_key: Option<String>,
-    ssh_private_key_file: Option<String>,
-    ssh_allowed_cidrs: Option<Vec<String>>,
-    ssh_timeout: Option<String>,
-    ssh_bastion: Option<Vec<BastionBlock>>,
-    copy_to_regions: Option<Vec<String>>,
-    launch_permission: Option<Vec<LaunchPermissionBlock>>,
-    encrypted: Option<bool>,
-    kms_key_id: Option<String>,
-    keep_previous: Option<f64>,
-}
-
-#[derive(Deserialize)]
-struct BastionBlock {
-    host: Option<String>,
-    port: Option<f64>,
-    username: Option<String>,
-    private_key: Option<String>,
-    private_key_file: Option<String>,
-    host_key: Option<String>,
-}
-
-#[derive(Deserialize, Default, Clone)]
-struct LaunchPermissionBlock {
-    accounts: Option<Vec<String>>,
-    organization_arns: Option<Vec<String>>,
-    organizational_unit_arns: Option<Vec<String>>,
-    public: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct FilterBlock {
-    owners: Option<Vec<String>>,
-    name: Option<String>,
-    most_recent: Option<bool>,
-}
-
-#[derive(Deserialize, Default)]
-struct TimeoutsBlock {
-    create: Option<String>,
-    delete: Option<String>,
-}
-
 /// The attributes this resource computes, as stored in state.
 #[derive(Serialize, Deserialize, Default, Clone)]
 struct Computed {
@@ -194,17 +131,12 @@ struct Computed {
     region_image_ids: Option<BTreeMap<String, String>>,
 }
 
-/// The typed configuration; values not known yet (`terraform validate` sees every variable as
-/// unknown, plan may see values of other resources) read as unset. Apply sees only known values.
-fn config(v: &Value) -> Result<Config, Diagnostics> {
-    from_value(&v.known_part()).map_err(Diagnostics::from)
-}
-
 fn validate_config(raw: &Value) -> Diagnostics {
-    let mut d = Diagnostics::new();
-    let c = match config(raw) {
-        Ok(c) => c,
-        Err(e) => return e,
+    let mut p = Parser::new();
+    let c = args::read(raw, &mut p);
+    let mut d = match p.finish(()) {
+        Ok(((), warnings)) => warnings,
+        Err(errors) => errors,
     };
     let has_ami = !raw.get("source_ami").is_null();
     // A `dynamic "source_ami_filter"` block is unknown as a whole until its for_each is known.
@@ -225,10 +157,10 @@ fn validate_config(raw: &Value) -> Diagnostics {
         ),
         _ => {}
     }
-    if let Some(ami) = &c.source_ami {
+    if let Some(ami) = c.source_ami.known() {
         limits::check_id(AttrPath::root("source_ami"), ami, "ami-", "AMI", &mut d);
     }
-    if let Some(subnet) = &c.subnet_id {
+    if let Some(subnet) = c.subnet_id.known() {
         limits::check_id(
             AttrPath::root("subnet_id"),
             subnet,
@@ -237,7 +169,7 @@ fn validate_config(raw: &Value) -> Diagnostics {
             &mut d,
         );
     }
-    for sg in c.security_group_ids.iter().flatten() {
+    for sg in c.security_group_ids.known_elements() {
         // Sets have no index a diagnostic could name; the attribute is the closest path.
         limits::check_id(
             AttrPath::root("security_group_ids"),
@@ -249,21 +181,22 @@ fn validate_config(raw: &Value) -> Diagnostics {
     }
     for attr in ["tags", "run_tags"] {
         let tags = if attr == "tags" { &c.tags } else { &c.run_tags };
-        if let Some(tags) = tags {
-            limits::check_tags(&AttrPath::root(attr), tags, &mut d);
+        if tags.known().is_some() {
+            let tags = tags.known_map();
+            limits::check_tags(&AttrPath::root(attr), &tags, &mut d);
             limits::check_tag_count(
                 &AttrPath::root(attr),
-                tags,
+                &tags,
                 &BTreeMap::new(),
                 &OWN_IMAGE_TAGS,
                 &mut d,
             );
         }
     }
-    if let Some(desc) = &c.description {
+    if let Some(desc) = c.description.known() {
         limits::check_description(AttrPath::root("description"), desc, &mut d);
     }
-    if let Some(f) = c.source_ami_filter.as_ref().and_then(|l| l.first()) {
+    if let Some(f) = c.source_ami_filter.known() {
         let p = AttrPath::root("source_ami_filter").index(0);
         let owners = raw
             .get("source_ami_filter")
@@ -321,7 +254,7 @@ fn validate_config(raw: &Value) -> Diagnostics {
             "The provisioning script is empty.",
         );
     }
-    for k in c.environment.iter().flat_map(|e| e.keys()) {
+    for k in c.environment.known().into_iter().flat_map(|e| e.keys()) {
         let ok = k
             .chars()
             .next()
@@ -342,15 +275,6 @@ fn validate_config(raw: &Value) -> Diagnostics {
             );
         }
     }
-    if let Some(comm) = &c.communicator {
-        if comm != "ssm" && comm != "ssh" {
-            d.attr_error(
-                AttrPath::root("communicator"),
-                "Unsupported communicator",
-                format!("{comm:?} is not supported; use \"ssm\" or \"ssh\"."),
-            );
-        }
-    }
     settings::validate_ssh(&c, raw, &mut d);
     settings::validate_results(&c, raw, &mut d);
     if c.instance_type.as_deref() == Some("") {
@@ -360,7 +284,7 @@ fn validate_config(raw: &Value) -> Diagnostics {
             "Give an instance type such as \"t3.micro\".",
         );
     }
-    if let Some(t) = &c.name_template {
+    if let Some(t) = c.name_template.known() {
         // The rendered name must fit AWS's 128 characters: truncating it would cut the timestamp
         // and make the next bake's name collide with this one's.
         let rendered = t
@@ -389,19 +313,6 @@ fn validate_config(raw: &Value) -> Diagnostics {
             );
         }
     }
-    if let Some(t) = c.timeouts.as_ref().and_then(|l| l.first()) {
-        for (attr, v) in [("create", &t.create), ("delete", &t.delete)] {
-            if let Some(v) = v {
-                if let Err(e) = duration::parse(v) {
-                    d.attr_error(
-                        AttrPath::root("timeouts").index(0).attr(attr),
-                        "Invalid duration",
-                        e,
-                    );
-                }
-            }
-        }
-    }
     d
 }
 
@@ -412,15 +323,16 @@ fn bake_spec(
     c: &Config,
     default_tags: &BTreeMap<String, String>,
 ) -> Result<spec::BakeSpec, Diagnostics> {
-    let source = match (
-        &c.source_ami,
-        c.source_ami_filter.as_ref().and_then(|l| l.first()),
-    ) {
+    let source = match (c.source_ami.known(), c.source_ami_filter.known()) {
         (Some(id), _) => spec::Source::Ami(id.clone()),
         (None, Some(f)) => spec::Source::Filter {
-            owners: f.owners.clone().unwrap_or_default(),
-            name: f.name.clone().unwrap_or_default(),
-            most_recent: f.most_recent.unwrap_or(true),
+            owners: f.owners.known_vec(),
+            name: f.name.known().cloned().unwrap_or_default(),
+            most_recent: f.most_recent.required(
+                &AttrPath::root("source_ami_filter")
+                    .index(0)
+                    .attr("most_recent"),
+            )?,
         },
         (None, None) => {
             return Err(
@@ -430,7 +342,7 @@ fn bake_spec(
             )
         }
     };
-    let script = match (&c.script, &c.script_file) {
+    let script = match (c.script.known(), c.script_file.known()) {
         (Some(s), _) => s.clone(),
         (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
             Diagnostics::from(
@@ -449,19 +361,19 @@ fn bake_spec(
     let create_timeout = create_timeout(c)?;
     Ok(spec::BakeSpec {
         source,
-        code_tag: c.code_tag.clone().unwrap_or_default(),
+        code_tag: c.code_tag.clone().required(&AttrPath::root("code_tag"))?,
         script,
-        environment: c.environment.clone().unwrap_or_default(),
+        environment: c.environment.known_map(),
         communicator: spec::Communicator::Ssm,
         builder: spec::Builder {
             instance_type: c
                 .instance_type
                 .clone()
-                .unwrap_or_else(|| settings::DEFAULT_INSTANCE_TYPE.into()),
-            subnet_id: c.subnet_id.clone(),
-            security_group_ids: c.security_group_ids.clone().unwrap_or_default(),
-            iam_instance_profile: c.iam_instance_profile.clone(),
-            run_tags: c.run_tags.clone().unwrap_or_default(),
+                .required(&AttrPath::root("instance_type"))?,
+            subnet_id: c.subnet_id.known().cloned(),
+            security_group_ids: c.security_group_ids.known_vec(),
+            iam_instance_profile: c.iam_instance_profile.known().cloned(),
+            run_tags: c.run_tags.known_map(),
             key_name: None,
         },
         image: settings::image_settings(c, default_tags),
@@ -470,36 +382,30 @@ fn bake_spec(
 }
 
 fn create_timeout(c: &Config) -> Result<Duration, Diagnostics> {
-    timeout(
-        c.timeouts
-            .as_ref()
-            .and_then(|l| l.first())
-            .and_then(|t| t.create.as_deref()),
-        DEFAULT_CREATE_TIMEOUT,
-        "create",
-    )
+    let t = c.timeouts.as_ref().known().map_or(Arg::Null, |t| t.create);
+    timeout(t, DEFAULT_CREATE_TIMEOUT, "create")
 }
 
-fn timeout(v: Option<&str>, default: &str, attr: &str) -> Result<Duration, Diagnostics> {
-    duration::parse(v.unwrap_or(default)).map_err(|e| {
-        Diagnostic::error("Invalid duration", e)
-            .at(AttrPath::root("timeouts").index(0).attr(attr))
-            .into()
-    })
+/// A `timeouts` value, or its documented default when unset (a block has no schema default
+/// when the block itself is absent, so the constant the schema's text shows is the one used).
+fn timeout(v: Arg<Duration>, default: &str, attr: &str) -> Result<Duration, Diagnostics> {
+    let path = AttrPath::root("timeouts").index(0).attr(attr);
+    match v {
+        Arg::Null => duration::parse(default)
+            .map_err(|e| Diagnostic::error("Invalid duration", e).at(path).into()),
+        other => other.required(&path).map_err(Diagnostics::from),
+    }
 }
 
 /// Whether the regions holding the image will change: `copy_to_regions` differs from the regions
 /// in `region_image_ids` (also when a copy vanished and refresh dropped it).
-async fn copies_change(cx: &Cx, proposed: &Value, prior: &Value) -> Result<bool, Diagnostics> {
-    let wanted = proposed.get("copy_to_regions");
-    if !wanted.is_wholly_known() {
-        return Ok(true);
-    }
+async fn copies_change(cx: &Cx, proposed: &Config, prior: &Value) -> Result<bool, Diagnostics> {
+    let mut want = match proposed.copy_to_regions.clone().wholly() {
+        Arg::Unknown => return Ok(true),
+        Arg::Null => vec![],
+        Arg::Known(regions) => regions,
+    };
     let home = cx.aws()?.region().await?;
-    let mut want: Vec<String> = from_value::<Option<Vec<String>>>(wanted)
-        .ok()
-        .flatten()
-        .unwrap_or_default();
     want.push(home.clone());
     want.sort();
     want.dedup();
@@ -509,24 +415,6 @@ async fn copies_change(cx: &Cx, proposed: &Value, prior: &Value) -> Result<bool,
         .into_keys()
         .collect();
     Ok(want != have)
-}
-
-/// The inputs of the fingerprint are all known (plan can compute it now).
-fn fingerprint_inputs_known(v: &Value) -> bool {
-    [
-        "source_ami",
-        "source_ami_filter",
-        "code_tag",
-        "script",
-        "script_file",
-        "environment",
-        "instance_type",
-        "iam_instance_profile",
-        "encrypted",
-        "kms_key_id",
-    ]
-    .iter()
-    .all(|a| v.get(a).is_wholly_known())
 }
 
 fn set(v: &mut Value, attr: &str, new: Value) {
@@ -687,21 +575,22 @@ impl Resource<crate::aws::Aws> for ImageResource {
 
     async fn plan(&self, cx: &Cx, req: PlanRequest<'_>) -> Result<Planned, Diagnostics> {
         let mut planned = req.proposed.clone();
+        let proposed = parse(req.proposed)?;
         if let Ok(aws) = cx.aws() {
-            let c = config(req.config)?;
+            let c = parse(req.config)?;
             let mut d = Diagnostics::new();
             limits::check_tag_count(
                 &AttrPath::root("tags"),
-                c.tags.as_ref().unwrap_or(&BTreeMap::new()),
+                &c.tags.known_map(),
                 aws.default_tags(),
                 &OWN_IMAGE_TAGS,
                 &mut d,
             );
             d.into_result()?;
-            let tags = req.config.get("tags");
-            let tags_all = if tags.is_wholly_known() {
+            let tags = c.tags.clone().wholly();
+            let tags_all = if !tags.is_unknown() {
                 Value::Map(
-                    merged_tags(aws.default_tags(), c.tags.as_ref())
+                    merged_tags(aws.default_tags(), tags.known())
                         .into_iter()
                         .map(|(k, v)| (k, Value::String(v)))
                         .collect(),
@@ -712,13 +601,12 @@ impl Resource<crate::aws::Aws> for ImageResource {
             set(&mut planned, "tags_all", tags_all);
         }
         let requires_replace = vec![AttrPath::root("fingerprint")];
-        if !fingerprint_inputs_known(req.proposed) {
+        if proposed.fingerprint_inputs_unknown() {
             set(&mut planned, "fingerprint", unknown());
             set(&mut planned, "source_ami_id", unknown());
         } else {
-            let c = config(req.proposed)?;
             let aws = cx.aws()?;
-            let spec = bake_spec(&c, aws.default_tags())?;
+            let spec = bake_spec(&proposed, aws.default_tags())?;
             let ec2 = aws.ec2().await?;
             let resolved = source::resolve_memo(aws, &ec2, &spec.source)
                 .await
@@ -753,7 +641,7 @@ impl Resource<crate::aws::Aws> for ImageResource {
             ] {
                 set(&mut planned, a, unknown());
             }
-        } else if !req.prior.is_null() && copies_change(cx, req.proposed, req.prior).await? {
+        } else if !req.prior.is_null() && copies_change(cx, &proposed, req.prior).await? {
             set(&mut planned, "region_image_ids", unknown());
         }
         Ok(Planned {
@@ -763,11 +651,11 @@ impl Resource<crate::aws::Aws> for ImageResource {
     }
 
     async fn create(&self, cx: &Cx, req: ApplyRequest<'_>) -> Result<Value, Diagnostics> {
-        let c = config(req.planned)?;
+        let c = parse(req.planned)?;
         let aws = cx.aws()?;
         let mut spec = bake_spec(&c, aws.default_tags())?;
         spec.communicator =
-            settings::communicator(&config(&with_write_only(req.planned, req.config))?)?;
+            settings::communicator(&parse(&with_write_only(req.planned, req.config))?)?;
         let ec2 = aws.ec2().await?;
         let resolved = source::resolve_memo(aws, &ec2, &spec.source).await?;
         let fp = fingerprint::fingerprint(&spec, &resolved.image_id);
@@ -828,13 +716,13 @@ impl Resource<crate::aws::Aws> for ImageResource {
         let aws = cx.aws()?;
         let mut prior = computed_of(req.prior);
         let id = prior.id.clone().unwrap_or_default();
-        let mut old = settings::image_settings(&config(req.prior)?, aws.default_tags());
+        let mut old = settings::image_settings(&parse(req.prior)?, aws.default_tags());
         // What is on the image now, as last refreshed: a change of default_tags, or a tag
         // changed outside Terraform, is then a difference to apply.
         if let Some(on_image) = prior.tags_all.clone() {
             old.tags = on_image;
         }
-        let c = config(req.planned)?;
+        let c = parse(req.planned)?;
         let new = settings::image_settings(&c, aws.default_tags());
         prior.tags_all = Some(new.tags.clone());
         let home = aws.region().await?;
@@ -883,14 +771,12 @@ impl Resource<crate::aws::Aws> for ImageResource {
             Some(info) => info.snapshot_ids,
             None => c.snapshot_ids.unwrap_or_default(),
         };
-        let t: Option<Vec<TimeoutsBlock>> = from_value(prior.get("timeouts")).unwrap_or_default();
-        let limit = timeout(
-            t.as_ref()
-                .and_then(|l| l.first())
-                .and_then(|t| t.delete.as_deref()),
-            DEFAULT_DELETE_TIMEOUT,
-            "delete",
-        )?;
+        let delete = parse(prior)?
+            .timeouts
+            .as_ref()
+            .known()
+            .map_or(Arg::Null, |t| t.delete);
+        let limit = timeout(delete, DEFAULT_DELETE_TIMEOUT, "delete")?;
         let aws = cx.aws()?;
         let home = aws.region().await?;
         let copies: Vec<(String, String)> = c
@@ -929,8 +815,7 @@ impl Resource<crate::aws::Aws> for ImageResource {
             return Ok(None);
         };
         let mut new = state.clone();
-        let configured: Option<BTreeMap<String, String>> =
-            from_value(state.get("tags")).unwrap_or_default();
+        let configured = parse(state)?.tags.wholly().into_known();
         let (tags, tags_all) =
             refreshed_tags(&info.tags, configured.as_ref(), cx.aws()?.default_tags());
         if !(tags.is_empty() && state.get("tags").is_null()) {
@@ -1677,5 +1562,17 @@ mod tests {
             ("script", s("x")),
         ]));
         assert!(d.is_empty(), "{d}");
+    }
+
+    /// A value refused by the parse does not hide the rules' findings: one run reports both.
+    #[test]
+    fn parse_errors_and_rule_errors_come_together() {
+        let d = validate_config(&cfg(&[
+            ("ssh_timeout", s("soon")),
+            ("description", s(&"d".repeat(256))),
+        ]));
+        let paths = errors_at(&d);
+        assert!(paths.contains(&"ssh_timeout".to_string()), "{paths:?}");
+        assert!(paths.contains(&"description".to_string()), "{paths:?}");
     }
 }

@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use super::{BastionBlock, Config, LaunchPermissionBlock};
+use super::args::{BastionBlock, CommunicatorKind, Config, LaunchPermissionBlock, Strings};
 use crate::aws::settings::looks_like_region;
 use crate::bake::spec::{
     Bastion, Communicator, ExistingKeyPair, ImageSettings, LaunchPermission, Secret, SshSettings,
 };
 use crate::bake::ssh::keys;
+use crate::tf::args::Arg;
 use crate::tf::diag::{AttrPath, Diagnostic, Diagnostics};
-use crate::tf::duration;
 use crate::tf::value::Value;
 
 /// Defaults the schema declares and the code falls back to for states written before the
@@ -37,19 +37,6 @@ fn root(a: &str) -> AttrPath {
 
 fn block_set(raw: &Value, attr: &str) -> bool {
     matches!(raw.get(attr), Value::List(l) if !l.is_empty())
-}
-
-/// A TCP port: a whole number from 1 to 65535.
-fn check_port(d: &mut Diagnostics, path: AttrPath, v: Option<f64>) {
-    if let Some(p) = v {
-        if p.fract() != 0.0 || !(1.0..=65535.0).contains(&p) {
-            d.attr_error(
-                path,
-                "Invalid port",
-                format!("{p} is not a TCP port (a whole number from 1 to 65535)."),
-            );
-        }
-    }
 }
 
 /// `10.0.0.0/8`, `203.0.113.7/32`, `2001:db8::/32`.
@@ -96,8 +83,7 @@ pub fn validate_ssh(c: &Config, raw: &Value, d: &mut Diagnostics) {
     let is_ssm = communicator.is_null() || communicator.as_str() == Some("ssm");
     let is_ssh = communicator.as_str() == Some("ssh");
 
-    check_port(d, root("ssh_port"), c.ssh_port);
-    for cidr in c.ssh_allowed_cidrs.iter().flatten() {
+    for cidr in c.ssh_allowed_cidrs.known_elements() {
         if !is_cidr(cidr) {
             d.attr_error(
                 root("ssh_allowed_cidrs"),
@@ -106,11 +92,6 @@ pub fn validate_ssh(c: &Config, raw: &Value, d: &mut Diagnostics) {
                     "{cidr:?} is not a CIDR block such as \"203.0.113.7/32\" or \"2001:db8::/64\"."
                 ),
             );
-        }
-    }
-    if let Some(t) = &c.ssh_timeout {
-        if let Err(e) = duration::parse(t) {
-            d.attr_error(root("ssh_timeout"), "Invalid duration", e);
         }
     }
     if c.ssh_host.as_deref() == Some("") {
@@ -149,13 +130,13 @@ pub fn validate_ssh(c: &Config, raw: &Value, d: &mut Diagnostics) {
             "Set ssh_keypair_name to the EC2 key pair this private key belongs to (the builder is launched with it), or leave the key out to have a temporary key pair made.",
         );
     }
-    if let Some(k) = &c.ssh_private_key {
+    if let Some(k) = c.ssh_private_key.known() {
         if let Err(e) = keys::parse(&Secret::new(k.clone())) {
             d.attr_error(root("ssh_private_key"), "Invalid private key", e);
         }
     }
 
-    if let Some(b) = c.ssh_bastion.as_ref().and_then(|l| l.first()) {
+    if let Some(b) = c.ssh_bastion.known() {
         validate_bastion(b, raw, key_inline || key_file, d);
     }
 
@@ -232,7 +213,6 @@ fn validate_bastion(b: &BastionBlock, raw: &Value, builder_key: bool, d: &mut Di
             "Give the user to log in to the bastion as.",
         );
     }
-    check_port(d, p().attr("port"), b.port);
     let raw_b = match raw.get("ssh_bastion") {
         Value::List(l) => l.first().cloned().unwrap_or(Value::Null),
         _ => Value::Null,
@@ -253,12 +233,12 @@ fn validate_bastion(b: &BastionBlock, raw: &Value, builder_key: bool, d: &mut Di
             "The bastion needs a private key: set private_key_file (or private_key), or give the builder an existing key (ssh_keypair_name with ssh_private_key_file) that the bastion accepts too.",
         );
     }
-    if let Some(k) = &b.private_key {
+    if let Some(k) = b.private_key.known() {
         if let Err(e) = keys::parse(&Secret::new(k.clone())) {
             d.attr_error(p().attr("private_key"), "Invalid private key", e);
         }
     }
-    if let Some(h) = &b.host_key {
+    if let Some(h) = b.host_key.known() {
         if russh::keys::PublicKey::from_openssh(h.trim()).is_err() {
             d.attr_error(
                 p().attr("host_key"),
@@ -270,7 +250,7 @@ fn validate_bastion(b: &BastionBlock, raw: &Value, builder_key: bool, d: &mut Di
 }
 
 pub fn validate_results(c: &Config, raw: &Value, d: &mut Diagnostics) {
-    for region in c.copy_to_regions.iter().flatten() {
+    for region in c.copy_to_regions.known_elements() {
         if !looks_like_region(region) {
             d.attr_error(
                 root("copy_to_regions"),
@@ -279,14 +259,7 @@ pub fn validate_results(c: &Config, raw: &Value, d: &mut Diagnostics) {
             );
         }
     }
-    if let Some(n) = c.keep_previous {
-        if n.fract() != 0.0 || !(0.0..=1000.0).contains(&n) {
-            d.attr_error(
-                root("keep_previous"),
-                "Invalid keep_previous",
-                format!("{n} is not a count of images to keep (a whole number from 0 to 1000)."),
-            );
-        }
+    if let Some(&n) = c.keep_previous.known() {
         if raw.get("name_template").is_null() {
             d.attr_error(
                 root("keep_previous"),
@@ -294,8 +267,8 @@ pub fn validate_results(c: &Config, raw: &Value, d: &mut Diagnostics) {
                 format!("Images belong to this resource when they share its name_template; the default ({DEFAULT_NAME_TEMPLATE:?}) is shared by every resource that leaves it out, so pruning by it could delete another resource's images. Set a name_template of this resource's own, e.g. \"web-{{{{tag}}}}-{{{{timestamp}}}}\"."),
             );
         }
-        if n > 0.0
-            && c.retain_on_destroy != Some(true)
+        if n > 0
+            && c.retain_on_destroy != Arg::Known(true)
             && !raw.get("retain_on_destroy").is_unknown()
         {
             d.push(
@@ -307,9 +280,9 @@ pub fn validate_results(c: &Config, raw: &Value, d: &mut Diagnostics) {
             );
         }
     }
-    if let Some(lp) = c.launch_permission.as_ref().and_then(|l| l.first()) {
+    if let Some(lp) = c.launch_permission.known() {
         let p = || AttrPath::root("launch_permission").index(0);
-        for a in lp.accounts.iter().flatten() {
+        for a in lp.accounts.known_elements() {
             if !is_account_id(a) {
                 d.attr_error(
                     p().attr("accounts"),
@@ -318,7 +291,7 @@ pub fn validate_results(c: &Config, raw: &Value, d: &mut Diagnostics) {
                 );
             }
         }
-        for a in lp.organization_arns.iter().flatten() {
+        for a in lp.organization_arns.known_elements() {
             if !is_org_arn(a, "organization") {
                 d.attr_error(
                     p().attr("organization_arns"),
@@ -327,7 +300,7 @@ pub fn validate_results(c: &Config, raw: &Value, d: &mut Diagnostics) {
                 );
             }
         }
-        for a in lp.organizational_unit_arns.iter().flatten() {
+        for a in lp.organizational_unit_arns.known_elements() {
             if !is_org_arn(a, "ou") {
                 d.attr_error(
                     p().attr("organizational_unit_arns"),
@@ -353,54 +326,60 @@ pub fn validate_results(c: &Config, raw: &Value, d: &mut Diagnostics) {
 }
 
 fn launch_permission(b: Option<&LaunchPermissionBlock>) -> LaunchPermission {
-    let b = b.cloned().unwrap_or_default();
-    let sorted = |v: Option<Vec<String>>| {
-        let mut v = v.unwrap_or_default();
+    let none = LaunchPermissionBlock::default();
+    let b = b.unwrap_or(&none);
+    let sorted = |v: &Strings| {
+        let mut v = v.known_vec();
         v.sort();
         v.dedup();
         v
     };
     LaunchPermission {
-        accounts: sorted(b.accounts),
-        organization_arns: sorted(b.organization_arns),
-        organizational_unit_arns: sorted(b.organizational_unit_arns),
-        public: b.public.unwrap_or(false),
+        accounts: sorted(&b.accounts),
+        organization_arns: sorted(&b.organization_arns),
+        organizational_unit_arns: sorted(&b.organizational_unit_arns),
+        // Optional without a default: unset grants nothing.
+        public: b.public == Arg::Known(true),
     }
 }
 
 /// Name, tags and results of the image: all an in-place update needs (no file is read).
 pub fn image_settings(c: &Config, default_tags: &BTreeMap<String, String>) -> ImageSettings {
     let mut tags = default_tags.clone();
-    tags.extend(c.tags.clone().unwrap_or_default());
-    let mut regions = c.copy_to_regions.clone().unwrap_or_default();
+    tags.extend(c.tags.known_map());
+    let mut regions = c.copy_to_regions.known_vec();
     regions.sort();
     regions.dedup();
     ImageSettings {
+        // States written before the framework filled defaults hold null here.
         name_template: c
             .name_template
-            .clone()
+            .known()
+            .cloned()
             .unwrap_or_else(|| DEFAULT_NAME_TEMPLATE.into()),
-        description: c.description.clone(),
+        description: c.description.known().cloned(),
         tags,
         copy_to_regions: regions,
-        launch_permission: launch_permission(c.launch_permission.as_ref().and_then(|l| l.first())),
-        encrypted: c.encrypted.unwrap_or(false),
-        kms_key_id: c.kms_key_id.clone(),
-        keep_previous: c.keep_previous.map(|n| n.max(0.0) as u32),
+        launch_permission: launch_permission(c.launch_permission.known()),
+        encrypted: c.encrypted == Arg::Known(true),
+        kms_key_id: c.kms_key_id.known().cloned(),
+        keep_previous: c.keep_previous.known().copied(),
     }
 }
 
 /// Reads a private key from the configuration or its file. Errors name the attribute and the
 /// path, never the content.
 fn private_key(
-    inline: &Option<String>,
-    file: &Option<String>,
+    inline: &Arg<String>,
+    file: &Arg<String>,
     file_path: AttrPath,
 ) -> Result<Option<Secret>, Diagnostics> {
-    if let Some(k) = inline {
+    if let Some(k) = inline.known() {
         return Ok(Some(Secret::new(k.clone())));
     }
-    let Some(path) = file else { return Ok(None) };
+    let Some(path) = file.known() else {
+        return Ok(None);
+    };
     let text = std::fs::read_to_string(path).map_err(|e| {
         Diagnostics::from(
             Diagnostic::error("Cannot read the private key file", format!("{path}: {e}"))
@@ -418,7 +397,7 @@ fn private_key(
 
 /// The communicator, with its keys read (apply time only).
 pub fn communicator(c: &Config) -> Result<Communicator, Diagnostics> {
-    if c.communicator.as_deref() != Some("ssh") {
+    if c.communicator != Arg::Known(CommunicatorKind::Ssh) {
         return Ok(Communicator::Ssm);
     }
     let builder_key = private_key(
@@ -426,14 +405,14 @@ pub fn communicator(c: &Config) -> Result<Communicator, Diagnostics> {
         &c.ssh_private_key_file,
         root("ssh_private_key_file"),
     )?;
-    let key_pair = match (&c.ssh_keypair_name, &builder_key) {
+    let key_pair = match (c.ssh_keypair_name.known(), &builder_key) {
         (Some(name), Some(k)) => Some(ExistingKeyPair {
             name: name.clone(),
             private_key: k.clone(),
         }),
         _ => None,
     };
-    let bastion = match c.ssh_bastion.as_ref().and_then(|l| l.first()) {
+    let bastion = match c.ssh_bastion.known() {
         None => None,
         Some(b) => {
             let p = AttrPath::root("ssh_bastion").index(0);
@@ -449,24 +428,21 @@ pub fn communicator(c: &Config) -> Result<Communicator, Diagnostics> {
                 )
             })?;
             Some(Bastion {
-                host: b.host.clone().unwrap_or_default(),
-                port: b.port.unwrap_or(22.0) as u16,
-                username: b.username.clone().unwrap_or_default(),
+                host: b.host.clone().required(&p.clone().attr("host"))?,
+                port: b.port.required(&p.clone().attr("port"))?,
+                username: b.username.clone().required(&p.clone().attr("username"))?,
                 private_key: key,
-                host_key: b.host_key.clone(),
+                host_key: b.host_key.known().cloned(),
             })
         }
     };
-    let timeout = duration::parse(c.ssh_timeout.as_deref().unwrap_or(DEFAULT_SSH_TIMEOUT))
-        .map_err(|e| {
-            Diagnostics::from(Diagnostic::error("Invalid duration", e).at(root("ssh_timeout")))
-        })?;
-    let mut cidrs = c.ssh_allowed_cidrs.clone().unwrap_or_default();
+    let timeout = c.ssh_timeout.required(&root("ssh_timeout"))?;
+    let mut cidrs = c.ssh_allowed_cidrs.known_vec();
     cidrs.sort();
     Ok(Communicator::Ssh(Box::new(SshSettings {
-        username: c.ssh_username.clone().unwrap_or_default(),
-        port: c.ssh_port.unwrap_or(22.0) as u16,
-        host: c.ssh_host.clone(),
+        username: c.ssh_username.clone().required(&root("ssh_username"))?,
+        port: c.ssh_port.required(&root("ssh_port"))?,
+        host: c.ssh_host.known().cloned(),
         key_pair,
         allowed_cidrs: cidrs,
         timeout,

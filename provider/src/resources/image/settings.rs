@@ -14,8 +14,9 @@ use crate::tf::args::Arg;
 use crate::tf::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tf::value::Value;
 
-/// Defaults the schema declares and the code falls back to for states written before the
-/// framework filled defaults: one constant each, read by both.
+/// Defaults the schema declares, one constant each. Apply takes them from the plan, where the
+/// framework filled them; only `name_template`'s is also read here, for states written before
+/// defaults were filled (`image_settings` of a prior state).
 pub(super) const DEFAULT_SSH_TIMEOUT: &str = "5m";
 pub(super) const DEFAULT_NAME_TEMPLATE: &str = "immutable-{{tag}}-{{timestamp}}";
 pub(super) const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";

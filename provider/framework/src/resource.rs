@@ -1,6 +1,7 @@
 //! The resource abstraction: what a resource type implements. Resources see decoded values,
-//! typed through `value::from_value`, and answer with values and diagnostics; msgpack, gRPC and
-//! TLS stay below this line.
+//! read into typed, unknown-aware arguments with `args` (or `value::from_value` for what they
+//! stored themselves), and answer with values and diagnostics; msgpack, gRPC and TLS stay below
+//! this line.
 //!
 //! Resources are generic over `S`, the state the provider's `configure` returned (clients,
 //! settings): the framework hands it over and knows nothing about it.

@@ -79,6 +79,18 @@ impl ReleaseSettings {
             Strategy::Replace => 90,
         })
     }
+
+    /// Healthy in-service instances a release must keep while the group's desired capacity is
+    /// `desired`: all of them for surge, the percentage (rounded up) for replace.
+    pub fn healthy_floor(&self, desired: u32) -> u32 {
+        match self.strategy {
+            Strategy::Surge => desired,
+            Strategy::Replace => {
+                let pct = u64::from(self.effective_min_healthy_percentage());
+                (pct * u64::from(desired)).div_ceil(100) as u32
+            }
+        }
+    }
 }
 
 /// What a release does with old instances protected from scale in (the names of Instance

@@ -364,21 +364,10 @@ async fn run_locked(
             // The failed batch's new instances must not stay: the group would run above its
             // capacity, or with instances that never became healthy. Not after a read that
             // failed: nothing is known to be wrong with them.
-            let doomed: &[String] = if failed { &failure.launched } else { &[] };
-            let decrement = cfg.settings.strategy == Strategy::Surge;
-            for id in doomed {
-                if decrement {
-                    ledger.decremented(1);
-                }
-                if let Err(e) = group.terminate(id, decrement).await {
-                    tracing::warn!(instance_id = %id, "could not terminate a new instance of the failed batch: {e}");
-                }
-            }
-            if !doomed.is_empty() {
-                err.restored.push(format!(
-                    "terminated the failed batch's new instances ({})",
-                    doomed.join(", ")
-                ));
+            if failed && !failure.launched.is_empty() {
+                err.restored.push(
+                    remove_failed_batch(group, &cfg.settings, &ledger, &failure.launched).await,
+                );
             }
             let can_roll_back = cfg.auto_rollback && failed && cfg.mode != LaunchMode::External;
             let mut rolled_back = false;
@@ -1221,19 +1210,108 @@ async fn roll_back(
             ));
             Ok(notes)
         }
-        Err(f) => Err(format!(
-            "the group launches {} again ({}), but replacing the new instances back failed: {} (after replacing back {})",
-            previous_image,
-            previous.describe(),
-            f.what,
-            f.batches
-                .iter()
-                .flatten()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
+        Err(f) => {
+            // The rollback's own failed batch leaves the group above its capacity just as a
+            // failed batch of the release does; left to the restore's surplus removal, which
+            // prefers the release's image, healthy instances would go before these.
+            let cleaned = if f.kind.is_failed_release() && !f.launched.is_empty() {
+                format!(
+                    "; {}",
+                    remove_failed_batch(group, &back, ledger, &f.launched).await
+                )
+            } else {
+                String::new()
+            };
+            Err(format!(
+                "the group launches {} again ({}), but replacing the new instances back failed: {} (after replacing back {}){cleaned}",
+                previous_image,
+                previous.describe(),
+                f.what,
+                f.batches
+                    .iter()
+                    .flatten()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
     }
+}
+
+/// Terminates the new instances of a batch that failed, those that do not serve first (pending,
+/// unhealthy), one at a time; a serving one whose termination would take the group's healthy
+/// in-service instances below the release's floor stays (the restore then removes what is left
+/// above the group's capacity, again not-serving first). Surge: each termination lowers desired
+/// capacity, as the batch raised it; replace: the group launches a replacement. Returns what it
+/// did, for the error. A failed read says nothing about the instances: they stay, for the
+/// restore (which reads again) or the next apply.
+async fn remove_failed_batch(
+    group: &dyn GroupApi,
+    settings: &ReleaseSettings,
+    ledger: &Ledger,
+    launched: &[String],
+) -> String {
+    let snap = match group.snapshot().await {
+        Ok(s) => s,
+        Err(e) => {
+            return format!(
+                "the failed batch's new instances ({}) could not be looked at before their removal ({e}); left for the restore",
+                launched.join(", ")
+            )
+        }
+    };
+    ledger.observe(snap.desired_capacity);
+    let floor = settings.healthy_floor(ledger.base());
+    let mut healthy = snap.healthy_in_service();
+    let mut doomed: Vec<&release_planner::InstanceSnapshot> = snap
+        .instances
+        .iter()
+        .filter(|i| launched.contains(&i.id))
+        .filter(|i| {
+            matches!(
+                i.lifecycle_state,
+                LifecycleState::Pending | LifecycleState::InService
+            )
+        })
+        .collect();
+    doomed.sort_by_key(|i| (i.is_healthy_in_service(), i.id.clone()));
+    let decrement = settings.strategy == Strategy::Surge;
+    let (mut terminated, mut kept) = (vec![], vec![]);
+    for i in doomed {
+        let serving = i.is_healthy_in_service();
+        if serving && healthy <= floor {
+            kept.push(i.id.clone());
+            continue;
+        }
+        if decrement {
+            ledger.decremented(1);
+        }
+        match group.terminate(&i.id, decrement).await {
+            Ok(()) => {
+                terminated.push(i.id.clone());
+                healthy -= u32::from(serving);
+            }
+            Err(e) => {
+                tracing::warn!(instance_id = %i.id, "could not terminate a new instance of the failed batch: {e}")
+            }
+        }
+    }
+    let mut note = format!(
+        "terminated the failed batch's new instances ({})",
+        if terminated.is_empty() {
+            "none".to_string()
+        } else {
+            terminated.join(", ")
+        }
+    );
+    if !kept.is_empty() {
+        note.push_str(&format!(
+            ", kept {} healthy one(s) ({}) so that the group keeps {floor} healthy instances in service",
+            kept.len(),
+            kept.join(", ")
+        ));
+    }
+    note
 }
 
 /// Puts back what the release changed on the group: capacity, suspended processes, record.

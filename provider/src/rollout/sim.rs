@@ -107,6 +107,9 @@ pub struct SimConfig {
     pub broken_images: BTreeSet<String>,
     /// Chance that any new instance never becomes healthy.
     pub never_healthy: f64,
+    /// From this time on, every instance launched fails its health checks, whatever its image
+    /// (something they all depend on broke): a rollback's batch fails too.
+    pub broken_from: Option<Duration>,
     /// Of the instances that never become healthy, the share that hangs in `Pending` (the
     /// others come up `InService` and fail their health checks).
     pub stuck_share: f64,
@@ -251,6 +254,7 @@ impl SimConfig {
             elb: false,
             broken_images: BTreeSet::new(),
             never_healthy: 0.0,
+            broken_from: None,
             stuck_share: 0.5,
             latency: (Duration::from_millis(20), Duration::from_millis(300)),
             retried: 0.0,
@@ -775,7 +779,11 @@ impl World {
             })
             .cloned()
             .unwrap_or_default();
-        let broken = self.cfg.broken_images.contains(&image);
+        let broken = self.cfg.broken_images.contains(&image)
+            || self
+                .cfg
+                .broken_from
+                .is_some_and(|t| now.duration_since(self.start) >= t);
         let never = broken || self.rng.f64() < self.cfg.never_healthy;
         // A never-healthy instance either hangs in Pending or comes up Unhealthy.
         let stuck = never && self.rng.f64() < self.cfg.stuck_share;

@@ -1086,6 +1086,42 @@ fn an_instance_unchecked_in_its_grace_period_does_not_pass_its_batch() {
 }
 
 #[test]
+fn a_failed_rollback_batch_is_cleaned_up_before_healthy_instances() {
+    // Batch 1 onto the new image succeeds; from then on every launch fails its health checks,
+    // unchecked for the 300 s grace period (the group reports an instance Healthy until then,
+    // if it gets in service at all): batch 2 fails, and so does the rollback's first batch. Its
+    // instances look as healthy as the proven ones on the new image; they are the ones to go.
+    // Seed 70: without the rollback's cleanup, the restore's surplus removal took a proven
+    // instance on the new image before an unproven one of the rollback (healthy 7 < 8).
+    let mut cloud = SimConfig::new(70, 8);
+    cloud.max = 16;
+    cloud.boot = (Duration::from_secs(10), Duration::from_secs(60));
+    cloud.grace = Duration::from_secs(300);
+    cloud.broken_from = Some(Duration::from_secs(100));
+    let sim = SimGroup::new(cloud);
+    let mut cfg = calm_release("rel-rollback-fails", 2);
+    cfg.settings.instance_warmup_secs = 0;
+    cfg.batch_timeout = Duration::from_secs(340);
+    let err = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect_err("both the release and its rollback fail");
+    let msg = err.to_string();
+    let lowest = sim.lowest_healthy().unwrap();
+    assert!(msg.contains("ROLLBACK FAILED"), "{msg}");
+    assert!(
+        msg.matches("terminated the failed batch's new instances")
+            .count()
+            == 2,
+        "the release's and the rollback's failed batch: {msg}"
+    );
+    assert!(
+        lowest.healthy >= 8,
+        "healthy capacity fell to {lowest:?}: {msg}\n{:#?}",
+        sim.events()
+    );
+}
+
+#[test]
 fn parallel_releases_sharing_a_throttled_account_complete_without_a_failed_batch() {
     let bucket = TokenBucket::new(4, 2.0);
     let sims: Vec<SimGroup> = (0..6u64)

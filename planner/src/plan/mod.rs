@@ -6,7 +6,7 @@ use crate::error::PlanError;
 use crate::model::{GroupSnapshot, LaunchSource};
 use crate::picker::Picker;
 use crate::schedule::{Batch, Capacity, Schedule};
-use crate::settings::{ProtectedInstances, ReleaseSettings, Strategy};
+use crate::settings::{ProtectedInstances, ReleaseSettings, StandbyInstances, Strategy};
 use crate::warning::{Warning, WarningKind};
 use std::collections::BTreeMap;
 
@@ -314,8 +314,11 @@ fn warnings(
         });
     }
     if !classified.standby.is_empty() {
-        out.push(WarningKind::StandbySkipped {
-            instance_ids: classified.standby.clone(),
+        let instance_ids = classified.standby.clone();
+        out.push(match settings.standby_instances {
+            StandbyInstances::Replace => WarningKind::StandbyReplaced { instance_ids },
+            StandbyInstances::Wait => WarningKind::StandbyWaited { instance_ids },
+            StandbyInstances::Ignore => WarningKind::StandbySkipped { instance_ids },
         });
     }
     if !classified.other.is_empty() {

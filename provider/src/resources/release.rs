@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use release_planner::{
     plan_release, render_json, BatchSize, GroupSnapshot, LaunchSource, LifecycleState, Preview,
-    ProtectedInstances, ProtectedInstancesError, ReleaseSettings, Strategy,
+    ProtectedInstances, ProtectedInstancesError, ReleaseSettings, StandbyInstances,
+    StandbyInstancesError, Strategy,
 };
 use serde::Deserialize;
 
@@ -78,6 +79,7 @@ pub fn schema() -> Schema {
             .attr(Attribute::defaulted("auto_rollback", bool(), "true", "When a batch fails: point the group back at its previous launch setting and replace the new instances back onto the previous image."))
             .attr(Attribute::defaulted("suspend_processes", list_of(string()), "[\"AZRebalance\",\"ScheduledActions\"]", "Auto Scaling processes suspended for the release and resumed after it, also on failure (processes suspended before the release stay suspended). `Launch`, `Terminate` and `AddToLoadBalancer` cannot be suspended: the release needs them. Dynamic scaling keeps working by default (the release keeps the capacity it changes and adds its surge to it); add `AlarmNotification` to stop scaling policies for the release."))
             .attr(Attribute::defaulted("scale_in_protected_instances", string(), "wait", "Old instances protected from scale in (a release's termination ignores the protection, so it never replaces them silently): `wait` for the protection to be removed (up to `batch_timeout`), then refuse before any change; `replace` them like the others; `ignore` them (they keep their image, the release completes without them)."))
+            .attr(Attribute::defaulted("standby_instances", string(), "wait", "Old instances in Standby (out of service, often kept there by someone looking at them, so never taken away silently): `wait` for them to return to service (up to `batch_timeout`), then replace them, or refuse before any change; `replace`: return them to service (`ExitStandby`, which adds one to desired capacity per instance, kept after the release), then replace them like the others; `ignore` them (they stay in Standby on their image)."))
             .attr(Attribute::computed("id", string(), "The group's name."))
             .attr(Attribute::computed("previous_image_id", string(), "The image the group launched when the release was planned. With `launch_mode = \"external\"`: the image most of the instances to replace run (the launch template may already point at `image_id`)."))
             .attr(Attribute::computed("launch_version", string(), "What the group launches from after the release: `<template id> version <n>`, or the launch configuration's name."))
@@ -112,6 +114,7 @@ struct Config {
     auto_rollback: Option<bool>,
     suspend_processes: Option<Vec<String>>,
     scale_in_protected_instances: Option<String>,
+    standby_instances: Option<String>,
     timeouts: Option<Vec<Timeouts>>,
 }
 
@@ -120,6 +123,13 @@ fn protected_instances(c: &Config) -> Result<ProtectedInstances, ProtectedInstan
     c.scale_in_protected_instances
         .as_deref()
         .map_or(Ok(ProtectedInstances::default()), str::parse)
+}
+
+/// `standby_instances`, the one place it is parsed (null: the default, `wait`).
+fn standby_instances(c: &Config) -> Result<StandbyInstances, StandbyInstancesError> {
+    c.standby_instances
+        .as_deref()
+        .map_or(Ok(StandbyInstances::default()), str::parse)
 }
 
 #[derive(Deserialize)]
@@ -159,6 +169,13 @@ fn validate_config(raw: &Value) -> Diagnostics {
         d.attr_error(
             AttrPath::root("scale_in_protected_instances"),
             "Invalid scale_in_protected_instances",
+            format!("{e}."),
+        );
+    }
+    if let Err(e) = standby_instances(&c) {
+        d.attr_error(
+            AttrPath::root("standby_instances"),
+            "Invalid standby_instances",
             format!("{e}."),
         );
     }
@@ -293,6 +310,7 @@ fn settings(c: &Config, target: &str) -> ReleaseSettings {
     s.pause_between_batches_secs = secs(&c.pause_between_batches, "0s");
     s.checkpoints = c.checkpoints.iter().flatten().map(|p| *p as u32).collect();
     s.protected_instances = protected_instances(c).unwrap_or_default();
+    s.standby_instances = standby_instances(c).unwrap_or_default();
     s
 }
 
@@ -848,6 +866,7 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
             auto_rollback: None,
             suspend_processes: None,
             scale_in_protected_instances: None,
+            standby_instances: None,
             timeouts: None,
         };
         let mut fields = BTreeMap::new();
@@ -951,6 +970,10 @@ mod tests {
             (
                 vec![("scale_in_protected_instances", s("terminate"))],
                 "scale_in_protected_instances",
+            ),
+            (
+                vec![("standby_instances", s("terminate"))],
+                "standby_instances",
             ),
             (
                 vec![("checkpoints", Value::List(vec![n(50), n(10)]))],

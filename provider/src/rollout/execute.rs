@@ -49,6 +49,11 @@ pub enum LaunchMode {
 /// instances out and the engine only waits for protection under the default.
 pub use release_planner::ProtectedInstances;
 
+/// What the release does with old instances in Standby: the planner's setting
+/// (`ReleaseSettings::standby_instances`); the engine returns them to service or waits for it
+/// before the release record is written, so the capacity they bring back is the group's own.
+pub use release_planner::StandbyInstances;
+
 #[derive(Debug, Clone)]
 pub struct ReleaseConfig {
     pub release_id: String,
@@ -223,6 +228,14 @@ async fn run_locked(
         .and_then(|v| Record::parse(v));
     check_rollback_target(group, cfg, found.as_ref(), &snap0).await?;
     wait_for_unprotected(group, cfg, &snap0).await?;
+    let (snap0, returned) = settle_standby(group, cfg, snap0).await?;
+    // What served before this apply changed anything: the capacity a cleanup keeps first.
+    let proven: BTreeSet<String> = snap0
+        .instances
+        .iter()
+        .filter(|i| i.is_healthy_in_service())
+        .map(|i| i.id.clone())
+        .collect();
     let record = match found {
         Some(r) if !r.paused => {
             tracing::info!(
@@ -230,7 +243,17 @@ async fn run_locked(
                 desired = r.desired, min = r.min, max = r.max,
                 "resuming an interrupted release: the group's recorded settings will be restored at the end"
             );
-            r
+            if returned == 0 {
+                r
+            } else {
+                // Back in service, they are part of the group's own capacity.
+                let r = Record {
+                    desired: r.desired + returned,
+                    ..r
+                };
+                group.set_tag(RECORD_TAG, &r.to_string()).await?;
+                r
+            }
         }
         found => {
             let already: BTreeSet<String> =
@@ -293,7 +316,7 @@ async fn run_locked(
                 group,
                 &record,
                 &ledger,
-                &cfg.settings.target_image_id,
+                (&cfg.settings.target_image_id, &proven),
                 switched,
             )
             .await
@@ -324,7 +347,7 @@ async fn run_locked(
                 group,
                 &record,
                 &ledger,
-                &cfg.settings.target_image_id,
+                (&cfg.settings.target_image_id, &proven),
                 done.checkpoint,
             )
             .await;
@@ -403,7 +426,7 @@ async fn run_locked(
                     group,
                     &record,
                     &ledger,
-                    &cfg.settings.target_image_id,
+                    (&cfg.settings.target_image_id, &proven),
                     !rolled_back,
                 )
                 .await
@@ -504,6 +527,109 @@ async fn wait_for_unprotected(
             protected.join(", "),
             humantime(cfg.batch_timeout)
         ))
+    })
+}
+
+/// Old instances in Standby (`.0`) and on their way into it (`.1`).
+fn standby_old(snap: &GroupSnapshot, target: &str) -> (Vec<String>, Vec<String>) {
+    let old = |state: LifecycleState| -> Vec<String> {
+        snap.instances
+            .iter()
+            .filter(|i| i.lifecycle_state == state && i.image_id != target)
+            .map(|i| i.id.clone())
+            .collect()
+    };
+    (
+        old(LifecycleState::Standby),
+        old(LifecycleState::EnteringStandby),
+    )
+}
+
+/// Old instances in Standby, before the release record: with [`StandbyInstances::Replace`]
+/// they are returned to service (then replaced like the others); with the default they are
+/// waited for, up to `batch_timeout`, and the release refuses when some are still there.
+/// Returns the group as it is then, and how many instances were returned to service (AWS adds
+/// one to desired capacity for each).
+async fn settle_standby(
+    group: &dyn GroupApi,
+    cfg: &ReleaseConfig,
+    snap: GroupSnapshot,
+) -> Result<(GroupSnapshot, u32), ReleaseError> {
+    let mode = cfg.settings.standby_instances;
+    let target = &cfg.settings.target_image_id;
+    if mode == StandbyInstances::Ignore {
+        return Ok((snap, 0));
+    }
+    let deadline = Instant::now() + cfg.batch_timeout;
+    let mut snap = snap;
+    let mut returned: BTreeSet<String> = BTreeSet::new();
+    let mut attempt = 0;
+    loop {
+        let (standby, entering) = standby_old(&snap, target);
+        if standby.is_empty() && entering.is_empty() {
+            return Ok((snap, returned.len() as u32));
+        }
+        let exit: Vec<String> = standby
+            .iter()
+            .filter(|id| !returned.contains(*id))
+            .cloned()
+            .collect();
+        if mode == StandbyInstances::Replace && !exit.is_empty() {
+            group.exit_standby(&exit).await.map_err(|e| ReleaseError {
+                untouched: returned.is_empty(),
+                ..ReleaseError::new(format!(
+                    "could not return the old instance(s) in Standby of group {} to service ({}): {e}",
+                    group.name(),
+                    exit.join(", ")
+                ))
+            })?;
+            tracing::info!(instances = %exit.join(","), "returned old instances in Standby to service, to replace them");
+            returned.extend(exit);
+        } else if attempt == 0 {
+            tracing::warn!(instances = %standby.iter().chain(&entering).cloned().collect::<Vec<_>>().join(","), "waiting for old instances to leave Standby");
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        // Returned ones are in service within seconds; a person takes minutes.
+        let pace = if mode == StandbyInstances::Replace {
+            0
+        } else {
+            8
+        };
+        tokio::time::sleep(
+            Backoff::SECONDS
+                .delay(attempt + pace)
+                .min(deadline.saturating_duration_since(now))
+                .max(Duration::from_millis(20)),
+        )
+        .await;
+        attempt += 1;
+        if let Ok(now) = group.poll().await {
+            snap = now;
+        }
+    }
+    let (standby, entering) = standby_old(&snap, target);
+    let ids: Vec<String> = standby.into_iter().chain(entering).collect();
+    Err(ReleaseError {
+        untouched: returned.is_empty(),
+        ..ReleaseError::new(match mode {
+            StandbyInstances::Replace => format!(
+                "{} old instance(s) of group {} returned to service with ExitStandby were still in Standby after {} ({}); apply again",
+                ids.len(),
+                group.name(),
+                humantime(cfg.batch_timeout),
+                ids.join(", ")
+            ),
+            _ => format!(
+                "{} old instance(s) of group {} are in Standby ({}) and stayed there for {}: the release waits for them to return to service, then replaces them. Return them (aws autoscaling exit-standby), or set standby_instances = \"replace\" (return them to service and replace them) or \"ignore\" (leave them in Standby on their image); this apply changed nothing",
+                ids.len(),
+                group.name(),
+                ids.join(", "),
+                humantime(cfg.batch_timeout)
+            ),
+        })
     })
 }
 
@@ -887,7 +1013,16 @@ async fn run_batch(
 ) -> Result<(GroupSnapshot, Option<Capacity>), BatchError> {
     let batch = step.batch;
     let known: BTreeSet<String> = snap.instances.iter().map(|i| i.id.clone()).collect();
-    let err = |e: AwsError| BatchError::new(e.to_string(), vec![], FailKind::Unhealthy);
+    // Throttled past the patience: refused, not run, and nothing known to be wrong with the
+    // batch, so nothing is rolled back.
+    let err = |e: AwsError| {
+        let kind = if e.is_throttling() {
+            FailKind::Unobserved
+        } else {
+            FailKind::Unhealthy
+        };
+        BatchError::new(e.to_string(), vec![], kind)
+    };
     let (mut last, over) = match settings.strategy {
         Strategy::Surge => {
             let during = &batch.capacity_during;
@@ -945,7 +1080,17 @@ async fn wait_for_new(
     step: &BatchStep<'_>,
     launches: &mut Launches,
 ) -> Result<GroupSnapshot, BatchError> {
-    let deadline = step.deadline;
+    // Time spent waiting on throttling (the calls' repeats, the slower polls) is not the
+    // batch's: its own deadline moves by as much. The release's deadline does not.
+    let throttled_before = group.throttle().waited;
+    let mut paced = Duration::ZERO;
+    let deadline_now = |paced: Duration| {
+        if step.release_deadline_binds {
+            step.deadline
+        } else {
+            step.deadline + group.throttle().waited.saturating_sub(throttled_before) + paced
+        }
+    };
     // An instance still in its health check grace period has not been checked yet.
     let warmup = Duration::from_secs(settings.instance_warmup_secs).max(step.grace);
     let target = &settings.target_image_id;
@@ -957,7 +1102,7 @@ async fn wait_for_new(
         let (snap, observed) = match group.poll_observed().await {
             Ok(x) => x,
             Err(e) => {
-                wait_after_failed_read(group, &e, deadline, &mut failed_reads)
+                wait_after_failed_read(group, &e, deadline_now(paced), &mut failed_reads)
                     .await
                     .map_err(|b| BatchError {
                         launched: vec![],
@@ -1048,7 +1193,7 @@ async fn wait_for_new(
         let healthy = match group.healthy(&snap, &ids, cfg.health).await {
             Ok(h) => h,
             Err(e) => {
-                wait_after_failed_read(group, &e, deadline, &mut failed_reads)
+                wait_after_failed_read(group, &e, deadline_now(paced), &mut failed_reads)
                     .await
                     .map_err(|b| BatchError {
                         launched: vec![],
@@ -1058,6 +1203,7 @@ async fn wait_for_new(
             }
         };
         failed_reads = 0;
+        let deadline = deadline_now(paced);
         let now = Instant::now();
         healthy_since.retain(|id, _| healthy.contains(id));
         // Instances from before this batch have served already: no warm-up for them.
@@ -1111,7 +1257,10 @@ async fn wait_for_new(
         }
         .min(deadline.saturating_duration_since(now));
         attempt += 1;
-        tokio::time::sleep(delay.max(Duration::from_millis(20))).await;
+        // Throttled: poll less, leaving the account's requests to the calls that change things.
+        let pacing = group.throttle().pacing;
+        paced += pacing;
+        tokio::time::sleep(delay.max(Duration::from_millis(20)) + pacing).await;
     }
 }
 
@@ -1320,17 +1469,18 @@ async fn remove_failed_batch(
 /// the half-restored group (inflated capacity, processes still suspended) as the group's own
 /// settings and never put them back. Kept, it makes the next apply finish the restore.
 /// `keep_previous`: the release stopped before completing; the record stays, marked paused,
-/// for its previous launch setting (see [`Record::paused`]).
+/// for its previous launch setting (see [`Record::paused`]). `surplus`: what
+/// [`remove_surplus`] prefers.
 async fn restore(
     group: &dyn GroupApi,
     record: &Record,
     ledger: &Ledger,
-    target: &str,
+    surplus: (&str, &BTreeSet<String>),
     keep_previous: bool,
 ) -> Restored {
     let mut notes = vec![];
     let mut complete = true;
-    match remove_surplus(group, record, ledger, target).await {
+    match remove_surplus(group, record, ledger, surplus).await {
         Ok(ids) => {
             if !ids.is_empty() {
                 notes.push(format!(
@@ -1426,14 +1576,16 @@ struct Restored {
 /// above its own desired capacity. Lowering desired would let the group choose what to scale in,
 /// and AWS's default termination policy takes the instances of the OLDEST launch setting first:
 /// the healthy old ones, while the surplus new ones may not serve yet. So the surplus is removed
-/// here, one decrementing termination at a time, instances that do not serve first, then those on
-/// the release's target image; lowering desired afterwards then scales nothing in. Every
-/// termination is attempted; an error after them means some surplus is left.
+/// here, one decrementing termination at a time: instances that do not serve first, then those
+/// that did not already serve when this apply began (`proven`: the group reports an instance
+/// Healthy during its grace period, unchecked, so only one that served before is known to),
+/// then those on the release's target image; lowering desired afterwards then scales nothing in.
+/// Every termination is attempted; an error after them means some surplus is left.
 async fn remove_surplus(
     group: &dyn GroupApi,
     record: &Record,
     ledger: &Ledger,
-    target: &str,
+    (target, proven): (&str, &BTreeSet<String>),
 ) -> Result<Vec<String>, AwsError> {
     let snap = group.snapshot().await?;
     ledger.observe(snap.desired_capacity);
@@ -1456,6 +1608,7 @@ async fn remove_surplus(
     live.sort_by_key(|i| {
         (
             i.is_healthy_in_service(),
+            proven.contains(&i.id),
             i.image_id != target,
             i.id.clone(),
         )

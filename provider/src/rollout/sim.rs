@@ -43,7 +43,8 @@
 //!   - *deregistered images*: the group's launches from them fail
 //!     ([`SimGroup::missing_launches`]).
 //!     <https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/deregister-ami.html>
-//!   - *read outages*: every Describe fails (after the SDK's retries) for a window.
+//!   - *read outages*: every Describe fails (after the SDK's retries) for a window, with a
+//!     503 `ServiceUnavailable` (throttling is modelled apart, below).
 //!   - *capacity changed by others* ([`SimConfig::outside`]): an operator's
 //!     `SetDesiredCapacity` (refused outside min..max, as AWS validates it), and a dynamic
 //!     scaling policy's `ChangeInCapacity` (capped at min and max; not invoked while
@@ -65,6 +66,11 @@
 //!     attempt found it empty.
 //!     <https://docs.aws.amazon.com/AWSEC2/latest/devguide/ec2-api-throttling.html>,
 //!     <https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html>
+//!   - *Standby* ([`SimConfig::standby`]): instances beside the group's capacity, out of
+//!     its load balancer, never scaled in; `ExitStandby` (the release's, or an operator's at
+//!     [`SimConfig::standby_exit_at`]) returns them to service and adds one to desired
+//!     capacity for each.
+//!     <https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-enter-exit-standby.html>
 //!   - *an Instance Refresh* of the group that has not finished ([`SimConfig::refresh`]):
 //!     what `DescribeInstanceRefreshes` reports.
 //!     <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeInstanceRefreshes.html>
@@ -166,6 +172,14 @@ pub struct SimConfig {
     pub throttle: Option<std::sync::Arc<TokenBucket>>,
     /// An Instance Refresh of the group that has not finished: its id and status.
     pub refresh: Option<(String, String)>,
+    /// Instances of the original image in `Standby` beside the group's capacity (put there
+    /// with a decrement of desired capacity): out of the load balancer, not counted as
+    /// capacity, never scaled in; `ExitStandby` returns them to service and adds one to desired
+    /// capacity for each.
+    /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-enter-exit-standby.html>
+    pub standby: u32,
+    /// An operator returns every Standby instance to service at this time (as `ExitStandby`).
+    pub standby_exit_at: Option<Duration>,
 }
 
 /// A capacity change made by someone other than the release.
@@ -273,15 +287,23 @@ impl SimConfig {
             grace: Duration::ZERO,
             throttle: None,
             refresh: None,
+            standby: 0,
+            standby_exit_at: None,
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 enum State {
-    Pending { ready_at: Option<Instant> },
+    Pending {
+        ready_at: Option<Instant>,
+    },
     InService,
-    Terminating { gone_at: Instant },
+    /// Out of service and out of the capacity count until `ExitStandby`.
+    Standby,
+    Terminating {
+        gone_at: Instant,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -434,6 +456,15 @@ impl SimGroup {
             i.health = Health::Healthy;
             i.bad = false;
             i.elb_at = Some(now);
+        }
+        for _ in 0..world.cfg.standby {
+            let image = world.cfg.image.clone();
+            world.spawn(image, now);
+            if let Some(i) = world.instances.last_mut() {
+                i.state = State::Standby;
+                i.bad = false;
+                i.elb_at = None;
+            }
         }
         world.cfg.warm_pool = pool;
         world.launches = 0;
@@ -702,12 +733,33 @@ impl SimGroup {
         }
     }
 
+    /// A read during [`SimConfig::read_outage`]: the service answers 503 (not throttling).
+    fn in_outage(&self) -> bool {
+        let w = self.world();
+        let t = Instant::now().duration_since(w.start);
+        w.cfg
+            .read_outage
+            .is_some_and(|(from, len)| t >= from && t < from + len)
+    }
+
     async fn read<T>(
         &self,
         op: &'static str,
         f: impl FnOnce(&mut World) -> T,
     ) -> Result<T, AwsError> {
-        self.gate(op, false).await.map_err(|_| self.error(op))?;
+        let outage = self.in_outage();
+        self.gate(op, false).await.map_err(|_| {
+            if outage {
+                AwsError {
+                    code: Some("ServiceUnavailable".into()),
+                    message: "Service Unavailable (simulated outage, after the SDK's retries)"
+                        .into(),
+                    ..self.error(op)
+                }
+            } else {
+                self.error(op)
+            }
+        })?;
         let mut w = self.world();
         w.advance(Instant::now());
         w.observe(op);
@@ -831,6 +883,19 @@ impl World {
             }
         }
         self.apply_outside(now);
+        if let Some(at) = self.cfg.standby_exit_at {
+            if now.duration_since(self.start) >= at {
+                self.cfg.standby_exit_at = None;
+                let ids: Vec<String> = self
+                    .instances
+                    .iter()
+                    .filter(|i| i.state == State::Standby)
+                    .map(|i| i.id.clone())
+                    .collect();
+                self.event(format!("an operator returns {} to service", ids.join(", ")));
+                self.exit_standby(&ids, now);
+            }
+        }
         let grace = self.cfg.grace;
         for i in &mut self.instances {
             if let State::Pending { ready_at: Some(t) } = i.state {
@@ -924,7 +989,7 @@ impl World {
     fn live(&self) -> u32 {
         self.instances
             .iter()
-            .filter(|i| !matches!(i.state, State::Terminating { .. }))
+            .filter(|i| !matches!(i.state, State::Terminating { .. } | State::Standby))
             .count() as u32
     }
 
@@ -958,7 +1023,7 @@ impl World {
             let mut victims: Vec<(bool, u64, String)> = self
                 .instances
                 .iter()
-                .filter(|i| !matches!(i.state, State::Terminating { .. }))
+                .filter(|i| !matches!(i.state, State::Terminating { .. } | State::Standby))
                 .filter(|i| !(i.seq <= protected && i.image == original))
                 .map(|i| (Some(&i.image) == current.as_ref(), i.seq, i.id.clone()))
                 .collect();
@@ -1003,6 +1068,18 @@ impl World {
             i.state = State::Terminating {
                 gone_at: now + gone.min(Duration::from_secs(2)),
             };
+        }
+    }
+
+    /// `ExitStandby`: back in service and in the load balancer, one more in desired capacity
+    /// each. Instances not in Standby are left as they are.
+    fn exit_standby(&mut self, ids: &[String], now: Instant) {
+        for i in &mut self.instances {
+            if ids.contains(&i.id) && i.state == State::Standby {
+                i.state = State::InService;
+                i.elb_at = Some(now);
+                self.desired += 1;
+            }
         }
     }
 
@@ -1058,6 +1135,7 @@ impl GroupApi for SimGroup {
                         lifecycle_state: match i.state {
                             State::Pending { .. } => LifecycleState::Pending,
                             State::InService => LifecycleState::InService,
+                            State::Standby => LifecycleState::Standby,
                             State::Terminating { .. } => LifecycleState::Terminating,
                         },
                         health: i.health,
@@ -1326,6 +1404,16 @@ impl GroupApi for SimGroup {
     async fn health_check_grace(&self) -> Result<Duration, AwsError> {
         self.read("DescribeAutoScalingGroups", |w| w.cfg.grace)
             .await
+    }
+
+    async fn exit_standby(&self, instance_ids: &[String]) -> Result<(), AwsError> {
+        let ids = instance_ids.to_vec();
+        self.mutate("ExitStandby", move |w| {
+            w.race();
+            w.exit_standby(&ids, Instant::now());
+            Ok(())
+        })
+        .await
     }
 
     async fn set_launch(&self, setting: &LaunchSetting) -> Result<(), AwsError> {

@@ -13,7 +13,7 @@ use release_planner::{BatchSize, ReleaseSettings, Strategy};
 use super::*;
 use crate::cancel::Cancel;
 use crate::rollout::execute::{
-    run, LaunchMode, ProtectedInstances, ReleaseConfig, ReleaseError, Status,
+    run, LaunchMode, ProtectedInstances, ReleaseConfig, ReleaseError, StandbyInstances, Status,
 };
 use crate::rollout::record::{LOCK_TAG, RECORD_TAG};
 
@@ -921,6 +921,94 @@ fn protected_instances_are_left_alone_with_ignore_and_replaced_with_replace() {
     assert!(sim.live_images().values().all(|i| i == NEW));
 }
 
+/// 6 instances in service and 2 old ones in Standby beside them.
+fn standby_cloud(seed: u64) -> SimConfig {
+    let mut cloud = SimConfig::new(seed, 6);
+    cloud.max = 12;
+    cloud.standby = 2;
+    cloud
+}
+
+fn in_standby(sim: &SimGroup) -> Vec<String> {
+    let snap = rt().block_on(sim.snapshot()).expect("a calm read");
+    snap.instances
+        .iter()
+        .filter(|i| i.lifecycle_state == LifecycleState::Standby)
+        .map(|i| i.image_id.clone())
+        .collect()
+}
+
+#[test]
+fn standby_instances_are_waited_for_then_refused_by_default() {
+    let sim = SimGroup::new(standby_cloud(54));
+    let err = rt()
+        .block_on(run(
+            &sim,
+            &calm_release("rel-standby", 2),
+            None,
+            &Cancel::new(),
+        ))
+        .expect_err("old instances in Standby stop the release");
+    assert!(err.untouched, "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("2 old instance(s)") && msg.contains("in Standby") && msg.contains("10m"),
+        "{msg}"
+    );
+    assert!(msg.contains("standby_instances = \"replace\""), "{msg}");
+    assert!(sim.terminations().is_empty(), "nothing terminated");
+    assert_eq!(sim.calls().get("ExitStandby"), None);
+    assert_eq!(sim.launch_now().encode(), "lt:lt-sim:1");
+    assert_eq!(in_standby(&sim), vec![OLD, OLD]);
+}
+
+#[test]
+fn standby_instances_returned_by_an_operator_while_waiting_are_replaced() {
+    let mut cloud = standby_cloud(55);
+    cloud.standby_exit_at = Some(Duration::from_secs(90));
+    let sim = SimGroup::new(cloud);
+    let out = rt()
+        .block_on(run(
+            &sim,
+            &calm_release("rel-standby-back", 2),
+            None,
+            &Cancel::new(),
+        ))
+        .expect("completes once they are back");
+    assert_eq!(out.replaced.len(), 8, "{out:?}");
+    assert!(sim.live_images().values().all(|i| i == NEW));
+    // ExitStandby added them to desired capacity: the group's own capacity from then on.
+    assert_eq!(sim.capacity(), (8, 6, 12));
+}
+
+#[test]
+fn standby_instances_are_returned_and_replaced_with_replace_and_left_with_ignore() {
+    let sim = SimGroup::new(standby_cloud(56));
+    let mut cfg = calm_release("rel-standby-replace", 2);
+    cfg.settings.standby_instances = StandbyInstances::Replace;
+    let out = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect("completes with them");
+    assert_eq!(sim.calls().get("ExitStandby"), Some(&1));
+    assert_eq!(out.replaced.len(), 8, "{out:?}");
+    let live = sim.live_images();
+    assert_eq!(live.len(), 8, "{live:?}");
+    assert!(live.values().all(|i| i == NEW), "{live:?}");
+    assert_eq!(sim.capacity(), (8, 6, 12));
+    assert!(in_standby(&sim).is_empty());
+    assert_eq!(sim.lowest_healthy().unwrap().healthy, 6);
+
+    let sim = SimGroup::new(standby_cloud(57));
+    cfg.settings.standby_instances = StandbyInstances::Ignore;
+    let out = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect("completes without them");
+    assert_eq!(out.replaced.len(), 6, "{out:?}");
+    assert_eq!(sim.calls().get("ExitStandby"), None);
+    assert_eq!(in_standby(&sim), vec![OLD, OLD]);
+    assert_eq!(sim.capacity(), (6, 6, 12));
+}
+
 /// A group of 10 with room to surge, released in batches of 2 (calm otherwise).
 fn outside_cloud(seed: u64, outside: Vec<Outside>) -> SimConfig {
     let mut cloud = SimConfig::new(seed, 10);
@@ -1151,6 +1239,40 @@ fn parallel_releases_sharing_a_throttled_account_complete_without_a_failed_batch
     }
 }
 
+#[test]
+fn throttling_slows_the_polls_until_an_answer_is_not_throttled() {
+    use crate::rollout::patient::{Patient, PATIENCE};
+    // One token, refilled once an hour: the second call stays throttled past its patience.
+    let mut cloud = SimConfig::new(71, 2);
+    cloud.throttle = Some(TokenBucket::new(1, 1.0 / 3600.0));
+    let sim = SimGroup::new(cloud);
+    let patient = Patient::new(&sim);
+    rt().block_on(async {
+        assert_eq!(patient.throttle().pacing, Duration::ZERO);
+        patient.poll().await.expect("the bucket's one token");
+        let started = Instant::now();
+        let e = patient
+            .poll()
+            .await
+            .expect_err("throttled past the patience");
+        assert!(e.is_throttling(), "{e}");
+        assert!(started.elapsed() >= PATIENCE, "{:?}", started.elapsed());
+        let t = patient.throttle();
+        // A minute (±20% jitter, so that parallel releases spread out).
+        assert!(
+            (48..=72).contains(&t.pacing.as_secs()),
+            "{t:?}: capped at a minute"
+        );
+        assert!(t.waited >= PATIENCE - Duration::from_secs(60), "{t:?}");
+        // The repeats back off to a minute: a handful of calls in 15 minutes, not hundreds.
+        let calls = sim.calls()["DescribeAutoScalingGroups"];
+        assert!(calls <= 25, "{calls} calls");
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        patient.poll().await.expect("refilled");
+        assert_eq!(patient.throttle().pacing, Duration::ZERO, "reset");
+    });
+}
+
 /// Runs the futures concurrently on the current task, in order of their results.
 async fn futures_join_all<F: std::future::Future>(
     futs: impl IntoIterator<Item = F>,
@@ -1187,10 +1309,25 @@ async fn futures_join_all<F: std::future::Future>(
 #[test]
 fn parallel_releases_in_one_throttled_account_over_seeded_runs() {
     let runs = (seeds().len() as u64 / 10).max(5);
+    // Refill rates per second, drawn from `lo..hi`: bursts by default; `SIM_BUCKET_RATE=0.5-5`
+    // for sustained overload.
+    let (lo, hi) = std::env::var("SIM_BUCKET_RATE")
+        .ok()
+        .and_then(|v| {
+            let (lo, hi) = v.split_once('-')?;
+            Some((lo.parse::<f64>().ok()?, hi.parse::<f64>().ok()?))
+        })
+        .unwrap_or((2.0, 10.0));
+    // One account again: `SIM_ACCOUNT=<n>` (with `SIM_SEED` set too, every event is printed).
+    let accounts: Vec<u64> = match std::env::var("SIM_ACCOUNT") {
+        Ok(one) => vec![one.parse().expect("SIM_ACCOUNT is a number")],
+        Err(_) => (0..runs).collect(),
+    };
     let (mut failures, mut releases, mut throttled, mut exhausted) = (vec![], 0, 0, 0);
-    for seed in 0..runs {
+    let runs = accounts.len();
+    for seed in accounts {
         let mut rng = fastrand::Rng::with_seed(seed ^ 0x7A11_BEEF);
-        let bucket = TokenBucket::new(rng.u32(3..=20), 2.0 + rng.f64() * 8.0);
+        let bucket = TokenBucket::new(rng.u32(3..=20), lo + rng.f64() * (hi - lo));
         let scenarios: Vec<(u64, Scenario)> = (0..rng.u64(2..=4))
             .map(|j| {
                 let s = 1_000_000 + seed * 8 + j;

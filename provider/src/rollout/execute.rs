@@ -575,6 +575,19 @@ async fn settle_standby(
             .cloned()
             .collect();
         if mode == StandbyInstances::Replace && !exit.is_empty() {
+            let after = snap.desired_capacity + exit.len() as u32;
+            if after > snap.max_size {
+                return Err(ReleaseError {
+                    untouched: returned.is_empty(),
+                    ..ReleaseError::new(format!(
+                        "{} old instance(s) of group {} are in Standby ({}): returning them to service (ExitStandby adds one to desired capacity each) would take desired capacity to {after}, above the group's max size {}. Raise max_size, or set standby_instances = \"ignore\"; this apply changed nothing",
+                        exit.len(),
+                        group.name(),
+                        exit.join(", "),
+                        snap.max_size
+                    ))
+                });
+            }
             group.exit_standby(&exit).await.map_err(|e| ReleaseError {
                 untouched: returned.is_empty(),
                 ..ReleaseError::new(format!(

@@ -563,23 +563,24 @@ impl GroupApi for AwsGroup {
     }
 
     async fn exit_standby(&self, instance_ids: &[String]) -> Result<(), AwsError> {
-        if instance_ids.is_empty() {
-            return Ok(());
+        // At most 20 instances a call (the API's limit).
+        for chunk in instance_ids.chunks(20) {
+            match self
+                .asg
+                .exit_standby()
+                .auto_scaling_group_name(&self.name)
+                .set_instance_ids(Some(chunk.to_vec()))
+                .send()
+                .await
+                .context("ExitStandby", &self.name)
+            {
+                Ok(_) => {}
+                // A repeat after a lost answer: the instances left Standby already.
+                Err(e) if e.message.contains("not in Standby") => {}
+                Err(e) => return Err(e),
+            }
         }
-        match self
-            .asg
-            .exit_standby()
-            .auto_scaling_group_name(&self.name)
-            .set_instance_ids(Some(instance_ids.to_vec()))
-            .send()
-            .await
-            .context("ExitStandby", &self.name)
-        {
-            Ok(_) => Ok(()),
-            // A repeat after a lost answer: the instances left Standby already.
-            Err(e) if e.message.contains("not in Standby") => Ok(()),
-            Err(e) => Err(e),
-        }
+        Ok(())
     }
 }
 

@@ -381,6 +381,8 @@ struct World {
     raced: u32,
     /// Calls that failed because the shared request bucket stayed empty.
     bucket_failures: u32,
+    /// Instances the engine returned from Standby (each added one to desired capacity).
+    standby_returned: u32,
     /// What happened, with virtual seconds (the last [`EVENTS`] entries), for failure reports.
     events: std::collections::VecDeque<String>,
 }
@@ -440,6 +442,7 @@ impl SimGroup {
             outside_added: 0,
             raced: 0,
             bucket_failures: 0,
+            standby_returned: 0,
             events: Default::default(),
             cfg,
         };
@@ -501,13 +504,13 @@ impl SimGroup {
         (w.desired, w.min, w.max)
     }
 
-    /// Image of every instance that is not leaving, by id.
+    /// Image of every instance in the group's capacity (not leaving, not in Standby), by id.
     pub fn live_images(&self) -> BTreeMap<String, String> {
         let mut w = self.world();
         w.advance(Instant::now());
         w.instances
             .iter()
-            .filter(|i| !matches!(i.state, State::Terminating { .. }))
+            .filter(|i| !matches!(i.state, State::Terminating { .. } | State::Standby))
             .map(|i| (i.id.clone(), i.image.clone()))
             .collect()
     }
@@ -577,6 +580,11 @@ impl SimGroup {
     /// Outside changes overwritten before any read saw them (a race no engine can win).
     pub fn outside_raced(&self) -> u32 {
         self.world().raced
+    }
+
+    /// Instances the engine returned from Standby (`ExitStandby`).
+    pub fn standby_returned(&self) -> u32 {
+        self.world().standby_returned
     }
 
     /// Launches the group attempted from a deregistered image (not those after another tool
@@ -893,7 +901,12 @@ impl World {
                     .map(|i| i.id.clone())
                     .collect();
                 self.event(format!("an operator returns {} to service", ids.join(", ")));
-                self.exit_standby(&ids, now);
+                // Capacity someone else added, as an operator's SetDesiredCapacity would.
+                let n = self.exit_standby(&ids, now);
+                if n > 0 {
+                    self.outside_added += n;
+                    self.unseen = Some(self.desired);
+                }
             }
         }
         let grace = self.cfg.grace;
@@ -1073,14 +1086,17 @@ impl World {
 
     /// `ExitStandby`: back in service and in the load balancer, one more in desired capacity
     /// each. Instances not in Standby are left as they are.
-    fn exit_standby(&mut self, ids: &[String], now: Instant) {
+    fn exit_standby(&mut self, ids: &[String], now: Instant) -> u32 {
+        let mut n = 0;
         for i in &mut self.instances {
             if ids.contains(&i.id) && i.state == State::Standby {
                 i.state = State::InService;
                 i.elb_at = Some(now);
                 self.desired += 1;
+                n += 1;
             }
         }
+        n
     }
 
     fn hook_time(&mut self, hook: Option<Hook>) -> Duration {
@@ -1409,8 +1425,22 @@ impl GroupApi for SimGroup {
     async fn exit_standby(&self, instance_ids: &[String]) -> Result<(), AwsError> {
         let ids = instance_ids.to_vec();
         self.mutate("ExitStandby", move |w| {
+            // Beyond max size: refused here (AWS's documentation does not say; the engine
+            // never asks for it).
+            let standby = w
+                .instances
+                .iter()
+                .filter(|i| ids.contains(&i.id) && i.state == State::Standby)
+                .count() as u32;
+            if w.desired + standby > w.max {
+                return Err(validation(
+                    "ExitStandby",
+                    format!("desired capacity would exceed max size {}", w.max),
+                ));
+            }
             w.race();
-            w.exit_standby(&ids, Instant::now());
+            let n = w.exit_standby(&ids, Instant::now());
+            w.standby_returned += n;
             Ok(())
         })
         .await

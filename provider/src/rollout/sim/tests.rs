@@ -191,6 +191,20 @@ fn scenario(seed: u64) -> Scenario {
         cloud.grace = Duration::from_secs(rng.u64(0..=300));
         release.batch_timeout += cloud.grace;
     }
+    // Old instances in Standby beside the group, each setting; an operator may return them (the
+    // capacity they add is someone else's). Not beside other outside changes: both add to
+    // desired capacity, and the check at the end keeps one of them apart.
+    if rng.u8(0..100) < 8 && cloud.outside.is_empty() {
+        cloud.standby = rng.u32(1..=3);
+        release.settings.standby_instances = match rng.u8(0..3) {
+            0 => StandbyInstances::Wait,
+            1 => StandbyInstances::Replace,
+            _ => StandbyInstances::Ignore,
+        };
+        if rng.bool() {
+            cloud.standby_exit_at = Some(Duration::from_secs(rng.u64(0..=900)));
+        }
+    }
     Scenario {
         cloud,
         release,
@@ -219,6 +233,8 @@ struct Summary {
     /// Calls that failed because the shared request bucket stayed empty through the SDK's
     /// retries (each then waited out by the engine).
     bucket_failures: u32,
+    /// The group had old instances in Standby.
+    standby: bool,
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -335,6 +351,16 @@ async fn run_scenario(seed: u64, sc: Scenario) -> Result<Summary, String> {
                         summary.refused_to_plan = true;
                         true
                     }
+                    // Old instances kept in Standby: refused before any change, until someone
+                    // returns them.
+                    Err(e)
+                        if e.untouched
+                            && e.what.contains("in Standby")
+                            && sc.cloud.standby_exit_at.is_none() =>
+                    {
+                        summary.refused_to_plan = true;
+                        true
+                    }
                     // A broken image fails for good: rollback (or a stop when it is off).
                     Err(e) if sc.broken && is_batch_failure(e) => {
                         summary.rolled_back = sc.release.auto_rollback;
@@ -350,6 +376,7 @@ async fn run_scenario(seed: u64, sc: Scenario) -> Result<Summary, String> {
             tokio::time::sleep(Duration::from_secs(300)).await;
         }
         summary.virtual_secs = started.elapsed().as_secs();
+        summary.standby = sc.cloud.standby > 0;
         let fail = |what: String| {
             let events = sim.events();
             let keep = if std::env::var("SIM_SEED").is_ok() {
@@ -377,7 +404,8 @@ async fn run_scenario(seed: u64, sc: Scenario) -> Result<Summary, String> {
         let batch = sc.release.settings.batch_size.per_batch(sc.cloud.instances);
         let most = summary.applies * launch_bound(sc.cloud.instances, batch)
             + sc.cloud.instances
-            + sim.outside_added();
+            + sim.outside_added()
+            + sim.standby_returned();
         if sim.launches() > most {
             return fail(format!("{} launches (at most {most})", sim.launches()));
         }
@@ -428,7 +456,8 @@ async fn run_scenario(seed: u64, sc: Scenario) -> Result<Summary, String> {
                 summary.outside_kept = true;
                 d.clamp(original.1, original.2)
             }
-            None => original.0,
+            // Returned from Standby by the release: the group's own capacity from then on.
+            None => original.0 + sim.standby_returned(),
         };
         let expected = (expected_desired, original.1, original.2);
         if sim.capacity() != expected {
@@ -545,6 +574,7 @@ fn healthy_capacity_never_drops_below_the_floor_over_seeded_releases() {
     let mut dropped = 0;
     let mut launches = 0;
     let (mut kept, mut raced, mut unchecked) = (0, 0, 0);
+    let mut standby = 0;
     let seeds = seeds();
     for &seed in &seeds {
         match run_seed(seed) {
@@ -559,12 +589,13 @@ fn healthy_capacity_never_drops_below_the_floor_over_seeded_releases() {
                 kept += u32::from(s.outside_kept);
                 raced += s.outside_raced;
                 unchecked += u32::from(s.outside_unchecked);
+                standby += u32::from(s.standby);
             }
             Err(e) => failures.push(e),
         }
     }
     eprintln!(
-        "rollout::sim: {} seeds, {} failed; {complete} complete, {rolled_back} rolled back, {refused} refused by the planner; {applies} applies, {:.1} virtual hours; {launches} launches, {dropped} instances stopped with requests in flight; outside capacity kept in {kept} seeds ({unchecked} more not checked: a killed or unfinished apply in between, {raced} changes raced an engine call)",
+        "rollout::sim: {} seeds, {} failed; {complete} complete, {rolled_back} rolled back, {refused} refused by the planner; {applies} applies, {:.1} virtual hours; {launches} launches, {dropped} instances stopped with requests in flight; outside capacity kept in {kept} seeds ({unchecked} more not checked: a killed or unfinished apply in between, {raced} changes raced an engine call); {standby} seeds with old instances in Standby",
         seeds.len(),
         failures.len(),
         virtual_secs as f64 / 3600.0
@@ -1007,6 +1038,26 @@ fn standby_instances_are_returned_and_replaced_with_replace_and_left_with_ignore
     assert_eq!(sim.calls().get("ExitStandby"), None);
     assert_eq!(in_standby(&sim), vec![OLD, OLD]);
     assert_eq!(sim.capacity(), (6, 6, 12));
+}
+
+#[test]
+fn standby_instances_that_would_take_desired_above_max_are_not_returned() {
+    let mut cloud = standby_cloud(58);
+    cloud.max = 7;
+    let sim = SimGroup::new(cloud);
+    let mut cfg = calm_release("rel-standby-max", 2);
+    cfg.settings.standby_instances = StandbyInstances::Replace;
+    let err = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect_err("no room for them");
+    assert!(err.untouched, "{err}");
+    assert!(
+        err.to_string()
+            .contains("to 8, above the group's max size 7"),
+        "{err}"
+    );
+    assert_eq!(sim.calls().get("ExitStandby"), None);
+    assert_eq!(sim.capacity(), (6, 6, 7));
 }
 
 /// A group of 10 with room to surge, released in batches of 2 (calm otherwise).

@@ -740,3 +740,89 @@ fn a_rollback_target_deregistered_mid_release_is_not_rolled_back_onto() {
         "the rollback claims the group launches a deregistered image again: {out}"
     );
 }
+
+/// Old instances in Standby (put there through the SDK, as an operator looking at one would;
+/// moto implements EnterStandby/ExitStandby and, like AWS, counts only in-service instances as
+/// capacity): an invalid `standby_instances` is refused at plan with its attribute path; the
+/// default waits for them, then refuses, changing nothing; `"replace"` returns them to service
+/// (ExitStandby, desired + 1 each) and replaces them with the others. The setting comes from a
+/// variable, as users write it.
+#[test]
+fn standby_instances_are_waited_for_by_default_and_returned_and_replaced_with_replace() {
+    let moto = Moto::shared();
+    let region = moto.unique_region();
+    e2e_tests::template_group(moto, region, "standby", 3, OLD);
+    let asg = moto.autoscaling(region);
+    moto.block_on(
+        asg.update_auto_scaling_group()
+            .auto_scaling_group_name("standby")
+            .min_size(1)
+            .max_size(6)
+            .send(),
+    )
+    .unwrap();
+    let parked = group_state(moto, region, "standby")
+        .images
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    moto.block_on(
+        asg.enter_standby()
+            .auto_scaling_group_name("standby")
+            .instance_ids(&parked)
+            .should_decrement_desired_capacity(true)
+            .send(),
+    )
+    .unwrap();
+    let main_tf = format!(
+        "{}\nvariable \"standby\" {{\n  type    = string\n  default = \"wait\"\n}}\n",
+        e2e_tests::release_config("standby", NEW, "8s", "standby_instances = var.standby")
+    );
+    let tf = Terraform::new(moto, region, &main_tf);
+    let flat = |s: String| s.split_whitespace().collect::<Vec<_>>().join(" ");
+
+    let bad = tf.plan(&[("standby", "terminate")]);
+    assert!(!bad.success());
+    let out = flat(bad.combined());
+    assert!(
+        out.contains("Invalid standby_instances")
+            && out.contains("\"terminate\" is not one of \"wait\", \"replace\", \"ignore\"")
+            && out.contains("standby_instances = var.standby"),
+        "{out}"
+    );
+
+    let plan = tf.plan(&[]);
+    plan.assert_status(2);
+    let out = flat(plan.combined());
+    assert!(
+        out.contains(&format!("1 instance in Standby on an old image ({parked})"))
+            && out.contains("waits up to the batch timeout"),
+        "the plan says what the default does: {out}"
+    );
+    let waited = tf.apply(&[]);
+    assert!(!waited.success());
+    let out = flat(waited.combined());
+    assert!(
+        out.contains(&format!(
+            "are in Standby ({parked}) and stayed there for 8s"
+        )) && out.contains("this apply changed nothing"),
+        "{out}"
+    );
+    assert_eq!(moto.count(region, "ExitStandby"), 0);
+    assert_eq!(moto.count(region, "CreateLaunchTemplateVersion"), 0);
+    assert_eq!(moto.count(region, "TerminateInstanceInAutoScalingGroup"), 0);
+    let g = group_state(moto, region, "standby");
+    assert_eq!((g.desired, g.count_on(OLD)), (2, 3), "{g:?}");
+
+    let replaced = tf.apply(&[("standby", "replace")]);
+    replaced.assert_success();
+    assert_eq!(moto.count(region, "ExitStandby"), 1);
+    let g = group_state(moto, region, "standby");
+    assert!(!g.images.contains_key(&parked), "{g:?}");
+    assert_eq!(g.images.len(), 3, "{g:?}");
+    assert_eq!(g.count_on(NEW), 3, "{g:?}");
+    // The instance back in service is the group's own capacity again.
+    assert_eq!((g.desired, g.min, g.max), (3, 1, 6), "{g:?}");
+    tf.plan(&[("standby", "replace")]).assert_status(0);
+}

@@ -44,6 +44,7 @@ pub use render::markdown::render_markdown;
 pub use render::text::render_text;
 pub use schedule::{Batch, Capacity, InstanceCounts, Schedule};
 pub use settings::{
-    ProtectedInstances, ProtectedInstancesError, ReleaseSettings, Strategy, StrategyError,
+    ProtectedInstances, ProtectedInstancesError, ReleaseSettings, StandbyInstances,
+    StandbyInstancesError, Strategy, StrategyError,
 };
 pub use warning::{Warning, WarningKind};

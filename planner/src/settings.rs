@@ -39,6 +39,9 @@ pub struct ReleaseSettings {
     /// the default, so plans made before the setting existed read the same.
     #[serde(default, skip_serializing_if = "ProtectedInstances::is_default")]
     pub protected_instances: ProtectedInstances,
+    /// What happens to old instances in Standby. Absent from the JSON when it is the default.
+    #[serde(default, skip_serializing_if = "StandbyInstances::is_default")]
+    pub standby_instances: StandbyInstances,
 }
 
 mod defaults {
@@ -69,6 +72,7 @@ impl ReleaseSettings {
             checkpoints: Vec::new(),
             launch_estimate_secs: defaults::launch_estimate_secs(),
             protected_instances: ProtectedInstances::default(),
+            standby_instances: StandbyInstances::default(),
         }
     }
 
@@ -78,6 +82,18 @@ impl ReleaseSettings {
             Strategy::Surge => 100,
             Strategy::Replace => 90,
         })
+    }
+
+    /// Healthy in-service instances a release must keep while the group's desired capacity is
+    /// `desired`: all of them for surge, the percentage (rounded up) for replace.
+    pub fn healthy_floor(&self, desired: u32) -> u32 {
+        match self.strategy {
+            Strategy::Surge => desired,
+            Strategy::Replace => {
+                let pct = u64::from(self.effective_min_healthy_percentage());
+                (pct * u64::from(desired)).div_ceil(100) as u32
+            }
+        }
     }
 }
 
@@ -126,6 +142,58 @@ impl FromStr for ProtectedInstances {
             "replace" => Ok(Self::Replace),
             "ignore" => Ok(Self::Ignore),
             _ => Err(ProtectedInstancesError(s.to_owned())),
+        }
+    }
+}
+
+/// What a release does with old instances in Standby (Instance Refresh's `StandbyInstances`:
+/// terminate, ignore or wait). A Standby instance is out of the group's capacity and out of its
+/// load balancers, often kept there by someone looking at it, so a release never takes it away
+/// silently.
+/// <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RefreshPreferences.html>
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StandbyInstances {
+    /// Return them to service (`ExitStandby`, which adds one to desired capacity per instance,
+    /// as AWS does), then replace them like the others.
+    Replace,
+    /// Leave them in Standby on their image; the release completes without them.
+    Ignore,
+    /// Wait (up to the batch timeout) for someone to return them to service, then replace them;
+    /// still in Standby then: refuse before any change.
+    #[default]
+    Wait,
+}
+
+impl StandbyInstances {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl fmt::Display for StandbyInstances {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Replace => "replace",
+            Self::Ignore => "ignore",
+            Self::Wait => "wait",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not one of \"wait\", \"replace\", \"ignore\"")]
+pub struct StandbyInstancesError(pub String);
+
+impl FromStr for StandbyInstances {
+    type Err = StandbyInstancesError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "wait" => Ok(Self::Wait),
+            "replace" => Ok(Self::Replace),
+            "ignore" => Ok(Self::Ignore),
+            _ => Err(StandbyInstancesError(s.to_owned())),
         }
     }
 }
@@ -184,6 +252,27 @@ mod tests {
             ..s
         };
         assert_eq!(r.effective_min_healthy_percentage(), 90);
+    }
+
+    #[test]
+    fn standby_instances_parse_and_default_to_wait() {
+        assert_eq!(StandbyInstances::default(), StandbyInstances::Wait);
+        assert_eq!("replace".parse(), Ok(StandbyInstances::Replace));
+        assert_eq!("ignore".parse(), Ok(StandbyInstances::Ignore));
+        assert_eq!(
+            "terminate"
+                .parse::<StandbyInstances>()
+                .unwrap_err()
+                .to_string(),
+            "\"terminate\" is not one of \"wait\", \"replace\", \"ignore\""
+        );
+        let s: ReleaseSettings =
+            serde_json::from_str(r#"{"target_image_id":"ami-1","standby_instances":"ignore"}"#)
+                .unwrap();
+        assert_eq!(s.standby_instances, StandbyInstances::Ignore);
+        // The default stays out of the JSON: plans saved before the setting read the same.
+        let json = serde_json::to_string(&ReleaseSettings::new("ami-1")).unwrap();
+        assert!(!json.contains("standby"), "{json}");
     }
 
     #[test]

@@ -46,8 +46,12 @@ pub enum WarningKind {
     ProtectedWaited { instance_ids: Vec<String> },
     /// Left on their image (`scale_in_protected_instances = "ignore"`).
     ProtectedIgnored { instance_ids: Vec<String> },
-    /// Standby instances do not serve and are not the release's to cycle.
+    /// Left in Standby on their image (`standby_instances = "ignore"`).
     StandbySkipped { instance_ids: Vec<String> },
+    /// The default: the release waits for them to leave Standby, then replaces them, or refuses.
+    StandbyWaited { instance_ids: Vec<String> },
+    /// Returned to service and replaced (`standby_instances = "replace"`).
+    StandbyReplaced { instance_ids: Vec<String> },
     /// Lifecycle states the planner does not know (warm pools, quarantine, ...).
     UnknownStateSkipped {
         instance_ids: Vec<String>,
@@ -121,12 +125,32 @@ impl fmt::Display for WarningKind {
             ),
             WarningKind::StandbySkipped { instance_ids } => write!(
                 f,
-                "{} in Standby still run{} an old image and {} not replaced ({}): exit standby and apply again to replace {}",
+                "{} in Standby still run{} an old image and {} left alone, as standby_instances = \"ignore\" asks ({}): exit standby and apply again to replace {}",
                 instances(instance_ids),
                 if instance_ids.len() == 1 { "s" } else { "" },
                 are(instance_ids),
                 list(instance_ids),
-                if instance_ids.len() == 1 { "it" } else { "them" }
+                them(instance_ids)
+            ),
+            WarningKind::StandbyWaited { instance_ids } => write!(
+                f,
+                "{} in Standby on an old image ({}): the release waits up to the batch timeout for {} to return to service (then replaces {}), then refuses before any change; \
+                 set standby_instances = \"replace\" to return {} to service and replace {}, or \"ignore\" to leave {} in Standby",
+                instances(instance_ids),
+                list(instance_ids),
+                them(instance_ids),
+                them(instance_ids),
+                them(instance_ids),
+                them(instance_ids),
+                them(instance_ids)
+            ),
+            WarningKind::StandbyReplaced { instance_ids } => write!(
+                f,
+                "{} in Standby on an old image {} returned to service and replaced, as standby_instances = \"replace\" asks ({}): \
+                 ExitStandby adds one to desired capacity per instance, and the group keeps that capacity",
+                instances(instance_ids),
+                are(instance_ids),
+                list(instance_ids)
             ),
             WarningKind::UnknownStateSkipped { instance_ids, states } => write!(
                 f,
@@ -226,7 +250,7 @@ mod tests {
         let json = serde_json::to_string(&w).unwrap();
         assert_eq!(
             json,
-            r#"{"kind":"standby_skipped","instance_ids":["i-1"],"message":"1 instance in Standby still runs an old image and is not replaced (i-1): exit standby and apply again to replace it"}"#
+            r#"{"kind":"standby_skipped","instance_ids":["i-1"],"message":"1 instance in Standby still runs an old image and is left alone, as standby_instances = \"ignore\" asks (i-1): exit standby and apply again to replace it"}"#
         );
         assert_eq!(serde_json::from_str::<Warning>(&json).unwrap(), w);
         let unit = Warning::from(WarningKind::MixedInstancesPolicy);

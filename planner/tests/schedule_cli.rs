@@ -8,7 +8,7 @@ mod schema_check;
 use common::{fixture, run};
 use release_planner::{
     plan_release, render_json, render_markdown, render_text, BatchSize, GroupSnapshot,
-    ReleaseSettings, Strategy,
+    LifecycleState, ProtectedInstances, ReleaseSettings, StandbyInstances, Strategy,
 };
 use serde_json::Value;
 
@@ -120,6 +120,89 @@ fn flags_become_the_release_settings() {
         r.stdout,
         render_json(&snapshot, &settings, &schedule) + "\n"
     );
+}
+
+#[test]
+fn protected_and_standby_settings_are_flags_and_show_in_the_preview() {
+    let mut snapshot = snapshot();
+    let mut parked = snapshot.instances[0].clone();
+    parked.id = "i-parked".into();
+    parked.lifecycle_state = LifecycleState::Standby;
+    snapshot.instances.push(parked);
+    let dir = std::env::temp_dir().join(format!("planner-standby-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("group.json");
+    std::fs::write(&file, serde_json::to_string(&snapshot).unwrap()).unwrap();
+    let settings = ReleaseSettings {
+        protected_instances: ProtectedInstances::Ignore,
+        standby_instances: StandbyInstances::Replace,
+        ..ReleaseSettings::new("ami-new")
+    };
+    let schedule = plan_release(&snapshot, &settings).unwrap();
+    let args = |format: &'static str| {
+        vec![
+            "schedule".to_string(),
+            "--snapshot".into(),
+            file.display().to_string(),
+            "--image".into(),
+            "ami-new".into(),
+            "--scale-in-protected-instances".into(),
+            "ignore".into(),
+            "--standby-instances".into(),
+            "replace".into(),
+            "--format".into(),
+            format.into(),
+        ]
+    };
+    let json_args = args("json");
+    let r = run(
+        &json_args.iter().map(String::as_str).collect::<Vec<_>>(),
+        None,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        render_json(&snapshot, &settings, &schedule) + "\n"
+    );
+    assert!(
+        r.stdout.contains("\"standby_instances\": \"replace\""),
+        "{}",
+        r.stdout
+    );
+    let text_args = args("text");
+    let t = run(
+        &text_args.iter().map(String::as_str).collect::<Vec<_>>(),
+        None,
+        &[],
+    );
+    assert!(
+        t.stdout
+            .contains("1 instance in Standby on an old image is returned to service and replaced"),
+        "{}",
+        t.stdout
+    );
+    let bad = run(
+        &[
+            "schedule",
+            "--snapshot",
+            &snap_arg(),
+            "--image",
+            "ami-new",
+            "--standby-instances",
+            "terminate",
+        ],
+        None,
+        &[],
+    );
+    assert_ne!(bad.code, 0);
+    assert!(
+        bad.stderr
+            .contains("\"terminate\" is not one of \"wait\", \"replace\", \"ignore\""),
+        "{}",
+        bad.stderr
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

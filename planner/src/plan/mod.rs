@@ -6,7 +6,7 @@ use crate::error::PlanError;
 use crate::model::{GroupSnapshot, LaunchSource};
 use crate::picker::Picker;
 use crate::schedule::{Batch, Capacity, Schedule};
-use crate::settings::{ProtectedInstances, ReleaseSettings, Strategy};
+use crate::settings::{ProtectedInstances, ReleaseSettings, StandbyInstances, Strategy};
 use crate::warning::{Warning, WarningKind};
 use std::collections::BTreeMap;
 
@@ -29,7 +29,7 @@ pub fn plan_release(
     )?;
     let facts = Facts {
         batch_size: settings.batch_size.per_batch(snapshot.desired_capacity),
-        healthy_floor: healthy_floor(settings, snapshot.desired_capacity),
+        healthy_floor: settings.healthy_floor(snapshot.desired_capacity),
         start_healthy: snapshot.healthy_in_service(),
     };
     let checkpoints = Checkpoints::new(
@@ -111,18 +111,6 @@ struct Facts {
     batch_size: u32,
     healthy_floor: u32,
     start_healthy: u32,
-}
-
-/// Surge keeps everything that serves (floor = desired); replace keeps
-/// ceil(min_healthy_percentage% × desired).
-fn healthy_floor(settings: &ReleaseSettings, desired: u32) -> u32 {
-    match settings.strategy {
-        Strategy::Surge => desired,
-        Strategy::Replace => {
-            let pct = u64::from(settings.effective_min_healthy_percentage());
-            (pct * u64::from(desired)).div_ceil(100) as u32
-        }
-    }
 }
 
 struct Taken {
@@ -326,8 +314,11 @@ fn warnings(
         });
     }
     if !classified.standby.is_empty() {
-        out.push(WarningKind::StandbySkipped {
-            instance_ids: classified.standby.clone(),
+        let instance_ids = classified.standby.clone();
+        out.push(match settings.standby_instances {
+            StandbyInstances::Replace => WarningKind::StandbyReplaced { instance_ids },
+            StandbyInstances::Wait => WarningKind::StandbyWaited { instance_ids },
+            StandbyInstances::Ignore => WarningKind::StandbySkipped { instance_ids },
         });
     }
     if !classified.other.is_empty() {

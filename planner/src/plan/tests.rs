@@ -377,7 +377,7 @@ fn nothing_to_do() {
 }
 
 #[test]
-fn protected_are_waited_for_standby_and_unknown_are_left_alone_with_warnings() {
+fn protected_and_standby_are_waited_for_unknown_are_left_alone_with_warnings() {
     let mut protected = inst("i-p", "a", OLD);
     protected.protected_from_scale_in = true;
     let snap = group(
@@ -420,7 +420,7 @@ fn protected_are_waited_for_standby_and_unknown_are_left_alone_with_warnings() {
             &WarningKind::ProtectedWaited {
                 instance_ids: vec!["i-p".into()]
             },
-            &WarningKind::StandbySkipped {
+            &WarningKind::StandbyWaited {
                 instance_ids: vec!["i-s".into()]
             },
             &WarningKind::UnknownStateSkipped {
@@ -440,10 +440,64 @@ fn protected_are_waited_for_standby_and_unknown_are_left_alone_with_warnings() {
             "1 instance protected from scale in (i-p): the release waits up to the batch timeout for the protection \
              to be removed, then refuses before any change; set scale_in_protected_instances = \"replace\" to replace \
              it anyway or \"ignore\" to leave it on the old image",
-            "1 instance in Standby still runs an old image and is not replaced (i-s): exit standby and apply again to replace it",
+            "1 instance in Standby on an old image (i-s): the release waits up to the batch timeout for it to return to \
+             service (then replaces it), then refuses before any change; set standby_instances = \"replace\" to return \
+             it to service and replace it, or \"ignore\" to leave it in Standby",
             "1 instance in lifecycle state Warmed:Running is left alone (i-w)",
         ]
     );
+}
+
+#[test]
+fn standby_instances_follow_the_setting() {
+    let snap = group(
+        2,
+        1,
+        10,
+        vec![
+            inst("i-1", "a", OLD),
+            inst("i-2", "a", OLD),
+            state(inst("i-s", "b", OLD), "Standby"),
+            state(inst("i-e", "b", OLD), "EnteringStandby"),
+            state(inst("i-n", "b", NEW), "Standby"),
+        ],
+    );
+    let standby = vec!["i-e".to_string(), "i-s".to_string()];
+    // Each warning names the setting that asks for it (the default's names the alternative).
+    let expected = [
+        (
+            StandbyInstances::Wait,
+            WarningKind::StandbyWaited {
+                instance_ids: standby.clone(),
+            },
+            "standby_instances = \"replace\"",
+        ),
+        (
+            StandbyInstances::Replace,
+            WarningKind::StandbyReplaced {
+                instance_ids: standby.clone(),
+            },
+            "as standby_instances = \"replace\" asks",
+        ),
+        (
+            StandbyInstances::Ignore,
+            WarningKind::StandbySkipped {
+                instance_ids: standby.clone(),
+            },
+            "as standby_instances = \"ignore\" asks",
+        ),
+    ];
+    for (setting, warning, names) in expected {
+        let mut with = settings("10", Strategy::Surge);
+        with.standby_instances = setting;
+        let s = plan_release(&snap, &with).unwrap();
+        // The schedule holds what is in service now: instances that leave Standby during the
+        // apply are in the schedule the apply recomputes.
+        assert_eq!(ids(&s), vec![vec!["i-1", "i-2"]], "{setting}");
+        assert_eq!(s.counts.standby_skipped, 2, "{setting}");
+        assert_eq!(kinds(&s), vec![&warning], "{setting}");
+        assert!(s.warnings[0].message.contains(names), "{}", s.warnings[0]);
+    }
 }
 
 #[test]

@@ -51,6 +51,7 @@ pub fn schema() -> Schema {
             .attr(Attribute::defaulted("auto_rollback", bool(), "true", "When a batch fails: point the group back at its previous launch setting and replace the new instances back onto the previous image."))
             .attr(Attribute::defaulted("suspend_processes", list_of(string()), "[\"AZRebalance\",\"ScheduledActions\"]", "Auto Scaling processes suspended for the release and resumed after it, also on failure (processes suspended before the release stay suspended). `Launch`, `Terminate` and `AddToLoadBalancer` cannot be suspended: the release needs them. Dynamic scaling keeps working by default (the release keeps the capacity it changes and adds its surge to it); add `AlarmNotification` to stop scaling policies for the release."))
             .attr(Attribute::defaulted("scale_in_protected_instances", string(), "wait", "Old instances protected from scale in (a release's termination ignores the protection, so it never replaces them silently): `wait` for the protection to be removed (up to `batch_timeout`), then refuse before any change; `replace` them like the others; `ignore` them (they keep their image, the release completes without them)."))
+            .attr(Attribute::defaulted("standby_instances", string(), "wait", "Old instances in Standby (out of service, often kept there by someone looking at them, so never taken away silently): `wait` for them to return to service (up to `batch_timeout`), then replace them, or refuse before any change; `replace`: return them to service (`ExitStandby`, which adds one to desired capacity per instance, kept after the release), then replace them like the others; `ignore` them (they stay in Standby on their image)."))
             .attr(Attribute::computed("id", string(), "The group's name."))
             .attr(Attribute::computed("previous_image_id", string(), "The image the group launched when the release was planned. With `launch_mode = \"external\"`: the image most of the instances to replace run (the launch template may already point at `image_id`)."))
             .attr(Attribute::computed("launch_version", string(), "What the group launches from after the release: `<template id> version <n>`, or the launch configuration's name."))
@@ -697,6 +698,10 @@ mod tests {
             (
                 vec![("scale_in_protected_instances", s("terminate"))],
                 "scale_in_protected_instances",
+            ),
+            (
+                vec![("standby_instances", s("terminate"))],
+                "standby_instances",
             ),
             (
                 vec![("checkpoints", Value::List(vec![n(50), n(10)]))],

@@ -49,6 +49,11 @@ pub enum LaunchMode {
 /// instances out and the engine only waits for protection under the default.
 pub use release_planner::ProtectedInstances;
 
+/// What the release does with old instances in Standby: the planner's setting
+/// (`ReleaseSettings::standby_instances`); the engine returns them to service or waits for it
+/// before the release record is written, so the capacity they bring back is the group's own.
+pub use release_planner::StandbyInstances;
+
 #[derive(Debug, Clone)]
 pub struct ReleaseConfig {
     pub release_id: String,
@@ -223,6 +228,14 @@ async fn run_locked(
         .and_then(|v| Record::parse(v));
     check_rollback_target(group, cfg, found.as_ref(), &snap0).await?;
     wait_for_unprotected(group, cfg, &snap0).await?;
+    let (snap0, returned) = settle_standby(group, cfg, snap0).await?;
+    // What served before this apply changed anything: the capacity a cleanup keeps first.
+    let proven: BTreeSet<String> = snap0
+        .instances
+        .iter()
+        .filter(|i| i.is_healthy_in_service())
+        .map(|i| i.id.clone())
+        .collect();
     let record = match found {
         Some(r) if !r.paused => {
             tracing::info!(
@@ -230,7 +243,17 @@ async fn run_locked(
                 desired = r.desired, min = r.min, max = r.max,
                 "resuming an interrupted release: the group's recorded settings will be restored at the end"
             );
-            r
+            if returned == 0 {
+                r
+            } else {
+                // Back in service, they are part of the group's own capacity.
+                let r = Record {
+                    desired: r.desired + returned,
+                    ..r
+                };
+                group.set_tag(RECORD_TAG, &r.to_string()).await?;
+                r
+            }
         }
         found => {
             let already: BTreeSet<String> =
@@ -293,7 +316,7 @@ async fn run_locked(
                 group,
                 &record,
                 &ledger,
-                &cfg.settings.target_image_id,
+                (&cfg.settings.target_image_id, &proven),
                 switched,
             )
             .await
@@ -324,7 +347,7 @@ async fn run_locked(
                 group,
                 &record,
                 &ledger,
-                &cfg.settings.target_image_id,
+                (&cfg.settings.target_image_id, &proven),
                 done.checkpoint,
             )
             .await;
@@ -364,21 +387,10 @@ async fn run_locked(
             // The failed batch's new instances must not stay: the group would run above its
             // capacity, or with instances that never became healthy. Not after a read that
             // failed: nothing is known to be wrong with them.
-            let doomed: &[String] = if failed { &failure.launched } else { &[] };
-            let decrement = cfg.settings.strategy == Strategy::Surge;
-            for id in doomed {
-                if decrement {
-                    ledger.decremented(1);
-                }
-                if let Err(e) = group.terminate(id, decrement).await {
-                    tracing::warn!(instance_id = %id, "could not terminate a new instance of the failed batch: {e}");
-                }
-            }
-            if !doomed.is_empty() {
-                err.restored.push(format!(
-                    "terminated the failed batch's new instances ({})",
-                    doomed.join(", ")
-                ));
+            if failed && !failure.launched.is_empty() {
+                err.restored.push(
+                    remove_failed_batch(group, &cfg.settings, &ledger, &failure.launched).await,
+                );
             }
             let can_roll_back = cfg.auto_rollback && failed && cfg.mode != LaunchMode::External;
             let mut rolled_back = false;
@@ -414,7 +426,7 @@ async fn run_locked(
                     group,
                     &record,
                     &ledger,
-                    &cfg.settings.target_image_id,
+                    (&cfg.settings.target_image_id, &proven),
                     !rolled_back,
                 )
                 .await
@@ -515,6 +527,122 @@ async fn wait_for_unprotected(
             protected.join(", "),
             humantime(cfg.batch_timeout)
         ))
+    })
+}
+
+/// Old instances in Standby (`.0`) and on their way into it (`.1`).
+fn standby_old(snap: &GroupSnapshot, target: &str) -> (Vec<String>, Vec<String>) {
+    let old = |state: LifecycleState| -> Vec<String> {
+        snap.instances
+            .iter()
+            .filter(|i| i.lifecycle_state == state && i.image_id != target)
+            .map(|i| i.id.clone())
+            .collect()
+    };
+    (
+        old(LifecycleState::Standby),
+        old(LifecycleState::EnteringStandby),
+    )
+}
+
+/// Old instances in Standby, before the release record: with [`StandbyInstances::Replace`]
+/// they are returned to service (then replaced like the others); with the default they are
+/// waited for, up to `batch_timeout`, and the release refuses when some are still there.
+/// Returns the group as it is then, and how many instances were returned to service (AWS adds
+/// one to desired capacity for each).
+async fn settle_standby(
+    group: &dyn GroupApi,
+    cfg: &ReleaseConfig,
+    snap: GroupSnapshot,
+) -> Result<(GroupSnapshot, u32), ReleaseError> {
+    let mode = cfg.settings.standby_instances;
+    let target = &cfg.settings.target_image_id;
+    if mode == StandbyInstances::Ignore {
+        return Ok((snap, 0));
+    }
+    let deadline = Instant::now() + cfg.batch_timeout;
+    let mut snap = snap;
+    let mut returned: BTreeSet<String> = BTreeSet::new();
+    let mut attempt = 0;
+    loop {
+        let (standby, entering) = standby_old(&snap, target);
+        if standby.is_empty() && entering.is_empty() {
+            return Ok((snap, returned.len() as u32));
+        }
+        let exit: Vec<String> = standby
+            .iter()
+            .filter(|id| !returned.contains(*id))
+            .cloned()
+            .collect();
+        if mode == StandbyInstances::Replace && !exit.is_empty() {
+            let after = snap.desired_capacity + exit.len() as u32;
+            if after > snap.max_size {
+                return Err(ReleaseError {
+                    untouched: returned.is_empty(),
+                    ..ReleaseError::new(format!(
+                        "{} old instance(s) of group {} are in Standby ({}): returning them to service (ExitStandby adds one to desired capacity each) would take desired capacity to {after}, above the group's max size {}. Raise max_size, or set standby_instances = \"ignore\"; this apply changed nothing",
+                        exit.len(),
+                        group.name(),
+                        exit.join(", "),
+                        snap.max_size
+                    ))
+                });
+            }
+            group.exit_standby(&exit).await.map_err(|e| ReleaseError {
+                untouched: returned.is_empty(),
+                ..ReleaseError::new(format!(
+                    "could not return the old instance(s) in Standby of group {} to service ({}): {e}",
+                    group.name(),
+                    exit.join(", ")
+                ))
+            })?;
+            tracing::info!(instances = %exit.join(","), "returned old instances in Standby to service, to replace them");
+            returned.extend(exit);
+        } else if attempt == 0 {
+            tracing::warn!(instances = %standby.iter().chain(&entering).cloned().collect::<Vec<_>>().join(","), "waiting for old instances to leave Standby");
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        // Returned ones are in service within seconds; a person takes minutes.
+        let pace = if mode == StandbyInstances::Replace {
+            0
+        } else {
+            8
+        };
+        tokio::time::sleep(
+            Backoff::SECONDS
+                .delay(attempt + pace)
+                .min(deadline.saturating_duration_since(now))
+                .max(Duration::from_millis(20)),
+        )
+        .await;
+        attempt += 1;
+        if let Ok(now) = group.poll().await {
+            snap = now;
+        }
+    }
+    let (standby, entering) = standby_old(&snap, target);
+    let ids: Vec<String> = standby.into_iter().chain(entering).collect();
+    Err(ReleaseError {
+        untouched: returned.is_empty(),
+        ..ReleaseError::new(match mode {
+            StandbyInstances::Replace => format!(
+                "{} old instance(s) of group {} returned to service with ExitStandby were still in Standby after {} ({}); apply again",
+                ids.len(),
+                group.name(),
+                humantime(cfg.batch_timeout),
+                ids.join(", ")
+            ),
+            _ => format!(
+                "{} old instance(s) of group {} are in Standby ({}) and stayed there for {}: the release waits for them to return to service, then replaces them. Return them (aws autoscaling exit-standby), or set standby_instances = \"replace\" (return them to service and replace them) or \"ignore\" (leave them in Standby on their image); this apply changed nothing",
+                ids.len(),
+                group.name(),
+                ids.join(", "),
+                humantime(cfg.batch_timeout)
+            ),
+        })
     })
 }
 
@@ -898,7 +1026,16 @@ async fn run_batch(
 ) -> Result<(GroupSnapshot, Option<Capacity>), BatchError> {
     let batch = step.batch;
     let known: BTreeSet<String> = snap.instances.iter().map(|i| i.id.clone()).collect();
-    let err = |e: AwsError| BatchError::new(e.to_string(), vec![], FailKind::Unhealthy);
+    // Throttled past the patience: refused, not run, and nothing known to be wrong with the
+    // batch, so nothing is rolled back.
+    let err = |e: AwsError| {
+        let kind = if e.is_throttling() {
+            FailKind::Unobserved
+        } else {
+            FailKind::Unhealthy
+        };
+        BatchError::new(e.to_string(), vec![], kind)
+    };
     let (mut last, over) = match settings.strategy {
         Strategy::Surge => {
             let during = &batch.capacity_during;
@@ -956,7 +1093,17 @@ async fn wait_for_new(
     step: &BatchStep<'_>,
     launches: &mut Launches,
 ) -> Result<GroupSnapshot, BatchError> {
-    let deadline = step.deadline;
+    // Time spent waiting on throttling (the calls' repeats, the slower polls) is not the
+    // batch's: its own deadline moves by as much. The release's deadline does not.
+    let throttled_before = group.throttle().waited;
+    let mut paced = Duration::ZERO;
+    let deadline_now = |paced: Duration| {
+        if step.release_deadline_binds {
+            step.deadline
+        } else {
+            step.deadline + group.throttle().waited.saturating_sub(throttled_before) + paced
+        }
+    };
     // An instance still in its health check grace period has not been checked yet.
     let warmup = Duration::from_secs(settings.instance_warmup_secs).max(step.grace);
     let target = &settings.target_image_id;
@@ -968,7 +1115,7 @@ async fn wait_for_new(
         let (snap, observed) = match group.poll_observed().await {
             Ok(x) => x,
             Err(e) => {
-                wait_after_failed_read(group, &e, deadline, &mut failed_reads)
+                wait_after_failed_read(group, &e, deadline_now(paced), &mut failed_reads)
                     .await
                     .map_err(|b| BatchError {
                         launched: vec![],
@@ -1059,7 +1206,7 @@ async fn wait_for_new(
         let healthy = match group.healthy(&snap, &ids, cfg.health).await {
             Ok(h) => h,
             Err(e) => {
-                wait_after_failed_read(group, &e, deadline, &mut failed_reads)
+                wait_after_failed_read(group, &e, deadline_now(paced), &mut failed_reads)
                     .await
                     .map_err(|b| BatchError {
                         launched: vec![],
@@ -1069,6 +1216,7 @@ async fn wait_for_new(
             }
         };
         failed_reads = 0;
+        let deadline = deadline_now(paced);
         let now = Instant::now();
         healthy_since.retain(|id, _| healthy.contains(id));
         // Instances from before this batch have served already: no warm-up for them.
@@ -1122,7 +1270,10 @@ async fn wait_for_new(
         }
         .min(deadline.saturating_duration_since(now));
         attempt += 1;
-        tokio::time::sleep(delay.max(Duration::from_millis(20))).await;
+        // Throttled: poll less, leaving the account's requests to the calls that change things.
+        let pacing = group.throttle().pacing;
+        paced += pacing;
+        tokio::time::sleep(delay.max(Duration::from_millis(20)) + pacing).await;
     }
 }
 
@@ -1221,19 +1372,108 @@ async fn roll_back(
             ));
             Ok(notes)
         }
-        Err(f) => Err(format!(
-            "the group launches {} again ({}), but replacing the new instances back failed: {} (after replacing back {})",
-            previous_image,
-            previous.describe(),
-            f.what,
-            f.batches
-                .iter()
-                .flatten()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
+        Err(f) => {
+            // The rollback's own failed batch leaves the group above its capacity just as a
+            // failed batch of the release does; left to the restore's surplus removal, which
+            // prefers the release's image, healthy instances would go before these.
+            let cleaned = if f.kind.is_failed_release() && !f.launched.is_empty() {
+                format!(
+                    "; {}",
+                    remove_failed_batch(group, &back, ledger, &f.launched).await
+                )
+            } else {
+                String::new()
+            };
+            Err(format!(
+                "the group launches {} again ({}), but replacing the new instances back failed: {} (after replacing back {}){cleaned}",
+                previous_image,
+                previous.describe(),
+                f.what,
+                f.batches
+                    .iter()
+                    .flatten()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
     }
+}
+
+/// Terminates the new instances of a batch that failed, those that do not serve first (pending,
+/// unhealthy), one at a time; a serving one whose termination would take the group's healthy
+/// in-service instances below the release's floor stays (the restore then removes what is left
+/// above the group's capacity, again not-serving first). Surge: each termination lowers desired
+/// capacity, as the batch raised it; replace: the group launches a replacement. Returns what it
+/// did, for the error. A failed read says nothing about the instances: they stay, for the
+/// restore (which reads again) or the next apply.
+async fn remove_failed_batch(
+    group: &dyn GroupApi,
+    settings: &ReleaseSettings,
+    ledger: &Ledger,
+    launched: &[String],
+) -> String {
+    let snap = match group.snapshot().await {
+        Ok(s) => s,
+        Err(e) => {
+            return format!(
+                "the failed batch's new instances ({}) could not be looked at before their removal ({e}); left for the restore",
+                launched.join(", ")
+            )
+        }
+    };
+    ledger.observe(snap.desired_capacity);
+    let floor = settings.healthy_floor(ledger.base());
+    let mut healthy = snap.healthy_in_service();
+    let mut doomed: Vec<&release_planner::InstanceSnapshot> = snap
+        .instances
+        .iter()
+        .filter(|i| launched.contains(&i.id))
+        .filter(|i| {
+            matches!(
+                i.lifecycle_state,
+                LifecycleState::Pending | LifecycleState::InService
+            )
+        })
+        .collect();
+    doomed.sort_by_key(|i| (i.is_healthy_in_service(), i.id.clone()));
+    let decrement = settings.strategy == Strategy::Surge;
+    let (mut terminated, mut kept) = (vec![], vec![]);
+    for i in doomed {
+        let serving = i.is_healthy_in_service();
+        if serving && healthy <= floor {
+            kept.push(i.id.clone());
+            continue;
+        }
+        if decrement {
+            ledger.decremented(1);
+        }
+        match group.terminate(&i.id, decrement).await {
+            Ok(()) => {
+                terminated.push(i.id.clone());
+                healthy -= u32::from(serving);
+            }
+            Err(e) => {
+                tracing::warn!(instance_id = %i.id, "could not terminate a new instance of the failed batch: {e}")
+            }
+        }
+    }
+    let mut note = format!(
+        "terminated the failed batch's new instances ({})",
+        if terminated.is_empty() {
+            "none".to_string()
+        } else {
+            terminated.join(", ")
+        }
+    );
+    if !kept.is_empty() {
+        note.push_str(&format!(
+            ", kept {} healthy one(s) ({}) so that the group keeps {floor} healthy instances in service",
+            kept.len(),
+            kept.join(", ")
+        ));
+    }
+    note
 }
 
 /// Puts back what the release changed on the group: capacity, suspended processes, record.
@@ -1242,17 +1482,18 @@ async fn roll_back(
 /// the half-restored group (inflated capacity, processes still suspended) as the group's own
 /// settings and never put them back. Kept, it makes the next apply finish the restore.
 /// `keep_previous`: the release stopped before completing; the record stays, marked paused,
-/// for its previous launch setting (see [`Record::paused`]).
+/// for its previous launch setting (see [`Record::paused`]). `surplus`: what
+/// [`remove_surplus`] prefers.
 async fn restore(
     group: &dyn GroupApi,
     record: &Record,
     ledger: &Ledger,
-    target: &str,
+    surplus: (&str, &BTreeSet<String>),
     keep_previous: bool,
 ) -> Restored {
     let mut notes = vec![];
     let mut complete = true;
-    match remove_surplus(group, record, ledger, target).await {
+    match remove_surplus(group, record, ledger, surplus).await {
         Ok(ids) => {
             if !ids.is_empty() {
                 notes.push(format!(
@@ -1348,14 +1589,16 @@ struct Restored {
 /// above its own desired capacity. Lowering desired would let the group choose what to scale in,
 /// and AWS's default termination policy takes the instances of the OLDEST launch setting first:
 /// the healthy old ones, while the surplus new ones may not serve yet. So the surplus is removed
-/// here, one decrementing termination at a time, instances that do not serve first, then those on
-/// the release's target image; lowering desired afterwards then scales nothing in. Every
-/// termination is attempted; an error after them means some surplus is left.
+/// here, one decrementing termination at a time: instances that do not serve first, then those
+/// that did not already serve when this apply began (`proven`: the group reports an instance
+/// Healthy during its grace period, unchecked, so only one that served before is known to),
+/// then those on the release's target image; lowering desired afterwards then scales nothing in.
+/// Every termination is attempted; an error after them means some surplus is left.
 async fn remove_surplus(
     group: &dyn GroupApi,
     record: &Record,
     ledger: &Ledger,
-    target: &str,
+    (target, proven): (&str, &BTreeSet<String>),
 ) -> Result<Vec<String>, AwsError> {
     let snap = group.snapshot().await?;
     ledger.observe(snap.desired_capacity);
@@ -1378,6 +1621,7 @@ async fn remove_surplus(
     live.sort_by_key(|i| {
         (
             i.is_healthy_in_service(),
+            proven.contains(&i.id),
             i.image_id != target,
             i.id.clone(),
         )

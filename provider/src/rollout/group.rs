@@ -56,9 +56,22 @@ impl LaunchSetting {
     }
 }
 
+/// How throttled the calls to a group are (see `rollout::patient`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Throttle {
+    /// Extra pause before a poll: grows with the throttled answers in a row, zero without.
+    pub pacing: std::time::Duration,
+    /// Time spent waiting on throttling so far.
+    pub waited: std::time::Duration,
+}
+
 #[async_trait]
 pub trait GroupApi: Send + Sync {
     fn name(&self) -> &str;
+    /// The throttling the calls have met (none, unless the group is wrapped to wait it out).
+    fn throttle(&self) -> Throttle {
+        Throttle::default()
+    }
     /// The whole group, including the image its launch setting starts.
     async fn snapshot(&self) -> Result<GroupSnapshot, AwsError>;
     /// The group's capacity and instances, as cheaply as possible: what a release polls.
@@ -124,6 +137,9 @@ pub trait GroupApi: Send + Sync {
     /// The group's health check grace period: until it ends, the group reports a new instance
     /// `Healthy` without having checked it.
     async fn health_check_grace(&self) -> Result<std::time::Duration, AwsError>;
+    /// Returns instances in Standby to service (`ExitStandby`): the group adds one to its
+    /// desired capacity for each. One that is no longer in Standby is no error (a repeat).
+    async fn exit_standby(&self, instance_ids: &[String]) -> Result<(), AwsError>;
 }
 
 /// An Instance Refresh that has not finished (`DescribeInstanceRefreshes`).
@@ -544,6 +560,27 @@ impl GroupApi for AwsGroup {
         Ok(std::time::Duration::from_secs(
             g.health_check_grace_period().unwrap_or(0).max(0) as u64,
         ))
+    }
+
+    async fn exit_standby(&self, instance_ids: &[String]) -> Result<(), AwsError> {
+        // At most 20 instances a call (the API's limit).
+        for chunk in instance_ids.chunks(20) {
+            match self
+                .asg
+                .exit_standby()
+                .auto_scaling_group_name(&self.name)
+                .set_instance_ids(Some(chunk.to_vec()))
+                .send()
+                .await
+                .context("ExitStandby", &self.name)
+            {
+                Ok(_) => {}
+                // A repeat after a lost answer: the instances left Standby already.
+                Err(e) if e.message.contains("not in Standby") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 }
 

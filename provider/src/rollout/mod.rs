@@ -9,6 +9,7 @@ pub mod record;
 pub mod sim;
 
 pub use execute::{
-    run, LaunchMode, Outcome, ProtectedInstances, ReleaseConfig, ReleaseError, Status,
+    run, LaunchMode, Outcome, ProtectedInstances, ReleaseConfig, ReleaseError, StandbyInstances,
+    Status,
 };
 pub use group::{AwsGroup, GroupApi, HealthSource, LaunchSetting};

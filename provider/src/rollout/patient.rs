@@ -5,32 +5,64 @@
 //! throttled call a few times within seconds; a burst that lasts longer fails the call. A
 //! throttled call was refused, not executed, so repeating it is safe for every operation —
 //! mutations included — and no reason to fail (let alone roll back) a batch. [`Patient`] wraps a
-//! group and repeats any call answered with a throttling error, backing off, for up to
-//! [`PATIENCE`]; other errors pass through at once.
-//! <https://docs.aws.amazon.com/AWSEC2/latest/devguide/ec2-api-throttling.html>
+//! group and repeats any call answered with a throttling error, backing off exponentially (1 s
+//! doubling to a minute), for up to [`PATIENCE`]; other errors pass through at once.
+//!
+//! Repeating is not enough when the throttling is sustained: parallel releases that keep polling
+//! every few seconds keep the bucket empty for each other, and a mutation waits behind their
+//! reads until its patience runs out. So the pressure is shared with the wait loops, as AWS's
+//! adaptive retry mode slows a client that is being throttled: every throttled answer in a row
+//! makes the release's polling slower ([`Throttle::pacing`], doubling to a minute), the first
+//! answer that is not throttled resets it, and the time spent waiting on throttling
+//! ([`Throttle::waited`]) does not count against a batch's timeout.
+//! <https://docs.aws.amazon.com/AWSEC2/latest/devguide/ec2-api-throttling.html>,
+//! <https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html>
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use release_planner::GroupSnapshot;
 use tokio::time::Instant;
 
-use super::group::{ActiveRefresh, GroupApi, HealthSource, LaunchSetting};
+use super::group::{ActiveRefresh, GroupApi, HealthSource, LaunchSetting, Throttle};
 use crate::aws::wait::Backoff;
 use crate::aws::AwsError;
 
 /// How long one call is repeated while it is throttled.
 pub const PATIENCE: Duration = Duration::from_secs(15 * 60);
 
+/// Between repeats of a throttled call, and the extra pause of a poll under throttling.
+const THROTTLED: Backoff = Backoff {
+    first: Duration::from_secs(1),
+    max: Duration::from_secs(60),
+    factor: 2.0,
+};
+
 pub struct Patient<'a> {
     inner: &'a dyn GroupApi,
+    state: Mutex<Pressure>,
+}
+
+/// Throttled answers in a row, and the time slept because of throttling so far.
+#[derive(Default)]
+struct Pressure {
+    in_a_row: u32,
+    waited: Duration,
 }
 
 impl<'a> Patient<'a> {
     pub fn new(inner: &'a dyn GroupApi) -> Self {
-        Patient { inner }
+        Patient {
+            inner,
+            state: Mutex::new(Pressure::default()),
+        }
+    }
+
+    fn pressure(&self) -> std::sync::MutexGuard<'_, Pressure> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     async fn retry<T, F, Fut>(&self, call: F) -> Result<T, AwsError>
@@ -41,17 +73,26 @@ impl<'a> Patient<'a> {
         let until = Instant::now() + PATIENCE;
         let mut attempt = 0;
         loop {
-            match call().await {
-                Err(e) if e.is_throttling() && Instant::now() < until => {
-                    tracing::warn!(group = %self.inner.name(), "throttled after the SDK's retries ({e}); waiting and trying again");
-                    let delay = Backoff::SECONDS
-                        .delay(attempt + 6)
-                        .min(until.saturating_duration_since(Instant::now()));
-                    tokio::time::sleep(delay.max(Duration::from_millis(20))).await;
-                    attempt += 1;
-                }
-                other => return other,
+            let result = call().await;
+            let throttled = matches!(&result, Err(e) if e.is_throttling());
+            if !throttled {
+                self.pressure().in_a_row = 0;
+                return result;
             }
+            self.pressure().in_a_row += 1;
+            if Instant::now() >= until {
+                return result;
+            }
+            if let Err(e) = &result {
+                tracing::warn!(group = %self.inner.name(), "throttled after the SDK's retries ({e}); waiting and trying again");
+            }
+            let delay = THROTTLED
+                .delay(attempt)
+                .min(until.saturating_duration_since(Instant::now()))
+                .max(Duration::from_millis(20));
+            self.pressure().waited += delay;
+            tokio::time::sleep(delay).await;
+            attempt += 1;
         }
     }
 }
@@ -60,6 +101,16 @@ impl<'a> Patient<'a> {
 impl GroupApi for Patient<'_> {
     fn name(&self) -> &str {
         self.inner.name()
+    }
+    fn throttle(&self) -> Throttle {
+        let p = self.pressure();
+        Throttle {
+            pacing: match p.in_a_row {
+                0 => Duration::ZERO,
+                n => THROTTLED.delay(n - 1),
+            },
+            waited: p.waited,
+        }
     }
     async fn snapshot(&self) -> Result<GroupSnapshot, AwsError> {
         self.retry(|| self.inner.snapshot()).await
@@ -139,5 +190,8 @@ impl GroupApi for Patient<'_> {
     }
     async fn health_check_grace(&self) -> Result<Duration, AwsError> {
         self.retry(|| self.inner.health_check_grace()).await
+    }
+    async fn exit_standby(&self, instance_ids: &[String]) -> Result<(), AwsError> {
+        self.retry(|| self.inner.exit_standby(instance_ids)).await
     }
 }

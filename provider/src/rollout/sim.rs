@@ -43,7 +43,8 @@
 //!   - *deregistered images*: the group's launches from them fail
 //!     ([`SimGroup::missing_launches`]).
 //!     <https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/deregister-ami.html>
-//!   - *read outages*: every Describe fails (after the SDK's retries) for a window.
+//!   - *read outages*: every Describe fails (after the SDK's retries) for a window, with a
+//!     503 `ServiceUnavailable` (throttling is modelled apart, below).
 //!   - *capacity changed by others* ([`SimConfig::outside`]): an operator's
 //!     `SetDesiredCapacity` (refused outside min..max, as AWS validates it), and a dynamic
 //!     scaling policy's `ChangeInCapacity` (capped at min and max; not invoked while
@@ -65,6 +66,11 @@
 //!     attempt found it empty.
 //!     <https://docs.aws.amazon.com/AWSEC2/latest/devguide/ec2-api-throttling.html>,
 //!     <https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html>
+//!   - *Standby* ([`SimConfig::standby`]): instances beside the group's capacity, out of
+//!     its load balancer, never scaled in; `ExitStandby` (the release's, or an operator's at
+//!     [`SimConfig::standby_exit_at`]) returns them to service and adds one to desired
+//!     capacity for each.
+//!     <https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-enter-exit-standby.html>
 //!   - *an Instance Refresh* of the group that has not finished ([`SimConfig::refresh`]):
 //!     what `DescribeInstanceRefreshes` reports.
 //!     <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeInstanceRefreshes.html>
@@ -107,6 +113,9 @@ pub struct SimConfig {
     pub broken_images: BTreeSet<String>,
     /// Chance that any new instance never becomes healthy.
     pub never_healthy: f64,
+    /// From this time on, every instance launched fails its health checks, whatever its image
+    /// (something they all depend on broke): a rollback's batch fails too.
+    pub broken_from: Option<Duration>,
     /// Of the instances that never become healthy, the share that hangs in `Pending` (the
     /// others come up `InService` and fail their health checks).
     pub stuck_share: f64,
@@ -163,6 +172,14 @@ pub struct SimConfig {
     pub throttle: Option<std::sync::Arc<TokenBucket>>,
     /// An Instance Refresh of the group that has not finished: its id and status.
     pub refresh: Option<(String, String)>,
+    /// Instances of the original image in `Standby` beside the group's capacity (put there
+    /// with a decrement of desired capacity): out of the load balancer, not counted as
+    /// capacity, never scaled in; `ExitStandby` returns them to service and adds one to desired
+    /// capacity for each.
+    /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-enter-exit-standby.html>
+    pub standby: u32,
+    /// An operator returns every Standby instance to service at this time (as `ExitStandby`).
+    pub standby_exit_at: Option<Duration>,
 }
 
 /// A capacity change made by someone other than the release.
@@ -251,6 +268,7 @@ impl SimConfig {
             elb: false,
             broken_images: BTreeSet::new(),
             never_healthy: 0.0,
+            broken_from: None,
             stuck_share: 0.5,
             latency: (Duration::from_millis(20), Duration::from_millis(300)),
             retried: 0.0,
@@ -269,15 +287,23 @@ impl SimConfig {
             grace: Duration::ZERO,
             throttle: None,
             refresh: None,
+            standby: 0,
+            standby_exit_at: None,
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 enum State {
-    Pending { ready_at: Option<Instant> },
+    Pending {
+        ready_at: Option<Instant>,
+    },
     InService,
-    Terminating { gone_at: Instant },
+    /// Out of service and out of the capacity count until `ExitStandby`.
+    Standby,
+    Terminating {
+        gone_at: Instant,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -355,6 +381,8 @@ struct World {
     raced: u32,
     /// Calls that failed because the shared request bucket stayed empty.
     bucket_failures: u32,
+    /// Instances the engine returned from Standby (each added one to desired capacity).
+    standby_returned: u32,
     /// What happened, with virtual seconds (the last [`EVENTS`] entries), for failure reports.
     events: std::collections::VecDeque<String>,
 }
@@ -414,6 +442,7 @@ impl SimGroup {
             outside_added: 0,
             raced: 0,
             bucket_failures: 0,
+            standby_returned: 0,
             events: Default::default(),
             cfg,
         };
@@ -430,6 +459,15 @@ impl SimGroup {
             i.health = Health::Healthy;
             i.bad = false;
             i.elb_at = Some(now);
+        }
+        for _ in 0..world.cfg.standby {
+            let image = world.cfg.image.clone();
+            world.spawn(image, now);
+            if let Some(i) = world.instances.last_mut() {
+                i.state = State::Standby;
+                i.bad = false;
+                i.elb_at = None;
+            }
         }
         world.cfg.warm_pool = pool;
         world.launches = 0;
@@ -466,13 +504,13 @@ impl SimGroup {
         (w.desired, w.min, w.max)
     }
 
-    /// Image of every instance that is not leaving, by id.
+    /// Image of every instance in the group's capacity (not leaving, not in Standby), by id.
     pub fn live_images(&self) -> BTreeMap<String, String> {
         let mut w = self.world();
         w.advance(Instant::now());
         w.instances
             .iter()
-            .filter(|i| !matches!(i.state, State::Terminating { .. }))
+            .filter(|i| !matches!(i.state, State::Terminating { .. } | State::Standby))
             .map(|i| (i.id.clone(), i.image.clone()))
             .collect()
     }
@@ -542,6 +580,11 @@ impl SimGroup {
     /// Outside changes overwritten before any read saw them (a race no engine can win).
     pub fn outside_raced(&self) -> u32 {
         self.world().raced
+    }
+
+    /// Instances the engine returned from Standby (`ExitStandby`).
+    pub fn standby_returned(&self) -> u32 {
+        self.world().standby_returned
     }
 
     /// Launches the group attempted from a deregistered image (not those after another tool
@@ -698,12 +741,33 @@ impl SimGroup {
         }
     }
 
+    /// A read during [`SimConfig::read_outage`]: the service answers 503 (not throttling).
+    fn in_outage(&self) -> bool {
+        let w = self.world();
+        let t = Instant::now().duration_since(w.start);
+        w.cfg
+            .read_outage
+            .is_some_and(|(from, len)| t >= from && t < from + len)
+    }
+
     async fn read<T>(
         &self,
         op: &'static str,
         f: impl FnOnce(&mut World) -> T,
     ) -> Result<T, AwsError> {
-        self.gate(op, false).await.map_err(|_| self.error(op))?;
+        let outage = self.in_outage();
+        self.gate(op, false).await.map_err(|_| {
+            if outage {
+                AwsError {
+                    code: Some("ServiceUnavailable".into()),
+                    message: "Service Unavailable (simulated outage, after the SDK's retries)"
+                        .into(),
+                    ..self.error(op)
+                }
+            } else {
+                self.error(op)
+            }
+        })?;
         let mut w = self.world();
         w.advance(Instant::now());
         w.observe(op);
@@ -775,7 +839,11 @@ impl World {
             })
             .cloned()
             .unwrap_or_default();
-        let broken = self.cfg.broken_images.contains(&image);
+        let broken = self.cfg.broken_images.contains(&image)
+            || self
+                .cfg
+                .broken_from
+                .is_some_and(|t| now.duration_since(self.start) >= t);
         let never = broken || self.rng.f64() < self.cfg.never_healthy;
         // A never-healthy instance either hangs in Pending or comes up Unhealthy.
         let stuck = never && self.rng.f64() < self.cfg.stuck_share;
@@ -823,6 +891,24 @@ impl World {
             }
         }
         self.apply_outside(now);
+        if let Some(at) = self.cfg.standby_exit_at {
+            if now.duration_since(self.start) >= at {
+                self.cfg.standby_exit_at = None;
+                let ids: Vec<String> = self
+                    .instances
+                    .iter()
+                    .filter(|i| i.state == State::Standby)
+                    .map(|i| i.id.clone())
+                    .collect();
+                self.event(format!("an operator returns {} to service", ids.join(", ")));
+                // Capacity someone else added, as an operator's SetDesiredCapacity would.
+                let n = self.exit_standby(&ids, now);
+                if n > 0 {
+                    self.outside_added += n;
+                    self.unseen = Some(self.desired);
+                }
+            }
+        }
         let grace = self.cfg.grace;
         for i in &mut self.instances {
             if let State::Pending { ready_at: Some(t) } = i.state {
@@ -916,7 +1002,7 @@ impl World {
     fn live(&self) -> u32 {
         self.instances
             .iter()
-            .filter(|i| !matches!(i.state, State::Terminating { .. }))
+            .filter(|i| !matches!(i.state, State::Terminating { .. } | State::Standby))
             .count() as u32
     }
 
@@ -950,7 +1036,7 @@ impl World {
             let mut victims: Vec<(bool, u64, String)> = self
                 .instances
                 .iter()
-                .filter(|i| !matches!(i.state, State::Terminating { .. }))
+                .filter(|i| !matches!(i.state, State::Terminating { .. } | State::Standby))
                 .filter(|i| !(i.seq <= protected && i.image == original))
                 .map(|i| (Some(&i.image) == current.as_ref(), i.seq, i.id.clone()))
                 .collect();
@@ -996,6 +1082,21 @@ impl World {
                 gone_at: now + gone.min(Duration::from_secs(2)),
             };
         }
+    }
+
+    /// `ExitStandby`: back in service and in the load balancer, one more in desired capacity
+    /// each. Instances not in Standby are left as they are.
+    fn exit_standby(&mut self, ids: &[String], now: Instant) -> u32 {
+        let mut n = 0;
+        for i in &mut self.instances {
+            if ids.contains(&i.id) && i.state == State::Standby {
+                i.state = State::InService;
+                i.elb_at = Some(now);
+                self.desired += 1;
+                n += 1;
+            }
+        }
+        n
     }
 
     fn hook_time(&mut self, hook: Option<Hook>) -> Duration {
@@ -1050,6 +1151,7 @@ impl GroupApi for SimGroup {
                         lifecycle_state: match i.state {
                             State::Pending { .. } => LifecycleState::Pending,
                             State::InService => LifecycleState::InService,
+                            State::Standby => LifecycleState::Standby,
                             State::Terminating { .. } => LifecycleState::Terminating,
                         },
                         health: i.health,
@@ -1318,6 +1420,30 @@ impl GroupApi for SimGroup {
     async fn health_check_grace(&self) -> Result<Duration, AwsError> {
         self.read("DescribeAutoScalingGroups", |w| w.cfg.grace)
             .await
+    }
+
+    async fn exit_standby(&self, instance_ids: &[String]) -> Result<(), AwsError> {
+        let ids = instance_ids.to_vec();
+        self.mutate("ExitStandby", move |w| {
+            // Beyond max size: refused here (AWS's documentation does not say; the engine
+            // never asks for it).
+            let standby = w
+                .instances
+                .iter()
+                .filter(|i| ids.contains(&i.id) && i.state == State::Standby)
+                .count() as u32;
+            if w.desired + standby > w.max {
+                return Err(validation(
+                    "ExitStandby",
+                    format!("desired capacity would exceed max size {}", w.max),
+                ));
+            }
+            w.race();
+            let n = w.exit_standby(&ids, Instant::now());
+            w.standby_returned += n;
+            Ok(())
+        })
+        .await
     }
 
     async fn set_launch(&self, setting: &LaunchSetting) -> Result<(), AwsError> {

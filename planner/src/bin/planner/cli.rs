@@ -4,7 +4,7 @@
 //! grammar), so a bad value is refused with the flag's name before anything runs.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use release_planner::{duration, BatchSize, Strategy};
+use release_planner::{duration, BatchSize, ProtectedInstances, StandbyInstances, Strategy};
 use std::path::PathBuf;
 
 const EXIT_CODES: &str = "\
@@ -125,6 +125,12 @@ pub struct SettingsArgs {
     /// Launch-to-in-service estimate, for the duration only [default: 120s].
     #[arg(short, long, value_name = "DURATION", value_parser = parse_secs)]
     pub launch_estimate: Option<u64>,
+    /// Old instances protected from scale in [default: wait].
+    #[arg(long, value_name = "wait|replace|ignore", value_parser = parse_protected)]
+    pub scale_in_protected_instances: Option<ProtectedInstances>,
+    /// Old instances in Standby [default: wait].
+    #[arg(long, value_name = "wait|replace|ignore", value_parser = parse_standby)]
+    pub standby_instances: Option<StandbyInstances>,
 }
 
 /// AWS options; otherwise the standard chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).
@@ -279,6 +285,14 @@ fn parse_batch_size(v: &str) -> Result<BatchSize, String> {
 
 fn parse_strategy(v: &str) -> Result<Strategy, String> {
     v.parse::<Strategy>().map_err(|e| e.to_string())
+}
+
+fn parse_protected(v: &str) -> Result<ProtectedInstances, String> {
+    v.parse::<ProtectedInstances>().map_err(|e| e.to_string())
+}
+
+fn parse_standby(v: &str) -> Result<StandbyInstances, String> {
+    v.parse::<StandbyInstances>().map_err(|e| e.to_string())
 }
 
 /// Whole seconds of a duration in the provider's grammar (a fraction of a second is dropped, as

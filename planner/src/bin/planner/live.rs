@@ -46,6 +46,12 @@ pub fn settings(schedule: &ScheduleArgs) -> ReleaseSettings {
     if let Some(l) = args.launch_estimate {
         s.launch_estimate_secs = l;
     }
+    if let Some(p) = args.scale_in_protected_instances {
+        s.protected_instances = p;
+    }
+    if let Some(st) = args.standby_instances {
+        s.standby_instances = st;
+    }
     s
 }
 

@@ -7,7 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use release_planner::{BatchSize, ProtectedInstances, ReleaseSettings, Strategy};
+use release_planner::{BatchSize, ProtectedInstances, ReleaseSettings, StandbyInstances, Strategy};
 
 use crate::resources::limits;
 use crate::rollout::{HealthSource, LaunchMode};
@@ -57,6 +57,7 @@ pub struct Args {
     /// Auto Scaling processes the release may suspend.
     pub suspend_processes: Arg<Vec<Arg<String>>>,
     pub scale_in_protected_instances: Arg<ProtectedInstances>,
+    pub standby_instances: Arg<StandbyInstances>,
     pub timeouts: Arg<Timeouts>,
 }
 
@@ -93,6 +94,7 @@ impl Args {
                 "scale_in_protected_instances",
                 self.scale_in_protected_instances.is_unknown(),
             ),
+            ("standby_instances", self.standby_instances.is_unknown()),
         ];
         unknown
             .into_iter()
@@ -126,6 +128,9 @@ impl Args {
         s.protected_instances = self
             .scale_in_protected_instances
             .required(&AttrPath::root("scale_in_protected_instances"))?;
+        s.standby_instances = self
+            .standby_instances
+            .required(&AttrPath::root("standby_instances"))?;
         Ok(s)
     }
 
@@ -169,6 +174,9 @@ pub fn parse(config: &Value) -> Result<Args, Diagnostics> {
     let scale_in_protected_instances = c
         .attr("scale_in_protected_instances")
         .parse(&mut p, "Invalid scale_in_protected_instances");
+    let standby_instances = c
+        .attr("standby_instances")
+        .parse(&mut p, "Invalid standby_instances");
     let launch_mode = c.attr("launch_mode").parse(&mut p, "Invalid launch_mode");
     let batch_size = c.attr("batch_size").parse(&mut p, "Invalid batch_size");
     let strategy = c.attr("strategy").parse(&mut p, "Invalid strategy");
@@ -273,6 +281,7 @@ pub fn parse(config: &Value) -> Result<Args, Diagnostics> {
         auto_rollback: c.attr("auto_rollback").bool(&mut p),
         suspend_processes,
         scale_in_protected_instances,
+        standby_instances,
         timeouts,
     };
     p.finish(args).map(|(args, _)| args)

@@ -13,7 +13,7 @@ use release_planner::{BatchSize, ReleaseSettings, Strategy};
 use super::*;
 use crate::cancel::Cancel;
 use crate::rollout::execute::{
-    run, LaunchMode, ProtectedInstances, ReleaseConfig, ReleaseError, Status,
+    run, LaunchMode, ProtectedInstances, ReleaseConfig, ReleaseError, StandbyInstances, Status,
 };
 use crate::rollout::record::{LOCK_TAG, RECORD_TAG};
 
@@ -191,6 +191,20 @@ fn scenario(seed: u64) -> Scenario {
         cloud.grace = Duration::from_secs(rng.u64(0..=300));
         release.batch_timeout += cloud.grace;
     }
+    // Old instances in Standby beside the group, each setting; an operator may return them (the
+    // capacity they add is someone else's). Not beside other outside changes: both add to
+    // desired capacity, and the check at the end keeps one of them apart.
+    if rng.u8(0..100) < 8 && cloud.outside.is_empty() {
+        cloud.standby = rng.u32(1..=3);
+        release.settings.standby_instances = match rng.u8(0..3) {
+            0 => StandbyInstances::Wait,
+            1 => StandbyInstances::Replace,
+            _ => StandbyInstances::Ignore,
+        };
+        if rng.bool() {
+            cloud.standby_exit_at = Some(Duration::from_secs(rng.u64(0..=900)));
+        }
+    }
     Scenario {
         cloud,
         release,
@@ -219,6 +233,8 @@ struct Summary {
     /// Calls that failed because the shared request bucket stayed empty through the SDK's
     /// retries (each then waited out by the engine).
     bucket_failures: u32,
+    /// The group had old instances in Standby.
+    standby: bool,
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -335,6 +351,16 @@ async fn run_scenario(seed: u64, sc: Scenario) -> Result<Summary, String> {
                         summary.refused_to_plan = true;
                         true
                     }
+                    // Old instances kept in Standby: refused before any change, until someone
+                    // returns them.
+                    Err(e)
+                        if e.untouched
+                            && e.what.contains("in Standby")
+                            && sc.cloud.standby_exit_at.is_none() =>
+                    {
+                        summary.refused_to_plan = true;
+                        true
+                    }
                     // A broken image fails for good: rollback (or a stop when it is off).
                     Err(e) if sc.broken && is_batch_failure(e) => {
                         summary.rolled_back = sc.release.auto_rollback;
@@ -350,6 +376,7 @@ async fn run_scenario(seed: u64, sc: Scenario) -> Result<Summary, String> {
             tokio::time::sleep(Duration::from_secs(300)).await;
         }
         summary.virtual_secs = started.elapsed().as_secs();
+        summary.standby = sc.cloud.standby > 0;
         let fail = |what: String| {
             let events = sim.events();
             let keep = if std::env::var("SIM_SEED").is_ok() {
@@ -377,7 +404,8 @@ async fn run_scenario(seed: u64, sc: Scenario) -> Result<Summary, String> {
         let batch = sc.release.settings.batch_size.per_batch(sc.cloud.instances);
         let most = summary.applies * launch_bound(sc.cloud.instances, batch)
             + sc.cloud.instances
-            + sim.outside_added();
+            + sim.outside_added()
+            + sim.standby_returned();
         if sim.launches() > most {
             return fail(format!("{} launches (at most {most})", sim.launches()));
         }
@@ -428,7 +456,8 @@ async fn run_scenario(seed: u64, sc: Scenario) -> Result<Summary, String> {
                 summary.outside_kept = true;
                 d.clamp(original.1, original.2)
             }
-            None => original.0,
+            // Returned from Standby by the release: the group's own capacity from then on.
+            None => original.0 + sim.standby_returned(),
         };
         let expected = (expected_desired, original.1, original.2);
         if sim.capacity() != expected {
@@ -545,6 +574,7 @@ fn healthy_capacity_never_drops_below_the_floor_over_seeded_releases() {
     let mut dropped = 0;
     let mut launches = 0;
     let (mut kept, mut raced, mut unchecked) = (0, 0, 0);
+    let mut standby = 0;
     let seeds = seeds();
     for &seed in &seeds {
         match run_seed(seed) {
@@ -559,12 +589,13 @@ fn healthy_capacity_never_drops_below_the_floor_over_seeded_releases() {
                 kept += u32::from(s.outside_kept);
                 raced += s.outside_raced;
                 unchecked += u32::from(s.outside_unchecked);
+                standby += u32::from(s.standby);
             }
             Err(e) => failures.push(e),
         }
     }
     eprintln!(
-        "rollout::sim: {} seeds, {} failed; {complete} complete, {rolled_back} rolled back, {refused} refused by the planner; {applies} applies, {:.1} virtual hours; {launches} launches, {dropped} instances stopped with requests in flight; outside capacity kept in {kept} seeds ({unchecked} more not checked: a killed or unfinished apply in between, {raced} changes raced an engine call)",
+        "rollout::sim: {} seeds, {} failed; {complete} complete, {rolled_back} rolled back, {refused} refused by the planner; {applies} applies, {:.1} virtual hours; {launches} launches, {dropped} instances stopped with requests in flight; outside capacity kept in {kept} seeds ({unchecked} more not checked: a killed or unfinished apply in between, {raced} changes raced an engine call); {standby} seeds with old instances in Standby",
         seeds.len(),
         failures.len(),
         virtual_secs as f64 / 3600.0
@@ -921,6 +952,114 @@ fn protected_instances_are_left_alone_with_ignore_and_replaced_with_replace() {
     assert!(sim.live_images().values().all(|i| i == NEW));
 }
 
+/// 6 instances in service and 2 old ones in Standby beside them.
+fn standby_cloud(seed: u64) -> SimConfig {
+    let mut cloud = SimConfig::new(seed, 6);
+    cloud.max = 12;
+    cloud.standby = 2;
+    cloud
+}
+
+fn in_standby(sim: &SimGroup) -> Vec<String> {
+    let snap = rt().block_on(sim.snapshot()).expect("a calm read");
+    snap.instances
+        .iter()
+        .filter(|i| i.lifecycle_state == LifecycleState::Standby)
+        .map(|i| i.image_id.clone())
+        .collect()
+}
+
+#[test]
+fn standby_instances_are_waited_for_then_refused_by_default() {
+    let sim = SimGroup::new(standby_cloud(54));
+    let err = rt()
+        .block_on(run(
+            &sim,
+            &calm_release("rel-standby", 2),
+            None,
+            &Cancel::new(),
+        ))
+        .expect_err("old instances in Standby stop the release");
+    assert!(err.untouched, "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("2 old instance(s)") && msg.contains("in Standby") && msg.contains("10m"),
+        "{msg}"
+    );
+    assert!(msg.contains("standby_instances = \"replace\""), "{msg}");
+    assert!(sim.terminations().is_empty(), "nothing terminated");
+    assert_eq!(sim.calls().get("ExitStandby"), None);
+    assert_eq!(sim.launch_now().encode(), "lt:lt-sim:1");
+    assert_eq!(in_standby(&sim), vec![OLD, OLD]);
+}
+
+#[test]
+fn standby_instances_returned_by_an_operator_while_waiting_are_replaced() {
+    let mut cloud = standby_cloud(55);
+    cloud.standby_exit_at = Some(Duration::from_secs(90));
+    let sim = SimGroup::new(cloud);
+    let out = rt()
+        .block_on(run(
+            &sim,
+            &calm_release("rel-standby-back", 2),
+            None,
+            &Cancel::new(),
+        ))
+        .expect("completes once they are back");
+    assert_eq!(out.replaced.len(), 8, "{out:?}");
+    assert!(sim.live_images().values().all(|i| i == NEW));
+    // ExitStandby added them to desired capacity: the group's own capacity from then on.
+    assert_eq!(sim.capacity(), (8, 6, 12));
+}
+
+#[test]
+fn standby_instances_are_returned_and_replaced_with_replace_and_left_with_ignore() {
+    let sim = SimGroup::new(standby_cloud(56));
+    let mut cfg = calm_release("rel-standby-replace", 2);
+    cfg.settings.standby_instances = StandbyInstances::Replace;
+    let out = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect("completes with them");
+    assert_eq!(sim.calls().get("ExitStandby"), Some(&1));
+    assert_eq!(out.replaced.len(), 8, "{out:?}");
+    let live = sim.live_images();
+    assert_eq!(live.len(), 8, "{live:?}");
+    assert!(live.values().all(|i| i == NEW), "{live:?}");
+    assert_eq!(sim.capacity(), (8, 6, 12));
+    assert!(in_standby(&sim).is_empty());
+    assert_eq!(sim.lowest_healthy().unwrap().healthy, 6);
+
+    let sim = SimGroup::new(standby_cloud(57));
+    cfg.settings.standby_instances = StandbyInstances::Ignore;
+    let out = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect("completes without them");
+    assert_eq!(out.replaced.len(), 6, "{out:?}");
+    assert_eq!(sim.calls().get("ExitStandby"), None);
+    assert_eq!(in_standby(&sim), vec![OLD, OLD]);
+    assert_eq!(sim.capacity(), (6, 6, 12));
+}
+
+#[test]
+fn standby_instances_that_would_take_desired_above_max_are_not_returned() {
+    let mut cloud = standby_cloud(58);
+    cloud.max = 7;
+    let sim = SimGroup::new(cloud);
+    let mut cfg = calm_release("rel-standby-max", 2);
+    cfg.settings.standby_instances = StandbyInstances::Replace;
+    let err = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect_err("no room for them");
+    assert!(err.untouched, "{err}");
+    assert!(
+        err.to_string()
+            .contains("to 8, above the group's max size 7"),
+        "{err}"
+    );
+    assert_eq!(sim.calls().get("ExitStandby"), None);
+    assert_eq!(sim.capacity(), (6, 6, 7));
+}
+
 /// A group of 10 with room to surge, released in batches of 2 (calm otherwise).
 fn outside_cloud(seed: u64, outside: Vec<Outside>) -> SimConfig {
     let mut cloud = SimConfig::new(seed, 10);
@@ -1086,6 +1225,42 @@ fn an_instance_unchecked_in_its_grace_period_does_not_pass_its_batch() {
 }
 
 #[test]
+fn a_failed_rollback_batch_is_cleaned_up_before_healthy_instances() {
+    // Batch 1 onto the new image succeeds; from then on every launch fails its health checks,
+    // unchecked for the 300 s grace period (the group reports an instance Healthy until then,
+    // if it gets in service at all): batch 2 fails, and so does the rollback's first batch. Its
+    // instances look as healthy as the proven ones on the new image; they are the ones to go.
+    // Seed 70: without the rollback's cleanup, the restore's surplus removal took a proven
+    // instance on the new image before an unproven one of the rollback (healthy 7 < 8).
+    let mut cloud = SimConfig::new(70, 8);
+    cloud.max = 16;
+    cloud.boot = (Duration::from_secs(10), Duration::from_secs(60));
+    cloud.grace = Duration::from_secs(300);
+    cloud.broken_from = Some(Duration::from_secs(100));
+    let sim = SimGroup::new(cloud);
+    let mut cfg = calm_release("rel-rollback-fails", 2);
+    cfg.settings.instance_warmup_secs = 0;
+    cfg.batch_timeout = Duration::from_secs(340);
+    let err = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect_err("both the release and its rollback fail");
+    let msg = err.to_string();
+    let lowest = sim.lowest_healthy().unwrap();
+    assert!(msg.contains("ROLLBACK FAILED"), "{msg}");
+    assert!(
+        msg.matches("terminated the failed batch's new instances")
+            .count()
+            == 2,
+        "the release's and the rollback's failed batch: {msg}"
+    );
+    assert!(
+        lowest.healthy >= 8,
+        "healthy capacity fell to {lowest:?}: {msg}\n{:#?}",
+        sim.events()
+    );
+}
+
+#[test]
 fn parallel_releases_sharing_a_throttled_account_complete_without_a_failed_batch() {
     let bucket = TokenBucket::new(4, 2.0);
     let sims: Vec<SimGroup> = (0..6u64)
@@ -1113,6 +1288,40 @@ fn parallel_releases_sharing_a_throttled_account_complete_without_a_failed_batch
         assert!(sims[k].live_images().values().all(|i| i == NEW));
         assert_eq!(sims[k].capacity(), (8, 8, 16));
     }
+}
+
+#[test]
+fn throttling_slows_the_polls_until_an_answer_is_not_throttled() {
+    use crate::rollout::patient::{Patient, PATIENCE};
+    // One token, refilled once an hour: the second call stays throttled past its patience.
+    let mut cloud = SimConfig::new(71, 2);
+    cloud.throttle = Some(TokenBucket::new(1, 1.0 / 3600.0));
+    let sim = SimGroup::new(cloud);
+    let patient = Patient::new(&sim);
+    rt().block_on(async {
+        assert_eq!(patient.throttle().pacing, Duration::ZERO);
+        patient.poll().await.expect("the bucket's one token");
+        let started = Instant::now();
+        let e = patient
+            .poll()
+            .await
+            .expect_err("throttled past the patience");
+        assert!(e.is_throttling(), "{e}");
+        assert!(started.elapsed() >= PATIENCE, "{:?}", started.elapsed());
+        let t = patient.throttle();
+        // A minute (±20% jitter, so that parallel releases spread out).
+        assert!(
+            (48..=72).contains(&t.pacing.as_secs()),
+            "{t:?}: capped at a minute"
+        );
+        assert!(t.waited >= PATIENCE - Duration::from_secs(60), "{t:?}");
+        // The repeats back off to a minute: a handful of calls in 15 minutes, not hundreds.
+        let calls = sim.calls()["DescribeAutoScalingGroups"];
+        assert!(calls <= 25, "{calls} calls");
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        patient.poll().await.expect("refilled");
+        assert_eq!(patient.throttle().pacing, Duration::ZERO, "reset");
+    });
 }
 
 /// Runs the futures concurrently on the current task, in order of their results.
@@ -1151,10 +1360,25 @@ async fn futures_join_all<F: std::future::Future>(
 #[test]
 fn parallel_releases_in_one_throttled_account_over_seeded_runs() {
     let runs = (seeds().len() as u64 / 10).max(5);
+    // Refill rates per second, drawn from `lo..hi`: bursts by default; `SIM_BUCKET_RATE=0.5-5`
+    // for sustained overload.
+    let (lo, hi) = std::env::var("SIM_BUCKET_RATE")
+        .ok()
+        .and_then(|v| {
+            let (lo, hi) = v.split_once('-')?;
+            Some((lo.parse::<f64>().ok()?, hi.parse::<f64>().ok()?))
+        })
+        .unwrap_or((2.0, 10.0));
+    // One account again: `SIM_ACCOUNT=<n>` (with `SIM_SEED` set too, every event is printed).
+    let accounts: Vec<u64> = match std::env::var("SIM_ACCOUNT") {
+        Ok(one) => vec![one.parse().expect("SIM_ACCOUNT is a number")],
+        Err(_) => (0..runs).collect(),
+    };
     let (mut failures, mut releases, mut throttled, mut exhausted) = (vec![], 0, 0, 0);
-    for seed in 0..runs {
+    let runs = accounts.len();
+    for seed in accounts {
         let mut rng = fastrand::Rng::with_seed(seed ^ 0x7A11_BEEF);
-        let bucket = TokenBucket::new(rng.u32(3..=20), 2.0 + rng.f64() * 8.0);
+        let bucket = TokenBucket::new(rng.u32(3..=20), lo + rng.f64() * (hi - lo));
         let scenarios: Vec<(u64, Scenario)> = (0..rng.u64(2..=4))
             .map(|j| {
                 let s = 1_000_000 + seed * 8 + j;

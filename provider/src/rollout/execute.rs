@@ -908,6 +908,7 @@ async fn execute_batches(
             cancel: run.cancel,
             deadline: own_deadline.min(run.deadline),
             release_deadline_binds: run.deadline < own_deadline,
+            release_deadline: run.deadline,
             launch: run.launch,
             ledger: run.ledger,
             grace: run.grace,
@@ -1004,6 +1005,8 @@ struct BatchStep<'a> {
     /// `deadline` is the whole release's, not the batch's own timeout: running into it stops
     /// the release rather than failing the batch.
     release_deadline_binds: bool,
+    /// The whole release's deadline, which time spent on throttling does not move.
+    release_deadline: Instant,
     launch: Option<&'a LaunchSetting>,
     ledger: &'a Ledger,
     grace: Duration,
@@ -1094,14 +1097,20 @@ async fn wait_for_new(
     launches: &mut Launches,
 ) -> Result<GroupSnapshot, BatchError> {
     // Time spent waiting on throttling (the calls' repeats, the slower polls) is not the
-    // batch's: its own deadline moves by as much. The release's deadline does not.
+    // batch's: its own deadline moves by as much, up to the release's, which does not move.
+    // Returns the deadline and whether it is the release's.
     let throttled_before = group.throttle().waited;
     let mut paced = Duration::ZERO;
     let deadline_now = |paced: Duration| {
         if step.release_deadline_binds {
-            step.deadline
+            return (step.deadline, true);
+        }
+        let moved =
+            step.deadline + group.throttle().waited.saturating_sub(throttled_before) + paced;
+        if moved >= step.release_deadline {
+            (step.release_deadline, true)
         } else {
-            step.deadline + group.throttle().waited.saturating_sub(throttled_before) + paced
+            (moved, false)
         }
     };
     // An instance still in its health check grace period has not been checked yet.
@@ -1115,7 +1124,7 @@ async fn wait_for_new(
         let (snap, observed) = match group.poll_observed().await {
             Ok(x) => x,
             Err(e) => {
-                wait_after_failed_read(group, &e, deadline_now(paced), &mut failed_reads)
+                wait_after_failed_read(group, &e, deadline_now(paced).0, &mut failed_reads)
                     .await
                     .map_err(|b| BatchError {
                         launched: vec![],
@@ -1206,7 +1215,7 @@ async fn wait_for_new(
         let healthy = match group.healthy(&snap, &ids, cfg.health).await {
             Ok(h) => h,
             Err(e) => {
-                wait_after_failed_read(group, &e, deadline_now(paced), &mut failed_reads)
+                wait_after_failed_read(group, &e, deadline_now(paced).0, &mut failed_reads)
                     .await
                     .map_err(|b| BatchError {
                         launched: vec![],
@@ -1216,7 +1225,7 @@ async fn wait_for_new(
             }
         };
         failed_reads = 0;
-        let deadline = deadline_now(paced);
+        let (deadline, release_deadline_binds) = deadline_now(paced);
         let now = Instant::now();
         healthy_since.retain(|id, _| healthy.contains(id));
         // Instances from before this batch have served already: no warm-up for them.
@@ -1233,7 +1242,7 @@ async fn wait_for_new(
             return Ok(snap);
         }
         if now >= deadline {
-            if step.release_deadline_binds {
+            if release_deadline_binds {
                 return Err(BatchError::new(
                     format!(
                         "the release's timeout ({}) ran out while {ready} of {needed} instance(s) on {target} were healthy and warmed up — the group is consistent, apply again to continue (or raise `timeouts`)",

@@ -82,6 +82,7 @@ fn snapshot() -> impl Strategy<Value = GroupSnapshot> {
                 target_group_arns: vec![],
                 load_balancer_names: vec![],
                 launch_image_id: None,
+                replacement: Default::default(),
             }
         })
 }

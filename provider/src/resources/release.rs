@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use release_planner::{
-    plan_release, render_json, BatchSize, GroupSnapshot, LaunchSource, LifecycleState, Preview,
-    ProtectedInstances, ProtectedInstancesError, ReleaseSettings, Strategy,
+    plan_release, render_json, BatchSize, GroupSnapshot, HealthCheck, LaunchSource, LifecycleState,
+    Preview, ProtectedInstances, ProtectedInstancesError, ReleaseSettings, Strategy,
 };
 use serde::Deserialize;
 
@@ -69,8 +69,8 @@ pub fn schema() -> Schema {
             .attr(Attribute::optional_computed("launch_mode", string(), "`launch_template` (new template version, group pinned to it), `launch_configuration` (new launch configuration, legacy groups) or `external` (the template is managed elsewhere, e.g. by `aws_launch_template`, and already points at the image: only instances are replaced). Inferred from the group when not set: `launch_template` or `launch_configuration`."))
             .attr(Attribute::defaulted("batch_size", string(), "25%", "Instances per batch: a count (`\"3\"`) or a percentage of the desired capacity (`\"25%\"`), rounded up; never 0 and never more than what is left."))
             .attr(Attribute::defaulted("strategy", string(), "surge", "`surge`: launch the batch's replacements first (desired capacity + batch; max raised for the step if needed), then terminate the old ones — capacity never drops. `replace`: terminate first, then wait for the replacements — no extra capacity, bounded by `min_healthy_percentage`."))
-            .attr(Attribute::optional("min_healthy_percentage", number(), "With `replace`, the share of desired capacity that stays healthy and in service at every step (default 90; 100 is only possible with `surge`)."))
-            .attr(Attribute::defaulted("instance_warmup", string(), "60s", "How long a new instance must stay healthy before it counts, e.g. `90s`."))
+            .attr(Attribute::optional("min_healthy_percentage", number(), "With `replace`, the share of desired capacity that stays healthy and in service at every step (default: the group's instance maintenance policy's `MinHealthyPercentage`, else 90; 100 is only possible with `surge`). Below the policy's minimum it is refused at plan."))
+            .attr(Attribute::optional("instance_warmup", string(), "How long a new instance must stay healthy before it counts, e.g. `90s` (default: the group's `DefaultInstanceWarmup`, else `60s`). With `health_check = \"ec2\"` a new instance is waited for at least the group's health check grace period."))
             .attr(Attribute::optional_computed("health_check", string(), "`ec2`: the group's own health (in service and healthy). `elb`: also healthy in every target group and classic load balancer of the group. Default: `elb` when the group has any, else `ec2`."))
             .attr(Attribute::defaulted("pause_between_batches", string(), "0s", "Wait between batches, e.g. `2m`, to watch dashboards."))
             .attr(Attribute::defaulted("batch_timeout", string(), "15m", "How long one batch may take to become healthy before the release fails (and rolls back)."))
@@ -272,7 +272,9 @@ fn validate_config(raw: &Value) -> Diagnostics {
     d
 }
 
-fn settings(c: &Config, target: &str) -> ReleaseSettings {
+/// The release's settings. `group_warmup`: the warm-up the group sets (its
+/// `DefaultInstanceWarmup`), the default of `instance_warmup`.
+fn settings(c: &Config, target: &str, group_warmup: Option<u64>) -> ReleaseSettings {
     let mut s = ReleaseSettings::new(target);
     if let Some(b) = c
         .batch_size
@@ -289,7 +291,18 @@ fn settings(c: &Config, target: &str) -> ReleaseSettings {
         s.strategy = st;
     }
     s.min_healthy_percentage = c.min_healthy_percentage.map(|p| p as u32);
-    s.instance_warmup_secs = secs(&c.instance_warmup, "60s");
+    s.instance_warmup_secs = release_planner::instance_warmup_secs(
+        c.instance_warmup
+            .as_deref()
+            .and_then(|v| duration::parse(v).ok())
+            .map(|d| d.as_secs()),
+        group_warmup,
+    );
+    s.health_check = match c.health_check.as_deref() {
+        Some("elb") => Some(HealthCheck::Elb),
+        Some("ec2") => Some(HealthCheck::Ec2),
+        _ => None,
+    };
     s.pause_between_batches_secs = secs(&c.pause_between_batches, "0s");
     s.checkpoints = c.checkpoints.iter().flatten().map(|p| *p as u32).collect();
     s.protected_instances = protected_instances(c).unwrap_or_default();
@@ -513,9 +526,17 @@ impl ReleaseResource {
                 t.update.clone()
             }
         });
+        let planned: Option<Preview> = req
+            .planned
+            .get("schedule")
+            .as_str()
+            .and_then(|s| serde_json::from_str(s).ok());
+        // The warm-up the plan resolved from the group (its DefaultInstanceWarmup) is the one
+        // the reviewed schedule was timed with.
+        let group_warmup = planned.as_ref().map(|p| p.settings.instance_warmup_secs);
         let cfg = ReleaseConfig {
             release_id: rollout::execute::new_release_id(),
-            settings: settings(&c, &image),
+            settings: settings(&c, &image, group_warmup),
             mode,
             health: if req.planned.get("health_check").as_str() == Some("elb") {
                 HealthSource::Elb
@@ -527,11 +548,6 @@ impl ReleaseResource {
             auto_rollback: c.auto_rollback.unwrap_or(true),
             suspend_processes: c.suspend_processes.clone().unwrap_or_default(),
         };
-        let planned: Option<Preview> = req
-            .planned
-            .get("schedule")
-            .as_str()
-            .and_then(|s| serde_json::from_str(s).ok());
         let planned_schedule = planned.map(|p| {
             let mut s = p.schedule;
             s.target_image_id = image.clone();
@@ -740,11 +756,11 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
             .as_str()
             .unwrap_or(IMAGE_PLACEHOLDER)
             .to_string();
-        let s = settings(&c, &target);
+        let s = settings(&c, &target, snap.replacement.default_instance_warmup_secs);
         let schedule = plan_release(&snap, &s).map_err(|e| {
             Diagnostics::from(
                 Diagnostic::error("Cannot schedule this release", e.to_string())
-                    .at(AttrPath::root("batch_size")),
+                    .at(AttrPath::root(e.attribute())),
             )
         })?;
         for w in &schedule.warnings {
@@ -999,12 +1015,16 @@ mod tests {
             ("checkpoints", Value::List(vec![n(50)])),
         ]))
         .unwrap();
-        let st = settings(&c, "ami-9");
+        let st = settings(&c, "ami-9", Some(30));
         assert_eq!(st.batch_size, BatchSize::Count(3));
         assert_eq!(st.strategy, Strategy::Replace);
         assert_eq!(st.instance_warmup_secs, 120);
         assert_eq!(st.checkpoints, vec![50]);
         assert_eq!(st.target_image_id, "ami-9");
+        // Unset, the warm-up is the group's DefaultInstanceWarmup, else 60 s.
+        let unset = config(&cfg(&[])).unwrap();
+        assert_eq!(settings(&unset, "ami-9", Some(30)).instance_warmup_secs, 30);
+        assert_eq!(settings(&unset, "ami-9", None).instance_warmup_secs, 60);
     }
 
     fn group(version: &str, images: &[&str]) -> GroupSnapshot {
@@ -1035,6 +1055,7 @@ mod tests {
             target_group_arns: vec![],
             load_balancer_names: vec![],
             launch_image_id: Some("ami-new".into()),
+            replacement: Default::default(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! `rolling_asg_release` on groups shaped for production (issue 13): the group's instance
 //! maintenance policy and default instance warm-up as the release's defaults and bounds, the
 //! health check grace period against the warm-up. Real terraform, the plugin, and moto with the
-//! group settings it drops stored (`support/aws_group_settings.py`, loaded with the behaviour
+//! group settings it drops stored (`support/aws_shapes.py`, loaded with the behaviour
 //! layer: `Moto::behaving`).
 
 use std::time::Instant;
@@ -211,4 +211,80 @@ fn a_warmup_shorter_than_the_grace_period_warns_with_both_values() {
     // A warm-up that covers the grace period says nothing.
     let long = messages("45s");
     assert!(!long.iter().any(|m| m.contains("grace period")), "{long:?}");
+}
+
+/// Version numbers of a launch template, as DescribeLaunchTemplateVersions lists them.
+fn versions(moto: &Moto, region: &str, template: &str) -> Vec<i64> {
+    let out = moto
+        .block_on(
+            moto.ec2(region)
+                .describe_launch_template_versions()
+                .launch_template_id(template)
+                .max_results(200)
+                .send(),
+        )
+        .expect("describe versions");
+    let mut v: Vec<i64> = out
+        .launch_template_versions()
+        .iter()
+        .filter_map(|v| v.version_number())
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+#[test]
+fn releases_prune_the_versions_they_made_beyond_the_newest_kept() {
+    let moto = Moto::behaving();
+    let region = moto.unique_region();
+    let template = e2e_tests::template_group(moto, region, "pruned", 2, OLD);
+    let tf = Terraform::new(
+        moto,
+        region,
+        &format!(
+            r#"{TF_HEADER}
+variable "image" {{
+  type = string
+}}
+
+provider "immutable" {{
+  endpoint = var.aws_endpoint
+}}
+
+resource "rolling_asg_release" "web" {{
+  provider                      = immutable
+  autoscaling_group_name        = "pruned"
+  image_id                      = var.image
+  batch_size                    = "1"
+  instance_warmup               = "0s"
+  keep_launch_template_versions = 2
+}}
+"#
+        ),
+    );
+    // Four releases, back and forth: versions 2, 3, 4 and 5 are the releases'; 1 is the
+    // template's own (its default).
+    let expected: [&[i64]; 4] = [&[1, 2], &[1, 2, 3], &[1, 3, 4], &[1, 4, 5]];
+    for (n, (image, left)) in [NEW, OLD, NEW, OLD].iter().zip(expected).enumerate() {
+        tf.apply(&[("image", image)]).assert_success();
+        let state = group_state(moto, region, "pruned");
+        assert_eq!(state.count_on(image), 2, "release {} completed", n + 1);
+        let current = (n + 2) as i64;
+        assert_eq!(
+            state.launch_template_version.as_deref(),
+            Some(current.to_string().as_str())
+        );
+        assert_eq!(
+            versions(moto, region, &template),
+            left,
+            "after release {}: the newest two of the releases' versions (the current one and \
+             the rollback target among them) and the template's default stay",
+            n + 1
+        );
+    }
+    assert_eq!(
+        moto.count(region, "DeleteLaunchTemplateVersions"),
+        2,
+        "one deletion call per release that had a version to prune"
+    );
 }

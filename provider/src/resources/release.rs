@@ -78,6 +78,7 @@ pub fn schema() -> Schema {
             .attr(Attribute::defaulted("auto_rollback", bool(), "true", "When a batch fails: point the group back at its previous launch setting and replace the new instances back onto the previous image."))
             .attr(Attribute::defaulted("suspend_processes", list_of(string()), "[\"AZRebalance\",\"ScheduledActions\"]", "Auto Scaling processes suspended for the release and resumed after it, also on failure (processes suspended before the release stay suspended). `Launch`, `Terminate` and `AddToLoadBalancer` cannot be suspended: the release needs them. Dynamic scaling keeps working by default (the release keeps the capacity it changes and adds its surge to it); add `AlarmNotification` to stop scaling policies for the release."))
             .attr(Attribute::defaulted("scale_in_protected_instances", string(), "wait", "Old instances protected from scale in (a release's termination ignores the protection, so it never replaces them silently): `wait` for the protection to be removed (up to `batch_timeout`), then refuse before any change; `replace` them like the others; `ignore` them (they keep their image, the release completes without them)."))
+            .attr(Attribute::defaulted("keep_launch_template_versions", number(), "10", "After a release completes, the launch template versions this group's releases made beyond the newest this many are deleted (each release adds one; AWS keeps at most 10,000 per template). Never the group's current version, the version a rollback returns to, the template's default or latest version, nor versions made by anyone else. `0`: never delete."))
             .attr(Attribute::computed("id", string(), "The group's name."))
             .attr(Attribute::computed("previous_image_id", string(), "The image the group launched when the release was planned. With `launch_mode = \"external\"`: the image most of the instances to replace run (the launch template may already point at `image_id`)."))
             .attr(Attribute::computed("launch_version", string(), "What the group launches from after the release: `<template id> version <n>`, or the launch configuration's name."))
@@ -112,6 +113,7 @@ struct Config {
     auto_rollback: Option<bool>,
     suspend_processes: Option<Vec<String>>,
     scale_in_protected_instances: Option<String>,
+    keep_launch_template_versions: Option<i64>,
     timeouts: Option<Vec<Timeouts>>,
 }
 
@@ -266,6 +268,15 @@ fn validate_config(raw: &Value) -> Diagnostics {
                     e,
                 );
             }
+        }
+    }
+    if let Some(k) = c.keep_launch_template_versions {
+        if !(0..=crate::resources::limits::LAUNCH_TEMPLATE_VERSIONS).contains(&k) {
+            d.attr_error(
+                AttrPath::root("keep_launch_template_versions"),
+                "Invalid keep_launch_template_versions",
+                format!("{k} is not between 0 (never delete) and {} (AWS's limit of versions per launch template).", crate::resources::limits::LAUNCH_TEMPLATE_VERSIONS),
+            );
         }
     }
     let _ = c.auto_rollback;
@@ -501,6 +512,42 @@ async fn delete_released_image(aws: &crate::aws::Aws, image: &str) {
     }
 }
 
+/// The launch template versions this group's releases made, beyond the newest `keep`
+/// (`rollout::prune`). A failure here only leaves versions behind.
+async fn prune_template_versions(
+    aws: &crate::aws::Aws,
+    group: &str,
+    outcome: &rollout::Outcome,
+    keep: u32,
+) {
+    use rollout::LaunchSetting;
+    let Some(LaunchSetting::Template { id, version }) = &outcome.launch else {
+        return;
+    };
+    let Ok(current) = version.parse::<i64>() else {
+        return;
+    };
+    let mut protected = vec![current];
+    if let Some(LaunchSetting::Template { id: was, version }) = &outcome.previous_launch {
+        if was == id {
+            protected.extend(version.parse::<i64>().ok());
+        }
+    }
+    let pruned = match aws.ec2().await {
+        Ok(ec2) => rollout::prune::prune(&ec2, id, group, keep, current, &protected).await,
+        Err(e) => Err(e),
+    };
+    match pruned {
+        Ok(deleted) if !deleted.is_empty() => {
+            tracing::info!(template = %id, versions = ?deleted, "deleted launch template versions of earlier releases")
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(template = %id, "could not prune the launch template versions of earlier releases: {e}")
+        }
+    }
+}
+
 impl ReleaseResource {
     async fn execute(
         &self,
@@ -567,6 +614,10 @@ impl ReleaseResource {
         let after = group.snapshot().await?;
         if let (Status::Complete, Some(previous)) = (&outcome.status, &outcome.previous_image) {
             delete_released_image(&aws, previous).await;
+        }
+        if outcome.status == Status::Complete && mode == LaunchMode::LaunchTemplate {
+            let keep = c.keep_launch_template_versions.unwrap_or(10).max(0) as u32;
+            prune_template_versions(&aws, &name, &outcome, keep).await;
         }
         let mut state = req.planned.clone();
         set(&mut state, "id", Value::String(name.clone()));
@@ -864,6 +915,7 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
             auto_rollback: None,
             suspend_processes: None,
             scale_in_protected_instances: None,
+            keep_launch_template_versions: None,
             timeouts: None,
         };
         let mut fields = BTreeMap::new();
@@ -988,6 +1040,14 @@ mod tests {
                 "suspend_processes[1]",
             ),
             (vec![("image_id", s("img-1"))], "image_id"),
+            (
+                vec![("keep_launch_template_versions", n(-1))],
+                "keep_launch_template_versions",
+            ),
+            (
+                vec![("keep_launch_template_versions", n(10_001))],
+                "keep_launch_template_versions",
+            ),
             (
                 vec![("autoscaling_group_name", s(""))],
                 "autoscaling_group_name",

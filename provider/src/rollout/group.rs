@@ -680,7 +680,7 @@ impl AwsGroup {
             .create_launch_template_version()
             .launch_template_id(id)
             .source_version(version)
-            .version_description(format!("rolling_asg_release {release_id}: image {image}"))
+            .version_description(super::prune::description(release_id, &self.name, image))
             .launch_template_data(req.build())
             .send()
             .await

@@ -211,12 +211,19 @@ impl AwsGroup {
     }
 
     /// The group's tags: [`AwsGroup::read_settings`], but never from an answer older than our
-    /// last tag write.
+    /// last tag write. The read after a tag write is the lock's check, which the release's
+    /// snapshot follows at once: it reads the instances too, and the snapshot takes its answer.
     async fn read_tags(&self) -> Result<aws_sdk_autoscaling::types::AutoScalingGroup, AwsError> {
-        match self.recent_group(false, true) {
-            Some(g) => Ok(g),
-            None => self.read_group(false).await,
+        if let Some(g) = self.recent_group(false, true) {
+            return Ok(g);
         }
+        let after_write = self
+            .recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|r| r.tags_written);
+        self.read_group(after_write).await
     }
 
     /// The [`Recent`] answer when it may stand in for a read.

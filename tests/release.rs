@@ -214,9 +214,11 @@ fn twelve_instances_in_four_batches_exactly_as_planned() {
     tf.plan(&[]).assert_status(0);
 }
 
-/// Reads of the group's settings (lock, record, suspended processes, launch setting) leave out
-/// the instance list, which is most of the answer for a large group; the reads that count
-/// instances keep it. moto ignores the flag, so the request is what is checked.
+/// Reads of the group's settings (the lock's first) leave out the instance list, which is most of
+/// the answer for a large group; the reads that count instances keep it (the lock's check too:
+/// the snapshot that follows takes its answer), and the settings reads right after the snapshot
+/// (record, suspended processes, launch setting, grace period) take its answer instead of a call
+/// (rollout/group.rs, `Recent`). moto ignores the flag, so the request is what is checked.
 #[test]
 fn settings_reads_leave_the_instance_list_out() {
     let moto = Moto::shared();
@@ -240,8 +242,8 @@ fn settings_reads_leave_the_instance_list_out() {
         .filter(|b| b.contains("IncludeInstances=false"))
         .count();
     assert!(
-        lean >= 4,
-        "lock, record, processes and launch setting read without instances: {lean} of {}",
+        lean >= 1,
+        "the lock's first read is without instances: {lean} of {}",
         reads.len()
     );
     assert!(

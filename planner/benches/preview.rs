@@ -50,6 +50,7 @@ fn group(g: usize, n: usize) -> GroupSnapshot {
         target_group_arns: vec![],
         load_balancer_names: vec![],
         launch_image_id: Some("ami-0123456789abcdef0".into()),
+        replacement: Default::default(),
     }
 }
 

@@ -65,6 +65,7 @@ fn group(n: u32) -> GroupSnapshot {
         target_group_arns: vec![],
         load_balancer_names: vec![],
         launch_image_id: None,
+        replacement: Default::default(),
     }
 }
 

@@ -6,7 +6,10 @@
 
 use aws_sdk_autoscaling::types::AutoScalingGroup;
 
-use crate::model::{GroupSnapshot, Health, InstanceSnapshot, LaunchSource, LifecycleState};
+use crate::model::{
+    GroupSnapshot, Health, InstanceSnapshot, LaunchSource, LifecycleState, MaintenancePolicy,
+    Replacement,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -136,7 +139,25 @@ pub async fn snapshot_of(
         target_group_arns: g.target_group_arns().to_vec(),
         load_balancer_names: g.load_balancer_names().to_vec(),
         launch_image_id,
+        replacement: replacement(g),
     })
+}
+
+/// The group's own replacement settings. A value of -1 (or below) is AWS's "cleared".
+/// <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_AutoScalingGroup.html>
+pub fn replacement(g: &AutoScalingGroup) -> Replacement {
+    let set = |v: Option<i32>| v.filter(|v| *v >= 0).map(|v| v as u32);
+    let maintenance_policy = g.instance_maintenance_policy().and_then(|p| {
+        Some(MaintenancePolicy {
+            min_healthy_percentage: set(p.min_healthy_percentage())?,
+            max_healthy_percentage: set(p.max_healthy_percentage())?,
+        })
+    });
+    Replacement {
+        maintenance_policy,
+        default_instance_warmup_secs: set(g.default_instance_warmup()).map(u64::from),
+        health_check_grace_period_secs: set(g.health_check_grace_period()).map(u64::from),
+    }
 }
 
 /// Each instance's EC2 image id: the only reliable way to tell old from new (the group's

@@ -50,4 +50,50 @@ pub enum PlanError {
 
     #[error("instance {0} appears more than once in the group snapshot")]
     DuplicateInstance(String),
+
+    /// The group's instance maintenance policy keeps at most `max_healthy_percentage` of desired
+    /// capacity in service or pending while instances are replaced; at 100 there is no room to
+    /// launch first.
+    #[error(
+        "strategy surge launches before it terminates, but the group's instance maintenance policy allows at most \
+         {max_healthy_percentage}% of desired capacity in service or pending while instances are replaced \
+         (MaxHealthyPercentage {max_healthy_percentage}). Use strategy replace, or raise the policy's MaxHealthyPercentage"
+    )]
+    SurgeAboveMaxHealthy { max_healthy_percentage: u32 },
+
+    /// Replace with the policy's 100% floor: the policy leaves no room to terminate first.
+    #[error(
+        "strategy replace terminates before it launches, but the group's instance maintenance policy keeps \
+         {min_healthy_percentage}% of desired capacity healthy (MinHealthyPercentage {min_healthy_percentage}). \
+         Use strategy surge, or lower the policy's MinHealthyPercentage"
+    )]
+    ReplaceBelowPolicyFloor { min_healthy_percentage: u32 },
+
+    /// A configured floor below the policy's: the release would take the group lower than its
+    /// own replacements may.
+    #[error(
+        "min_healthy_percentage {configured} is below the group's instance maintenance policy \
+         (MinHealthyPercentage {policy}): the release would take the group lower than its own replacements may go. \
+         Use {policy} or more, or leave min_healthy_percentage unset to take the policy's"
+    )]
+    BelowPolicyMinHealthy { configured: u32, policy: u32 },
+}
+
+impl PlanError {
+    /// The release setting the error is about, as the resource names it: where a diagnostic
+    /// points.
+    pub fn attribute(&self) -> &'static str {
+        match self {
+            PlanError::EmptyTargetImage => "image_id",
+            PlanError::BatchSize(_) | PlanError::DuplicateInstance(_) => "batch_size",
+            PlanError::MinHealthyAbove100(_)
+            | PlanError::ReplaceNeedsHeadroom
+            | PlanError::FloorLeavesNoRoom { .. }
+            | PlanError::BelowPolicyMinHealthy { .. } => "min_healthy_percentage",
+            PlanError::CheckpointOutOfRange(_) => "checkpoints",
+            PlanError::SurgeAboveMaxHealthy { .. } | PlanError::ReplaceBelowPolicyFloor { .. } => {
+                "strategy"
+            }
+        }
+    }
 }

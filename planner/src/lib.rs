@@ -37,14 +37,18 @@ pub mod warning;
 pub use batch_size::{BatchSize, BatchSizeError};
 pub use diff::{diff_schedules, ScheduleChange};
 pub use error::PlanError;
-pub use model::{GroupSnapshot, Health, InstanceSnapshot, LaunchSource, LifecycleState};
+pub use model::{
+    GroupSnapshot, Health, InstanceSnapshot, LaunchSource, LifecycleState, MaintenancePolicy,
+    Replacement,
+};
 pub use plan::{plan_release, remaining};
 pub use render::json::{render_json, GroupSummary, Preview, SCHEMA_VERSION};
 pub use render::markdown::render_markdown;
 pub use render::text::render_text;
 pub use schedule::{Batch, Capacity, InstanceCounts, Schedule};
 pub use settings::{
-    ProtectedInstances, ProtectedInstancesError, ReleaseSettings, StandbyInstances,
-    StandbyInstancesError, Strategy, StrategyError,
+    instance_warmup_secs, HealthCheck, HealthCheckError, ProtectedInstances,
+    ProtectedInstancesError, ReleaseSettings, StandbyInstances, StandbyInstancesError, Strategy,
+    StrategyError,
 };
 pub use warning::{Warning, WarningKind};

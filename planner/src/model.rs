@@ -28,6 +28,41 @@ pub struct GroupSnapshot {
     /// instances from, when known: the "before" of a release, and what rollback returns to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_image_id: Option<String>,
+    /// How the group itself replaces instances: the release's defaults and bounds.
+    #[serde(default, skip_serializing_if = "Replacement::is_unset")]
+    pub replacement: Replacement,
+}
+
+/// What the group says about replacing its instances (DescribeAutoScalingGroups'
+/// `InstanceMaintenancePolicy`, `DefaultInstanceWarmup`, `HealthCheckGracePeriod`). Each is
+/// `None` when the group does not set it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replacement {
+    /// The group's instance maintenance policy: the default floor and the ceiling of a release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance_policy: Option<MaintenancePolicy>,
+    /// The group's default instance warm-up: the default of the release's warm-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_instance_warmup_secs: Option<u64>,
+    /// Until it ends the group reports a new instance Healthy without having checked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_grace_period_secs: Option<u64>,
+}
+
+impl Replacement {
+    pub fn is_unset(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// An instance maintenance policy: while instances are replaced, the group keeps between
+/// `min_healthy_percentage` (0 to 100) and `max_healthy_percentage` (100 to 200) of its desired
+/// capacity healthy in service (the maximum also counts pending instances).
+/// <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_InstanceMaintenancePolicy.html>
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaintenancePolicy {
+    pub min_healthy_percentage: u32,
+    pub max_healthy_percentage: u32,
 }
 
 /// One instance of the group. Old and new are told apart by `image_id` only: launch template

@@ -1,6 +1,7 @@
 //! What the user asked for: the target image and how to roll onto it.
 
 use crate::batch_size::BatchSize;
+use crate::model::GroupSnapshot;
 use serde::{Deserialize, Serialize};
 use std::{fmt, str::FromStr};
 
@@ -15,12 +16,13 @@ pub struct ReleaseSettings {
     #[serde(default)]
     pub strategy: Strategy,
     /// Percentage (0 to 100) of the desired capacity that must stay healthy and in service.
-    /// `None` takes the strategy's default: 100 for surge, 90 for replace (as AWS Instance
-    /// Refresh). Surge launches before it terminates, so healthy capacity never drops and this
+    /// `None` takes the group's instance maintenance policy's minimum, or without one the
+    /// strategy's default: 100 for surge, 90 for replace (as AWS Instance Refresh). Surge launches before it terminates, so healthy capacity never drops and this
     /// setting cannot bind; replace with 100 is refused (see [`crate::PlanError::ReplaceNeedsHeadroom`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_healthy_percentage: Option<u32>,
-    /// Time a new instance needs after it is in service before it counts as capacity.
+    /// Time a new instance needs after it is in service before it counts as capacity; callers
+    /// that leave it to the group resolve it with [`instance_warmup_secs`].
     #[serde(default = "defaults::instance_warmup_secs")]
     pub instance_warmup_secs: u64,
     /// Wait between the end of one batch and the start of the next (bake time).
@@ -42,6 +44,29 @@ pub struct ReleaseSettings {
     /// What happens to old instances in Standby. Absent from the JSON when it is the default.
     #[serde(default, skip_serializing_if = "StandbyInstances::is_default")]
     pub standby_instances: StandbyInstances,
+    /// Which health the release waits for; `None`: `elb` when the group has target groups or
+    /// classic load balancers, else `ec2` (the provider's `health_check` default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
+}
+
+/// The warm-up in force: the configured one, else the group's `DefaultInstanceWarmup` (AWS's
+/// own features — Instance Refresh, scaling policies — take it as their default too), else 60 s.
+/// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-default-instance-warmup.html>
+pub fn instance_warmup_secs(configured: Option<u64>, group_default: Option<u64>) -> u64 {
+    configured
+        .or(group_default)
+        .unwrap_or_else(defaults::instance_warmup_secs)
+}
+
+/// The health a release waits for before a new instance counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthCheck {
+    /// The group's own view (in service and healthy).
+    Ec2,
+    /// Also healthy in every target group and classic load balancer of the group.
+    Elb,
 }
 
 mod defaults {
@@ -55,6 +80,39 @@ mod defaults {
     }
     pub fn launch_estimate_secs() -> u64 {
         120
+    }
+}
+
+impl HealthCheck {
+    /// The name users write (`health_check = "elb"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ec2 => "ec2",
+            Self::Elb => "elb",
+        }
+    }
+}
+
+/// A `health_check` that is neither `ec2` nor `elb`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheckError(String);
+
+impl fmt::Display for HealthCheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} is not one of \"ec2\", \"elb\"", self.0)
+    }
+}
+
+impl std::error::Error for HealthCheckError {}
+
+impl FromStr for HealthCheck {
+    type Err = HealthCheckError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Self::Ec2, Self::Elb]
+            .into_iter()
+            .find(|h| h.as_str() == s)
+            .ok_or_else(|| HealthCheckError(s.to_owned()))
     }
 }
 
@@ -73,10 +131,11 @@ impl ReleaseSettings {
             launch_estimate_secs: defaults::launch_estimate_secs(),
             protected_instances: ProtectedInstances::default(),
             standby_instances: StandbyInstances::default(),
+            health_check: None,
         }
     }
 
-    /// The percentage in force: the explicit one, or the strategy's default.
+    /// The percentage in force without a group: the explicit one, or the strategy's default.
     pub fn effective_min_healthy_percentage(&self) -> u32 {
         self.min_healthy_percentage.unwrap_or(match self.strategy {
             Strategy::Surge => 100,
@@ -84,16 +143,41 @@ impl ReleaseSettings {
         })
     }
 
-    /// Healthy in-service instances a release must keep while the group's desired capacity is
-    /// `desired`: all of them for surge, the percentage (rounded up) for replace.
-    pub fn healthy_floor(&self, desired: u32) -> u32 {
+    /// The percentage in force for `group`: the explicit one, else the minimum of the group's
+    /// instance maintenance policy, else the strategy's default.
+    pub fn min_healthy_percentage_for(&self, group: &GroupSnapshot) -> u32 {
+        match (
+            self.min_healthy_percentage,
+            group.replacement.maintenance_policy,
+        ) {
+            (Some(p), _) => p,
+            (None, Some(policy)) => policy.min_healthy_percentage,
+            (None, None) => self.effective_min_healthy_percentage(),
+        }
+    }
+
+    /// Healthy in-service instances a release of `group` must keep while its desired capacity
+    /// is `desired`: all of them for surge, the percentage in force (rounded up) for replace.
+    /// The planner's schedule and the engine's cleanup of a failed batch share it.
+    pub fn healthy_floor(&self, group: &GroupSnapshot, desired: u32) -> u32 {
         match self.strategy {
             Strategy::Surge => desired,
             Strategy::Replace => {
-                let pct = u64::from(self.effective_min_healthy_percentage());
+                let pct = u64::from(self.min_healthy_percentage_for(group));
                 (pct * u64::from(desired)).div_ceil(100) as u32
             }
         }
+    }
+
+    /// The health check in force for `group`.
+    pub fn health_check_for(&self, group: &GroupSnapshot) -> HealthCheck {
+        self.health_check.unwrap_or(
+            if group.target_group_arns.is_empty() && group.load_balancer_names.is_empty() {
+                HealthCheck::Ec2
+            } else {
+                HealthCheck::Elb
+            },
+        )
     }
 }
 

@@ -76,6 +76,19 @@ pub enum WarningKind {
         smallest_batch: u32,
         healthy_floor: u32,
     },
+    /// Surge: the group's instance maintenance policy bounds how many instances a step adds.
+    BatchCappedByMaxHealthy {
+        batch_size: u32,
+        capped_to: u32,
+        max_healthy_percentage: u32,
+        desired_capacity: u32,
+    },
+    /// `ec2` health: during the grace period the group reports new instances Healthy unchecked,
+    /// so the release waits out the grace period, not only the warm-up.
+    WarmupShorterThanGrace {
+        instance_warmup_secs: u64,
+        health_check_grace_period_secs: u64,
+    },
 }
 
 impl fmt::Display for WarningKind {
@@ -190,6 +203,21 @@ impl fmt::Display for WarningKind {
                 "some batches are smaller than the batch size {batch_size} (the smallest has {smallest_batch} instance{}): \
                  strategy replace terminates first and must keep {healthy_floor} healthy instances in service",
                 plural(*smallest_batch)
+            ),
+            WarningKind::BatchCappedByMaxHealthy { batch_size, capped_to, max_healthy_percentage, desired_capacity } => write!(
+                f,
+                "batches hold at most {capped_to} instance{} instead of the batch size {batch_size}: the group's instance maintenance policy \
+                 allows {max_healthy_percentage}% of desired capacity {desired_capacity} in service or pending while instances are replaced \
+                 (MaxHealthyPercentage), and a surge launches its batch on top of desired",
+                plural(*capped_to)
+            ),
+            WarningKind::WarmupShorterThanGrace { instance_warmup_secs, health_check_grace_period_secs } => write!(
+                f,
+                "instance_warmup {instance_warmup_secs}s is shorter than the group's health check grace period \
+                 ({health_check_grace_period_secs}s): with health_check = \"ec2\" the group reports a new instance Healthy during \
+                 the grace period without having checked it, so each new instance is waited for {health_check_grace_period_secs}s. \
+                 Set instance_warmup to at least {health_check_grace_period_secs}s to say so, lower the grace period, or use \
+                 health_check = \"elb\""
             ),
         }
     }

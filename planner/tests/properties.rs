@@ -5,8 +5,8 @@
 use proptest::prelude::*;
 use release_planner::{
     diff_schedules, plan_release, remaining, render_json, BatchSize, Capacity, GroupSnapshot,
-    Health, InstanceSnapshot, LaunchSource, LifecycleState, PlanError, Preview, ReleaseSettings,
-    Schedule, ScheduleChange, Strategy as Rollout, SCHEMA_VERSION,
+    Health, InstanceSnapshot, LaunchSource, LifecycleState, MaintenancePolicy, PlanError, Preview,
+    ReleaseSettings, Schedule, ScheduleChange, Strategy as Rollout, SCHEMA_VERSION,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -82,6 +82,7 @@ fn snapshot() -> impl Strategy<Value = GroupSnapshot> {
                 target_group_arns: vec![],
                 load_balancer_names: vec![],
                 launch_image_id: None,
+                replacement: Default::default(),
             }
         })
 }
@@ -287,5 +288,51 @@ proptest! {
         prop_assert_eq!(preview.schema_version, SCHEMA_VERSION);
         prop_assert_eq!(&preview.schedule, &schedule);
         prop_assert_eq!(&preview.settings, &settings);
+    }
+
+    /// Under an instance maintenance policy (issue 13): a surge step never holds more than
+    /// ceil(MaxHealthyPercentage% × desired) instances (at least desired + 1), replace keeps the
+    /// policy's minimum when no floor is configured, and a configured floor below it is refused;
+    /// a resumed release is still the rest of the plan.
+    #[test]
+    fn the_maintenance_policy_bounds_every_step(
+        mut snapshot in snapshot(),
+        settings in settings(),
+        min in 0u32..=100,
+        span in 0u32..=100,
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let max = (min + span).clamp(100, 200);
+        snapshot.replacement.maintenance_policy =
+            Some(MaintenancePolicy { min_healthy_percentage: min, max_healthy_percentage: max });
+        let desired = snapshot.desired_capacity;
+        let planned = match plan_release(&snapshot, &settings) {
+            Ok(s) => s,
+            Err(PlanError::SurgeAboveMaxHealthy { .. }) => {
+                prop_assert!(settings.strategy == Rollout::Surge && max == 100);
+                return Ok(());
+            }
+            Err(PlanError::BelowPolicyMinHealthy { configured, policy }) => {
+                prop_assert!(settings.strategy == Rollout::Replace && configured < policy && policy == min);
+                return Ok(());
+            }
+            Err(_) => return Ok(()),
+        };
+        for b in &planned.batches {
+            match settings.strategy {
+                Rollout::Surge => {
+                    let peak = (max * desired).div_ceil(100).max(desired + 1);
+                    prop_assert!(b.capacity_during.desired <= peak, "{} > {peak}", b.capacity_during.desired);
+                }
+                Rollout::Replace => prop_assert_eq!(b.capacity_during.desired, desired),
+            }
+        }
+        if settings.strategy == Rollout::Replace {
+            let pct = settings.min_healthy_percentage.unwrap_or(min);
+            prop_assert_eq!(planned.healthy_floor, (pct * desired).div_ceil(100));
+        }
+        let done = cut.index(planned.batches.len() + 1);
+        let now = remaining(&apply(&snapshot, &planned, done), &settings).unwrap();
+        prop_assert_eq!(&now.batches, &planned.after_batches(done).batches);
     }
 }

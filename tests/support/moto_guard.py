@@ -18,7 +18,8 @@ Environment:
   appends (its default is ./moto_recording, inside the work tree).
 - MOTO_AWS_BEHAVIOURS=1: patch in the AWS behaviours moto lacks (aws_behaviours.py:
   draining, lifecycle hooks, deregistered AMIs, resolve:ssm: images); their steps go to
-  MOTO_BEHAVIOUR_LOG.
+  MOTO_BEHAVIOUR_LOG. Also the group settings moto drops (aws_shapes.py: instance
+  maintenance policy, default instance warm-up).
 
 The server only ever binds 127.0.0.1.
 """
@@ -74,6 +75,9 @@ def main() -> None:
         import aws_behaviours
 
         aws_behaviours.install()
+        import aws_shapes
+
+        aws_shapes.install()
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()  # returns once the socket is bound and listening

@@ -6,7 +6,9 @@ use crate::error::PlanError;
 use crate::model::{GroupSnapshot, LaunchSource};
 use crate::picker::Picker;
 use crate::schedule::{Batch, Capacity, Schedule};
-use crate::settings::{ProtectedInstances, ReleaseSettings, StandbyInstances, Strategy};
+use crate::settings::{
+    HealthCheck, ProtectedInstances, ReleaseSettings, StandbyInstances, Strategy,
+};
 use crate::warning::{Warning, WarningKind};
 use std::collections::BTreeMap;
 
@@ -21,15 +23,17 @@ pub fn plan_release(
     snapshot: &GroupSnapshot,
     settings: &ReleaseSettings,
 ) -> Result<Schedule, PlanError> {
-    validate(settings)?;
+    validate(settings, snapshot)?;
     let classified = classify(
         snapshot,
         &settings.target_image_id,
         settings.protected_instances,
     )?;
+    let asked = settings.batch_size.per_batch(snapshot.desired_capacity);
+    let surge_room = surge_room(settings, snapshot);
     let facts = Facts {
-        batch_size: settings.batch_size.per_batch(snapshot.desired_capacity),
-        healthy_floor: settings.healthy_floor(snapshot.desired_capacity),
+        batch_size: surge_room.map_or(asked, |room| asked.min(room)),
+        healthy_floor: settings.healthy_floor(snapshot, snapshot.desired_capacity),
         start_healthy: snapshot.healthy_in_service(),
     };
     let checkpoints = Checkpoints::new(
@@ -38,7 +42,7 @@ pub fn plan_release(
     );
     let per_batch_secs = settings
         .launch_estimate_secs
-        .saturating_add(settings.instance_warmup_secs);
+        .saturating_add(waited_warmup_secs(settings, snapshot));
 
     let mut picker = Picker::new(&classified.to_replace);
     let mut batches: Vec<Batch> = Vec::new();
@@ -84,7 +88,7 @@ pub fn plan_release(
         clock = ends_at.saturating_add(settings.pause_between_batches_secs);
     }
 
-    let warnings = warnings(
+    let mut warnings = warnings(
         snapshot,
         settings,
         &classified,
@@ -92,6 +96,7 @@ pub fn plan_release(
         &facts,
         smallest_capped,
     );
+    warnings.extend(group_warnings(snapshot, settings, asked, &facts));
     Ok(Schedule {
         group_name: snapshot.name.clone(),
         target_image_id: settings.target_image_id.clone(),
@@ -111,6 +116,21 @@ struct Facts {
     batch_size: u32,
     healthy_floor: u32,
     start_healthy: u32,
+}
+
+/// Surge under an instance maintenance policy: how many instances a step may add above desired
+/// capacity. The policy's MaxHealthyPercentage bounds instances in service or pending; the
+/// count is rounded up (as Instance Refresh rounds its percentages), so the console's "launch
+/// before terminating" preset (100/110) lets a small group surge one instance at a time.
+/// `None`: no policy, no bound (max size is raised for the step instead).
+fn surge_room(settings: &ReleaseSettings, snapshot: &GroupSnapshot) -> Option<u32> {
+    let policy = snapshot.replacement.maintenance_policy?;
+    if settings.strategy != Strategy::Surge {
+        return None;
+    }
+    let desired = u64::from(snapshot.desired_capacity);
+    let peak = (u64::from(policy.max_healthy_percentage) * desired).div_ceil(100);
+    Some((peak.saturating_sub(desired) as u32).max(1))
 }
 
 struct Taken {
@@ -194,7 +214,7 @@ pub fn remaining(
     plan_release(snapshot, settings)
 }
 
-fn validate(settings: &ReleaseSettings) -> Result<(), PlanError> {
+fn validate(settings: &ReleaseSettings, snapshot: &GroupSnapshot) -> Result<(), PlanError> {
     if settings.target_image_id.trim().is_empty() {
         return Err(PlanError::EmptyTargetImage);
     }
@@ -202,6 +222,30 @@ fn validate(settings: &ReleaseSettings) -> Result<(), PlanError> {
     if let Some(pct) = settings.min_healthy_percentage {
         if pct > 100 {
             return Err(PlanError::MinHealthyAbove100(pct));
+        }
+    }
+    if let Some(policy) = snapshot.replacement.maintenance_policy {
+        match settings.strategy {
+            Strategy::Surge if policy.max_healthy_percentage <= 100 => {
+                return Err(PlanError::SurgeAboveMaxHealthy {
+                    max_healthy_percentage: policy.max_healthy_percentage,
+                })
+            }
+            Strategy::Replace => match settings.min_healthy_percentage {
+                Some(configured) if configured < policy.min_healthy_percentage => {
+                    return Err(PlanError::BelowPolicyMinHealthy {
+                        configured,
+                        policy: policy.min_healthy_percentage,
+                    })
+                }
+                None if policy.min_healthy_percentage >= 100 => {
+                    return Err(PlanError::ReplaceBelowPolicyFloor {
+                        min_healthy_percentage: policy.min_healthy_percentage,
+                    })
+                }
+                _ => {}
+            },
+            Strategy::Surge => {}
         }
     }
     if settings.strategy == Strategy::Replace && settings.effective_min_healthy_percentage() == 100
@@ -226,7 +270,7 @@ fn no_room(
         remaining: left,
         healthy_in_service: healthy,
         healthy_floor: floor,
-        min_healthy_percentage: settings.effective_min_healthy_percentage(),
+        min_healthy_percentage: settings.min_healthy_percentage_for(snapshot),
         desired_capacity: snapshot.desired_capacity,
         suggestion: (100 * u64::from(healthy.saturating_sub(1)) / u64::from(desired)).min(100)
             as u32,
@@ -342,6 +386,48 @@ fn warnings(
     }
     if matches!(snapshot.launch, LaunchSource::MixedInstancesPolicy { .. }) {
         out.push(WarningKind::MixedInstancesPolicy);
+    }
+    out.into_iter().map(Warning::from).collect()
+}
+
+/// How long a new instance is waited for once in service: the warm-up, and with the group's
+/// own health view at least the health check grace period (the engine waits as long: until
+/// then the group reports an instance Healthy without having checked it).
+fn waited_warmup_secs(settings: &ReleaseSettings, snapshot: &GroupSnapshot) -> u64 {
+    let grace = match settings.health_check_for(snapshot) {
+        HealthCheck::Ec2 => snapshot.replacement.health_check_grace_period_secs,
+        HealthCheck::Elb => None,
+    };
+    settings.instance_warmup_secs.max(grace.unwrap_or(0))
+}
+
+/// What the group's own replacement settings say about this release.
+fn group_warnings(
+    snapshot: &GroupSnapshot,
+    settings: &ReleaseSettings,
+    asked: u32,
+    facts: &Facts,
+) -> Vec<Warning> {
+    let mut out = Vec::new();
+    let replacement = &snapshot.replacement;
+    if let Some(policy) = replacement.maintenance_policy {
+        if settings.strategy == Strategy::Surge && facts.batch_size < asked {
+            out.push(WarningKind::BatchCappedByMaxHealthy {
+                batch_size: asked,
+                capped_to: facts.batch_size,
+                max_healthy_percentage: policy.max_healthy_percentage,
+                desired_capacity: snapshot.desired_capacity,
+            });
+        }
+    }
+    let grace = replacement.health_check_grace_period_secs.unwrap_or(0);
+    if settings.health_check_for(snapshot) == HealthCheck::Ec2
+        && settings.instance_warmup_secs < grace
+    {
+        out.push(WarningKind::WarmupShorterThanGrace {
+            instance_warmup_secs: settings.instance_warmup_secs,
+            health_check_grace_period_secs: grace,
+        });
     }
     out.into_iter().map(Warning::from).collect()
 }

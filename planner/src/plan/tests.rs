@@ -48,6 +48,7 @@ fn group(desired: u32, min: u32, max: u32, instances: Vec<InstanceSnapshot>) -> 
         target_group_arns: vec![],
         load_balancer_names: vec![],
         launch_image_id: None,
+        replacement: Default::default(),
     }
 }
 
@@ -770,4 +771,223 @@ fn snapshots_and_previews_round_trip_through_json() {
     let back: Preview = serde_json::from_str(&preview_json).unwrap();
     assert_eq!(back, Preview::new(&snap, &settings, &schedule));
     let _: BTreeMap<String, u32> = back.group.images;
+}
+
+/// The group's own replacement settings: instance maintenance policy, default warm-up, grace.
+mod group_replacement {
+    use super::*;
+
+    fn with(policy: Option<(u32, u32)>, warmup: Option<u64>, grace: Option<u64>) -> GroupSnapshot {
+        let mut g = twelve_over_two_zones();
+        g.replacement = Replacement {
+            maintenance_policy: policy.map(|(min, max)| MaintenancePolicy {
+                min_healthy_percentage: min,
+                max_healthy_percentage: max,
+            }),
+            default_instance_warmup_secs: warmup,
+            health_check_grace_period_secs: grace,
+        };
+        g
+    }
+
+    fn kinds(s: &Schedule) -> Vec<&WarningKind> {
+        s.warnings.iter().map(|w| &w.kind).collect()
+    }
+
+    #[test]
+    fn the_policy_minimum_is_the_default_floor_of_replace() {
+        // 12 × 75% = 9 kept: batches of at most 3 although 4 were asked.
+        let s = plan_release(
+            &with(Some((75, 125)), None, None),
+            &settings("4", Strategy::Replace),
+        )
+        .unwrap();
+        assert_eq!(s.healthy_floor, 9);
+        assert!(s.batches.iter().all(|b| b.instance_ids.len() <= 3), "{s:?}");
+        assert!(s
+            .batches
+            .iter()
+            .all(|b| b.capacity_during.healthy_in_service >= 9));
+        // Without the policy the strategy's default (90%) holds: 11 kept.
+        let plain =
+            plan_release(&with(None, None, None), &settings("4", Strategy::Replace)).unwrap();
+        assert_eq!(plain.healthy_floor, 11);
+        // A configured floor above the policy's is stricter and allowed.
+        let stricter = ReleaseSettings {
+            min_healthy_percentage: Some(90),
+            ..settings("4", Strategy::Replace)
+        };
+        assert_eq!(
+            plan_release(&with(Some((75, 125)), None, None), &stricter)
+                .unwrap()
+                .healthy_floor,
+            11
+        );
+    }
+
+    #[test]
+    fn a_floor_below_the_policy_is_refused_at_min_healthy_percentage() {
+        let lower = ReleaseSettings {
+            min_healthy_percentage: Some(50),
+            ..settings("4", Strategy::Replace)
+        };
+        let err = plan_release(&with(Some((75, 125)), None, None), &lower).unwrap_err();
+        assert_eq!(
+            err,
+            PlanError::BelowPolicyMinHealthy {
+                configured: 50,
+                policy: 75
+            }
+        );
+        assert_eq!(err.attribute(), "min_healthy_percentage");
+        assert!(err.to_string().contains("MinHealthyPercentage 75"), "{err}");
+        // Replace under a 100% policy floor can never start.
+        let err = plan_release(
+            &with(Some((100, 110)), None, None),
+            &settings("1", Strategy::Replace),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            PlanError::ReplaceBelowPolicyFloor {
+                min_healthy_percentage: 100
+            }
+        );
+        assert_eq!(err.attribute(), "strategy");
+    }
+
+    #[test]
+    fn the_policy_maximum_caps_the_surge() {
+        // 12 × 125% = 15: a surge step adds at most 3, although batches of 6 were asked.
+        let s = plan_release(
+            &with(Some((90, 125)), None, None),
+            &settings("6", Strategy::Surge),
+        )
+        .unwrap();
+        assert_eq!(s.batch_size, 3);
+        assert_eq!(s.batches.len(), 4);
+        assert!(s.batches.iter().all(|b| b.capacity_during.desired <= 15));
+        assert!(kinds(&s).contains(&&WarningKind::BatchCappedByMaxHealthy {
+            batch_size: 6,
+            capped_to: 3,
+            max_healthy_percentage: 125,
+            desired_capacity: 12,
+        }));
+        // Rounded up: the console's "launch before terminating" (100/110) surges one at a time
+        // in a small group (4 × 110% = 4.4 → 5).
+        let mut small = group(
+            4,
+            4,
+            4,
+            (0..4).map(|n| inst(&format!("i-{n}"), "a", OLD)).collect(),
+        );
+        small.replacement.maintenance_policy = Some(MaintenancePolicy {
+            min_healthy_percentage: 100,
+            max_healthy_percentage: 110,
+        });
+        let s = plan_release(&small, &settings("50%", Strategy::Surge)).unwrap();
+        assert_eq!(s.batch_size, 1);
+        assert_eq!(s.batches.len(), 4);
+        assert!(s.batches.iter().all(|b| b.capacity_during.desired == 5));
+        // A batch within the bound is not touched, and says nothing.
+        let s = plan_release(
+            &with(Some((90, 200)), None, None),
+            &settings("6", Strategy::Surge),
+        )
+        .unwrap();
+        assert_eq!(s.batch_size, 6);
+        assert!(!kinds(&s)
+            .iter()
+            .any(|k| matches!(k, WarningKind::BatchCappedByMaxHealthy { .. })));
+    }
+
+    #[test]
+    fn surge_under_a_100_percent_maximum_is_refused_at_strategy() {
+        let err = plan_release(
+            &with(Some((90, 100)), None, None),
+            &settings("1", Strategy::Surge),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            PlanError::SurgeAboveMaxHealthy {
+                max_healthy_percentage: 100
+            }
+        );
+        assert_eq!(err.attribute(), "strategy");
+        // Replace is what such a policy asks for.
+        assert!(plan_release(
+            &with(Some((90, 100)), None, None),
+            &settings("1", Strategy::Replace)
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn the_group_default_warmup_is_the_default() {
+        assert_eq!(instance_warmup_secs(None, Some(180)), 180);
+        assert_eq!(instance_warmup_secs(Some(30), Some(180)), 30);
+        assert_eq!(instance_warmup_secs(None, None), 60);
+    }
+
+    #[test]
+    fn ec2_health_with_a_warmup_shorter_than_the_grace_period_warns_with_both() {
+        let g = with(None, None, Some(300));
+        let short = ReleaseSettings {
+            instance_warmup_secs: 60,
+            launch_estimate_secs: 100,
+            ..settings("6", Strategy::Surge)
+        };
+        let s = plan_release(&g, &short).unwrap();
+        let w = s
+            .warnings
+            .iter()
+            .find(|w| matches!(w.kind, WarningKind::WarmupShorterThanGrace { .. }))
+            .expect("a warning");
+        assert_eq!(
+            w.kind,
+            WarningKind::WarmupShorterThanGrace {
+                instance_warmup_secs: 60,
+                health_check_grace_period_secs: 300
+            }
+        );
+        assert!(
+            w.message.contains("60s") && w.message.contains("300s"),
+            "{}",
+            w.message
+        );
+        // The estimate waits the grace period out, as the engine does.
+        assert_eq!(s.batches[0].ends_at_secs, 400);
+        // Not with load balancer health, nor with a warm-up that covers the grace period.
+        let elb = ReleaseSettings {
+            health_check: Some(HealthCheck::Elb),
+            ..short.clone()
+        };
+        let s = plan_release(&g, &elb).unwrap();
+        assert!(s
+            .warnings
+            .iter()
+            .all(|w| !matches!(w.kind, WarningKind::WarmupShorterThanGrace { .. })));
+        assert_eq!(s.batches[0].ends_at_secs, 160);
+        let long = ReleaseSettings {
+            instance_warmup_secs: 300,
+            ..short
+        };
+        assert!(plan_release(&g, &long)
+            .unwrap()
+            .warnings
+            .iter()
+            .all(|w| !matches!(w.kind, WarningKind::WarmupShorterThanGrace { .. })));
+    }
+
+    #[test]
+    fn a_group_with_load_balancers_defaults_to_elb_health() {
+        let mut g = with(None, None, Some(300));
+        g.target_group_arns = vec!["arn:tg".into()];
+        let s = plan_release(&g, &settings("6", Strategy::Surge)).unwrap();
+        assert!(s
+            .warnings
+            .iter()
+            .all(|w| !matches!(w.kind, WarningKind::WarmupShorterThanGrace { .. })));
+    }
 }

@@ -12,6 +12,9 @@
 //! - Resource ids: "Resource IDs" in the Amazon EC2 User Guide
 //!   (<https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/resource-ids.html>): a prefix such as
 //!   `ami-`, `sg-` or `subnet-` followed by 8 (older) or 17 hexadecimal characters.
+//! - Launch template versions: "Restrictions for Amazon EC2 launch templates" in the Amazon EC2
+//!   User Guide (<https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/launch-template-restrictions.html>):
+//!   up to 10,000 versions per launch template.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +26,7 @@ pub const MAX_TAG_VALUE: usize = 256;
 pub const MAX_DESCRIPTION: usize = 255;
 pub const MIN_AMI_NAME: usize = 3;
 pub const MAX_AMI_NAME: usize = 128;
+pub const LAUNCH_TEMPLATE_VERSIONS: i64 = 10_000;
 
 /// Keys, values and the reserved prefix of one tag map; `path` is the map's attribute.
 pub fn check_tags(path: &AttrPath, tags: &BTreeMap<String, String>, d: &mut Diagnostics) {

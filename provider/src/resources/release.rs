@@ -42,8 +42,8 @@ pub fn schema() -> Schema {
             .attr(Attribute::optional_computed("launch_mode", string(), "`launch_template` (new template version, group pinned to it), `launch_configuration` (new launch configuration, legacy groups) or `external` (the template is managed elsewhere, e.g. by `aws_launch_template`, and already points at the image: only instances are replaced). Inferred from the group when not set: `launch_template` or `launch_configuration`."))
             .attr(Attribute::defaulted("batch_size", string(), "25%", "Instances per batch: a count (`\"3\"`) or a percentage of the desired capacity (`\"25%\"`), rounded up; never 0 and never more than what is left."))
             .attr(Attribute::defaulted("strategy", string(), "surge", "`surge`: launch the batch's replacements first (desired capacity + batch; max raised for the step if needed), then terminate the old ones — capacity never drops. `replace`: terminate first, then wait for the replacements — no extra capacity, bounded by `min_healthy_percentage`."))
-            .attr(Attribute::optional("min_healthy_percentage", number(), "With `replace`, the share of desired capacity that stays healthy and in service at every step (default 90; 100 is only possible with `surge`)."))
-            .attr(Attribute::defaulted("instance_warmup", string(), "60s", "How long a new instance must stay healthy before it counts, e.g. `90s`."))
+            .attr(Attribute::optional("min_healthy_percentage", number(), "With `replace`, the share of desired capacity that stays healthy and in service at every step (default: the group's instance maintenance policy's `MinHealthyPercentage`, else 90; 100 is only possible with `surge`). Below the policy's minimum it is refused at plan."))
+            .attr(Attribute::optional("instance_warmup", string(), "How long a new instance must stay healthy before it counts, e.g. `90s` (default: the group's `DefaultInstanceWarmup`, else `60s`). With `health_check = \"ec2\"` a new instance is waited for at least the group's health check grace period."))
             .attr(Attribute::optional_computed("health_check", string(), "`ec2`: the group's own health (in service and healthy). `elb`: also healthy in every target group and classic load balancer of the group. Default: `elb` when the group has any, else `ec2`."))
             .attr(Attribute::defaulted("pause_between_batches", string(), "0s", "Wait between batches, e.g. `2m`, to watch dashboards."))
             .attr(Attribute::defaulted("batch_timeout", string(), "15m", "How long one batch may take to become healthy before the release fails (and rolls back)."))
@@ -52,6 +52,7 @@ pub fn schema() -> Schema {
             .attr(Attribute::defaulted("suspend_processes", list_of(string()), "[\"AZRebalance\",\"ScheduledActions\"]", "Auto Scaling processes suspended for the release and resumed after it, also on failure (processes suspended before the release stay suspended). `Launch`, `Terminate` and `AddToLoadBalancer` cannot be suspended: the release needs them. Dynamic scaling keeps working by default (the release keeps the capacity it changes and adds its surge to it); add `AlarmNotification` to stop scaling policies for the release."))
             .attr(Attribute::defaulted("scale_in_protected_instances", string(), "wait", "Old instances protected from scale in (a release's termination ignores the protection, so it never replaces them silently): `wait` for the protection to be removed (up to `batch_timeout`), then refuse before any change; `replace` them like the others; `ignore` them (they keep their image, the release completes without them)."))
             .attr(Attribute::defaulted("standby_instances", string(), "wait", "Old instances in Standby (out of service, often kept there by someone looking at them, so never taken away silently): `wait` for them to return to service (up to `batch_timeout`), then replace them, or refuse before any change; `replace`: return them to service (`ExitStandby`, which adds one to desired capacity per instance, kept after the release), then replace them like the others; `ignore` them (they stay in Standby on their image)."))
+            .attr(Attribute::defaulted("keep_launch_template_versions", number(), "10", "After a release completes, the launch template versions this group's releases made beyond the newest this many are deleted (each release adds one; AWS keeps at most 10,000 per template). Never the group's current version, the version a rollback returns to, the template's default or latest version, nor versions made by anyone else. `0`: never delete."))
             .attr(Attribute::computed("id", string(), "The group's name."))
             .attr(Attribute::computed("previous_image_id", string(), "The image the group launched when the release was planned. With `launch_mode = \"external\"`: the image most of the instances to replace run (the launch template may already point at `image_id`)."))
             .attr(Attribute::computed("launch_version", string(), "What the group launches from after the release: `<template id> version <n>`, or the launch configuration's name."))
@@ -265,6 +266,42 @@ async fn delete_released_image(aws: &crate::aws::Aws, image: &str) {
     }
 }
 
+/// The launch template versions this group's releases made, beyond the newest `keep`
+/// (`rollout::prune`). A failure here only leaves versions behind.
+async fn prune_template_versions(
+    aws: &crate::aws::Aws,
+    group: &str,
+    outcome: &rollout::Outcome,
+    keep: u32,
+) {
+    use rollout::LaunchSetting;
+    let Some(LaunchSetting::Template { id, version }) = &outcome.launch else {
+        return;
+    };
+    let Ok(current) = version.parse::<i64>() else {
+        return;
+    };
+    let mut protected = vec![current];
+    if let Some(LaunchSetting::Template { id: was, version }) = &outcome.previous_launch {
+        if was == id {
+            protected.extend(version.parse::<i64>().ok());
+        }
+    }
+    let pruned = match aws.ec2().await {
+        Ok(ec2) => rollout::prune::prune(&ec2, id, group, keep, current, &protected).await,
+        Err(e) => Err(e),
+    };
+    match pruned {
+        Ok(deleted) if !deleted.is_empty() => {
+            tracing::info!(template = %id, versions = ?deleted, "deleted launch template versions of earlier releases")
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(template = %id, "could not prune the launch template versions of earlier releases: {e}")
+        }
+    }
+}
+
 impl ReleaseResource {
     async fn execute(
         &self,
@@ -280,10 +317,19 @@ impl ReleaseResource {
         let image = a.image_id.clone().required(&AttrPath::root("image_id"))?;
         let aws = cx.aws_arc()?;
         let group = AwsGroup::new(aws.clone(), &name).await?;
+        let planned: Option<Preview> = req
+            .planned
+            .get("schedule")
+            .as_str()
+            .and_then(|s| serde_json::from_str(s).ok());
+        // The warm-up the plan resolved from the group (its DefaultInstanceWarmup) is the one
+        // the reviewed schedule was timed with.
+        let group_warmup = planned.as_ref().map(|p| p.settings.instance_warmup_secs);
+        let mode = a.launch_mode.required(&AttrPath::root("launch_mode"))?;
         let cfg = ReleaseConfig {
             release_id: rollout::execute::new_release_id(),
-            settings: a.settings(&image)?,
-            mode: a.launch_mode.required(&AttrPath::root("launch_mode"))?,
+            settings: a.settings(&image, group_warmup)?,
+            mode,
             health: a.health_check.required(&AttrPath::root("health_check"))?,
             batch_timeout: a.batch_timeout.required(&AttrPath::root("batch_timeout"))?,
             total_timeout: a.total_timeout(creating)?,
@@ -293,11 +339,6 @@ impl ReleaseResource {
                 other => other.required(&AttrPath::root("suspend_processes"))?,
             },
         };
-        let planned: Option<Preview> = req
-            .planned
-            .get("schedule")
-            .as_str()
-            .and_then(|s| serde_json::from_str(s).ok());
         let planned_schedule = planned.map(|p| {
             let mut s = p.schedule;
             s.target_image_id = image.clone();
@@ -317,6 +358,12 @@ impl ReleaseResource {
         let after = group.snapshot().await?;
         if let (Status::Complete, Some(previous)) = (&outcome.status, &outcome.previous_image) {
             delete_released_image(&aws, previous).await;
+        }
+        if outcome.status == Status::Complete && mode == LaunchMode::LaunchTemplate {
+            let keep = a
+                .keep_launch_template_versions
+                .required(&AttrPath::root("keep_launch_template_versions"))?;
+            prune_template_versions(&aws, &name, &outcome, keep).await;
         }
         let mut state = req.planned.clone();
         set(&mut state, "id", Value::String(name.clone()));
@@ -490,11 +537,14 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
                 requires_replace,
             });
         }
-        let s = a.settings(image.unwrap_or(IMAGE_PLACEHOLDER))?;
+        let s = a.settings(
+            image.unwrap_or(IMAGE_PLACEHOLDER),
+            snap.replacement.default_instance_warmup_secs,
+        )?;
         let schedule = plan_release(&snap, &s).map_err(|e| {
             Diagnostics::from(
                 Diagnostic::error("Cannot schedule this release", e.to_string())
-                    .at(AttrPath::root("batch_size")),
+                    .at(AttrPath::root(e.attribute())),
             )
         })?;
         for w in &schedule.warnings {
@@ -704,6 +754,14 @@ mod tests {
                 "standby_instances",
             ),
             (
+                vec![("keep_launch_template_versions", n(-1))],
+                "keep_launch_template_versions",
+            ),
+            (
+                vec![("keep_launch_template_versions", n(10_001))],
+                "keep_launch_template_versions",
+            ),
+            (
                 vec![("checkpoints", Value::List(vec![n(50), n(10)]))],
                 "checkpoints[1]",
             ),
@@ -753,12 +811,25 @@ mod tests {
             ]),
         ))
         .unwrap();
-        let st = c.settings("ami-9").unwrap();
+        let st = c.settings("ami-9", Some(30)).unwrap();
         assert_eq!(st.batch_size, BatchSize::Count(3));
         assert_eq!(st.strategy, Strategy::Replace);
         assert_eq!(st.instance_warmup_secs, 120);
         assert_eq!(st.checkpoints, vec![50]);
         assert_eq!(st.target_image_id, "ami-9");
+        // Unset, the warm-up is the group's DefaultInstanceWarmup, else 60 s.
+        let unset = parse(&fill_defaults(&schema().block, cfg(&[]))).unwrap();
+        assert_eq!(
+            unset
+                .settings("ami-9", Some(30))
+                .unwrap()
+                .instance_warmup_secs,
+            30
+        );
+        assert_eq!(
+            unset.settings("ami-9", None).unwrap().instance_warmup_secs,
+            60
+        );
     }
 
     fn group(version: &str, images: &[&str]) -> GroupSnapshot {
@@ -789,6 +860,7 @@ mod tests {
             target_group_arns: vec![],
             load_balancer_names: vec![],
             launch_image_id: Some("ami-new".into()),
+            replacement: Default::default(),
         }
     }
 

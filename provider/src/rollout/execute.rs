@@ -1432,7 +1432,7 @@ async fn remove_failed_batch(
         }
     };
     ledger.observe(snap.desired_capacity);
-    let floor = settings.healthy_floor(ledger.base());
+    let floor = settings.healthy_floor(&snap, ledger.base());
     let mut healthy = snap.healthy_in_service();
     let mut doomed: Vec<&release_planner::InstanceSnapshot> = snap
         .instances

@@ -5,19 +5,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use release_planner::GroupSnapshot;
+use release_planner::{GroupSnapshot, LaunchSource};
 use tokio::time::Instant;
 
 use crate::aws::{Aws, AwsError, ErrorContext};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HealthSource {
-    /// The group's own view: InService and Healthy (EC2 status checks, or whatever the group's
-    /// health check type is).
-    Ec2,
-    /// Additionally healthy in every target group and classic load balancer of the group.
-    Elb,
-}
+/// Which health a release waits for: the planner's own type, so the plan's warnings and the
+/// engine's waits read one value.
+pub use release_planner::HealthCheck as HealthSource;
 
 /// How the group launches instances, before or after the release changed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,7 +164,38 @@ pub struct AwsGroup {
     asg: aws_sdk_autoscaling::Client,
     ec2: aws_sdk_ec2::Client,
     aws: std::sync::Arc<Aws>,
+    recent: std::sync::Mutex<Option<Recent>>,
+    versions: std::sync::Mutex<BTreeMap<(String, String), TemplateVersion>>,
 }
+
+/// A launch template version this client read or made, by (template id or name, version as
+/// asked). A numbered version never changes, so it is kept; `$Latest` / `$Default` stand for
+/// another version once someone makes or picks one, so they are kept for [`RECENT`] only. The
+/// snapshot's launch image, the pinning of `$Latest` to its number and the copy a release makes
+/// read the same version: one call instead of three.
+#[derive(Clone)]
+struct TemplateVersion {
+    version: aws_sdk_ec2::types::LaunchTemplateVersion,
+    /// When an alias was read; `None` for a numbered version.
+    alias_read: Option<Instant>,
+}
+
+/// The group's last DescribeAutoScalingGroups answer. The settings reads a release makes one
+/// after the other at its start (the record, the launch setting, suspended processes, the grace
+/// period, the snapshot) take it instead of a call of their own while it is younger than
+/// [`RECENT`] and nothing was changed through this client since: such an answer is as good as a
+/// new one, which would be as old by the time the release acts on it. Polls always read.
+struct Recent {
+    group: aws_sdk_autoscaling::types::AutoScalingGroup,
+    instances: bool,
+    at: Instant,
+    /// A tag was written since: the tags in `group` may be stale (the lock's check must see
+    /// the tag as the group holds it, not as we wrote it).
+    tags_written: bool,
+}
+
+/// How long a group answer stands in for a new read (see [`Recent`]).
+const RECENT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl AwsGroup {
     pub async fn new(aws: std::sync::Arc<Aws>, name: &str) -> Result<Self, AwsError> {
@@ -178,15 +204,70 @@ impl AwsGroup {
             asg: aws.autoscaling().await?,
             ec2: aws.ec2().await?,
             aws,
+            recent: std::sync::Mutex::new(None),
+            versions: std::sync::Mutex::new(BTreeMap::new()),
         })
     }
 
     /// The group's settings and tags, without its instance list (`IncludeInstances=false`): on a
-    /// large group the list is most of the answer, and reading settings does not need it.
+    /// large group the list is most of the answer, and reading settings does not need it. A
+    /// [`Recent`] answer stands in for the call.
     async fn read_settings(
         &self,
     ) -> Result<aws_sdk_autoscaling::types::AutoScalingGroup, AwsError> {
-        self.read_group(false).await
+        match self.recent_group(false, false) {
+            Some(g) => Ok(g),
+            None => self.read_group(false).await,
+        }
+    }
+
+    /// The group's tags: [`AwsGroup::read_settings`], but never from an answer older than our
+    /// last tag write. The read after a tag write is the lock's check, which the release's
+    /// snapshot follows at once: it reads the instances too, and the snapshot takes its answer.
+    async fn read_tags(&self) -> Result<aws_sdk_autoscaling::types::AutoScalingGroup, AwsError> {
+        if let Some(g) = self.recent_group(false, true) {
+            return Ok(g);
+        }
+        let after_write = self
+            .recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|r| r.tags_written);
+        self.read_group(after_write).await
+    }
+
+    /// The [`Recent`] answer when it may stand in for a read.
+    fn recent_group(
+        &self,
+        instances: bool,
+        tags: bool,
+    ) -> Option<aws_sdk_autoscaling::types::AutoScalingGroup> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent
+            .as_ref()
+            .filter(|r| {
+                r.at.elapsed() < RECENT && (r.instances || !instances) && !(tags && r.tags_written)
+            })
+            .map(|r| r.group.clone())
+    }
+
+    fn remember(&self, group: &aws_sdk_autoscaling::types::AutoScalingGroup, instances: bool) {
+        *self.recent.lock().unwrap_or_else(|e| e.into_inner()) = Some(Recent {
+            group: group.clone(),
+            instances,
+            at: Instant::now(),
+            tags_written: false,
+        });
+    }
+
+    /// After a change through this client: a tag write leaves the rest of the answer good.
+    fn changed(&self, tags_only: bool) {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        match recent.as_mut() {
+            Some(r) if tags_only => r.tags_written = true,
+            _ => *recent = None,
+        }
     }
 
     /// The group with its instances.
@@ -206,13 +287,15 @@ impl AwsGroup {
             .send()
             .await
             .context("DescribeAutoScalingGroups", &self.name)?;
-        out.auto_scaling_groups().first().cloned().ok_or_else(|| {
+        let g = out.auto_scaling_groups().first().cloned().ok_or_else(|| {
             AwsError::new(
                 "DescribeAutoScalingGroups",
                 &self.name,
                 "the group does not exist",
             )
-        })
+        })?;
+        self.remember(&g, instances);
+        Ok(g)
     }
 }
 
@@ -245,6 +328,7 @@ impl GroupApi for AwsGroup {
     }
 
     async fn set_capacity(&self, desired: u32, min: u32, max: u32) -> Result<(), AwsError> {
+        self.changed(false);
         self.asg
             .update_auto_scaling_group()
             .auto_scaling_group_name(&self.name)
@@ -258,6 +342,7 @@ impl GroupApi for AwsGroup {
     }
 
     async fn terminate(&self, instance_id: &str, decrement_desired: bool) -> Result<(), AwsError> {
+        self.changed(false);
         match self
             .asg
             .terminate_instance_in_auto_scaling_group()
@@ -363,7 +448,7 @@ impl GroupApi for AwsGroup {
     }
 
     async fn tags(&self) -> Result<BTreeMap<String, String>, AwsError> {
-        let g = self.read_settings().await?;
+        let g = self.read_tags().await?;
         Ok(g.tags()
             .iter()
             .filter_map(|t| {
@@ -376,6 +461,7 @@ impl GroupApi for AwsGroup {
     }
 
     async fn set_tag(&self, key: &str, value: &str) -> Result<(), AwsError> {
+        self.changed(true);
         self.asg
             .create_or_update_tags()
             .tags(asg_tag(&self.name, key, value))
@@ -386,6 +472,7 @@ impl GroupApi for AwsGroup {
     }
 
     async fn delete_tag(&self, key: &str) -> Result<(), AwsError> {
+        self.changed(true);
         self.asg
             .delete_tags()
             .tags(asg_tag(&self.name, key, ""))
@@ -404,6 +491,7 @@ impl GroupApi for AwsGroup {
     }
 
     async fn suspend(&self, processes: &[String]) -> Result<(), AwsError> {
+        self.changed(false);
         if processes.is_empty() {
             return Ok(());
         }
@@ -418,6 +506,7 @@ impl GroupApi for AwsGroup {
     }
 
     async fn resume(&self, processes: &[String]) -> Result<(), AwsError> {
+        self.changed(false);
         if processes.is_empty() {
             return Ok(());
         }
@@ -473,6 +562,7 @@ impl GroupApi for AwsGroup {
     }
 
     async fn set_launch(&self, setting: &LaunchSetting) -> Result<(), AwsError> {
+        self.changed(false);
         let req = self
             .asg
             .update_auto_scaling_group()
@@ -590,17 +680,51 @@ impl AwsGroup {
         let err = |e: release_planner::aws::SnapshotError| {
             AwsError::new("snapshot", &self.name, e.to_string())
         };
-        let g = release_planner::aws::describe_group(&self.asg, &self.name)
-            .await
-            .map_err(err)?;
-        let observed = Instant::now();
+        // A snapshot (not a poll) may take a recent answer with instances.
+        let (g, observed) = match self.recent_group(true, false).filter(|_| launch) {
+            Some(g) => (g, Instant::now()),
+            None => {
+                let g = release_planner::aws::describe_group(&self.asg, &self.name)
+                    .await
+                    .map_err(err)?;
+                self.remember(&g, true);
+                (g, Instant::now())
+            }
+        };
+        // A template's image comes from this client's version reads (see `TemplateVersion`).
+        let template = g.launch_template().is_some()
+            || (g.launch_configuration_name().is_none() && g.mixed_instances_policy().is_some());
         let mut cache = self.aws.take_instance_images();
         let r = release_planner::aws::snapshot_of(
-            &self.asg, &self.ec2, &self.name, &g, &mut cache, launch,
+            &self.asg,
+            &self.ec2,
+            &self.name,
+            &g,
+            &mut cache,
+            launch && !template,
         )
         .await;
         self.aws.return_instance_images(cache);
         let mut snap = r.map_err(err)?;
+        if launch && template {
+            snap.launch_image_id = match &snap.launch {
+                LaunchSource::LaunchTemplate { id, name, version }
+                | LaunchSource::MixedInstancesPolicy {
+                    launch_template_id: id,
+                    launch_template_name: name,
+                    version,
+                    ..
+                } => self
+                    .template_version(id.as_deref(), name.as_deref(), version)
+                    .await?
+                    .and_then(|v| {
+                        v.launch_template_data()
+                            .and_then(|d| d.image_id())
+                            .map(str::to_string)
+                    }),
+                _ => None,
+            };
+        }
         if let Some(image) = snap.launch_image_id.take() {
             snap.launch_image_id = Some(self.resolve_image(&image).await?);
         }
@@ -645,21 +769,81 @@ impl AwsGroup {
             })
     }
 
+    /// Version `version` of the template `id` (or, without an id, `name`), with its image
+    /// resolved (`ResolveAlias`: a `resolve:ssm:` image comes back as the AMI the parameter
+    /// names now), from this client's earlier reads when it may (`TemplateVersion`).
+    async fn template_version(
+        &self,
+        id: Option<&str>,
+        name: Option<&str>,
+        version: &str,
+    ) -> Result<Option<aws_sdk_ec2::types::LaunchTemplateVersion>, AwsError> {
+        let template = id.or(name).unwrap_or_default().to_string();
+        let key = (template.clone(), version.to_string());
+        if let Some(v) = self
+            .versions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .filter(|v| v.alias_read.is_none_or(|at| at.elapsed() < RECENT))
+        {
+            return Ok(Some(v.version.clone()));
+        }
+        let out = self
+            .ec2
+            .describe_launch_template_versions()
+            .set_launch_template_id(id.map(str::to_string))
+            .set_launch_template_name(if id.is_some() {
+                None
+            } else {
+                name.map(str::to_string)
+            })
+            .versions(version)
+            .resolve_alias(true)
+            .send()
+            .await
+            .context("DescribeLaunchTemplateVersions", &template)?;
+        let found = out.launch_template_versions().first().cloned();
+        if let Some(v) = &found {
+            let numbered = version.chars().all(|c| c.is_ascii_digit());
+            self.remember_version(key, v, (!numbered).then(Instant::now));
+        }
+        Ok(found)
+    }
+
+    /// Keeps `v` under `key`, and under its template id and number for good.
+    fn remember_version(
+        &self,
+        key: (String, String),
+        v: &aws_sdk_ec2::types::LaunchTemplateVersion,
+        alias_read: Option<Instant>,
+    ) {
+        let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        if let (Some(id), Some(n)) = (v.launch_template_id(), v.version_number()) {
+            versions.insert(
+                (id.to_string(), n.to_string()),
+                TemplateVersion {
+                    version: v.clone(),
+                    alias_read: None,
+                },
+            );
+        }
+        versions.insert(
+            key,
+            TemplateVersion {
+                version: v.clone(),
+                alias_read,
+            },
+        );
+    }
+
     /// `$Latest` / `$Default` to the number they stand for now, so the release pins a version.
     async fn resolve_version(&self, id: &str, version: &str) -> Result<String, AwsError> {
         if version.chars().all(|c| c.is_ascii_digit()) {
             return Ok(version.to_string());
         }
-        let out = self
-            .ec2
-            .describe_launch_template_versions()
-            .launch_template_id(id)
-            .versions(version)
-            .send()
-            .await
-            .context("DescribeLaunchTemplateVersions", id)?;
-        out.launch_template_versions()
-            .first()
+        self.template_version(Some(id), None, version)
+            .await?
             .and_then(|v| v.version_number())
             .map(|n| n.to_string())
             .ok_or_else(|| {
@@ -683,19 +867,10 @@ impl AwsGroup {
         use aws_sdk_ec2::types::{
             LaunchTemplateIamInstanceProfileSpecificationRequest, RequestLaunchTemplateData,
         };
-        let out = self
-            .ec2
-            .describe_launch_template_versions()
-            .launch_template_id(id)
-            .versions(version)
-            .send()
-            .await
-            .context("DescribeLaunchTemplateVersions", id)?;
-        let data = out
-            .launch_template_versions()
-            .first()
-            .and_then(|v| v.launch_template_data())
-            .cloned();
+        let data = self
+            .template_version(Some(id), None, version)
+            .await?
+            .and_then(|v| v.launch_template_data().cloned());
         let mut req = RequestLaunchTemplateData::builder().image_id(image);
         if let Some(d) = &data {
             req = req
@@ -717,11 +892,20 @@ impl AwsGroup {
             .create_launch_template_version()
             .launch_template_id(id)
             .source_version(version)
-            .version_description(format!("rolling_asg_release {release_id}: image {image}"))
+            .version_description(super::prune::description(release_id, &self.name, image))
             .launch_template_data(req.build())
             .send()
             .await
             .context("CreateLaunchTemplateVersion", id)?;
+        if let Some(v) = created.launch_template_version().filter(|v| {
+            v.launch_template_data()
+                .is_some_and(|d| d.image_id() == Some(image))
+        }) {
+            // What the group launches from now: the snapshots that follow read its image here.
+            if let Some(n) = v.version_number() {
+                self.remember_version((id.to_string(), n.to_string()), v, None);
+            }
+        }
         let number = created
             .launch_template_version()
             .and_then(|v| v.version_number())

@@ -5,6 +5,7 @@ pub mod capacity;
 pub mod execute;
 pub mod group;
 pub mod patient;
+pub mod prune;
 pub mod record;
 pub mod sim;
 

@@ -1178,6 +1178,7 @@ impl GroupApi for SimGroup {
                 },
                 load_balancer_names: vec![],
                 launch_image_id: w.images.get(&w.launch.encode()).cloned(),
+                replacement: Default::default(),
             }
         })
         .await

@@ -110,10 +110,10 @@ pub struct SettingsArgs {
     /// surge: launch first; replace: terminate first [default: surge].
     #[arg(long, value_name = "surge|replace", value_parser = parse_strategy)]
     pub strategy: Option<Strategy>,
-    /// replace: share of desired capacity kept healthy [default: 90].
+    /// replace: share of desired capacity kept healthy [default: the group's instance maintenance policy, else 90].
     #[arg(long, value_name = "P", value_parser = clap::value_parser!(u32).range(0..=100))]
     pub min_healthy_percentage: Option<u32>,
-    /// Instance warm-up, e.g. 60s, 2m [default: 60s].
+    /// Instance warm-up, e.g. 60s, 2m [default: the group's DefaultInstanceWarmup, else 60s].
     #[arg(short, long, value_name = "DURATION", value_parser = parse_secs)]
     pub warmup: Option<u64>,
     /// Pause between batches, e.g. 5m [default: 0s].

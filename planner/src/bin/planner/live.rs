@@ -25,8 +25,9 @@ pub fn read_snapshot_file(path: &Path) -> Result<GroupSnapshot, String> {
     })
 }
 
-/// The release settings: the resource's defaults, overridden by the flags given.
-pub fn settings(schedule: &ScheduleArgs) -> ReleaseSettings {
+/// The release settings: the resource's defaults (some of them the group's own), overridden by
+/// the flags given.
+pub fn settings(schedule: &ScheduleArgs, group: &GroupSnapshot) -> ReleaseSettings {
     let args = &schedule.settings;
     let mut s = ReleaseSettings::new(schedule.image.clone());
     if let Some(b) = args.batch_size {
@@ -36,9 +37,10 @@ pub fn settings(schedule: &ScheduleArgs) -> ReleaseSettings {
         s.strategy = st;
     }
     s.min_healthy_percentage = args.min_healthy_percentage;
-    if let Some(w) = args.warmup {
-        s.instance_warmup_secs = w;
-    }
+    s.instance_warmup_secs = release_planner::instance_warmup_secs(
+        args.warmup,
+        group.replacement.default_instance_warmup_secs,
+    );
     if let Some(p) = args.pause {
         s.pause_between_batches_secs = p;
     }

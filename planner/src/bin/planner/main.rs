@@ -91,7 +91,7 @@ fn run(command: Command) -> Result<Done, String> {
         }
         Command::Schedule(args) => {
             let snapshot = live::load_snapshot(&args.source())?;
-            let settings = live::settings(&args);
+            let settings = live::settings(&args, &snapshot);
             let schedule = live::schedule(&snapshot, &settings)?;
             let output = args.output.output();
             let style = Style::for_output(&output);

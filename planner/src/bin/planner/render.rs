@@ -44,6 +44,7 @@ pub fn snapshot_of(preview: &Preview) -> GroupSnapshot {
         target_group_arns: g.target_group_arns.clone(),
         load_balancer_names: g.load_balancer_names.clone(),
         launch_image_id: None,
+        replacement: Default::default(),
     }
 }
 

@@ -58,6 +58,8 @@ pub struct Args {
     pub suspend_processes: Arg<Vec<Arg<String>>>,
     pub scale_in_protected_instances: Arg<ProtectedInstances>,
     pub standby_instances: Arg<StandbyInstances>,
+    /// 0 (never delete) to AWS's limit of versions per launch template.
+    pub keep_launch_template_versions: Arg<u32>,
     pub timeouts: Arg<Timeouts>,
 }
 
@@ -104,7 +106,13 @@ impl Args {
 
     /// The planner's settings. Needs every schedule input known; the arguments with a schema
     /// default are never null here, because the framework filled the defaults.
-    pub fn settings(&self, target: &str) -> Result<ReleaseSettings, Diagnostics> {
+    ///
+    /// `group_warmup`: the group's `DefaultInstanceWarmup`, the default of `instance_warmup`.
+    pub fn settings(
+        &self,
+        target: &str,
+        group_warmup: Option<u64>,
+    ) -> Result<ReleaseSettings, Diagnostics> {
         let mut s = ReleaseSettings::new(target);
         s.batch_size = self.batch_size.required(&AttrPath::root("batch_size"))?;
         s.strategy = self.strategy.required(&AttrPath::root("strategy"))?;
@@ -113,10 +121,21 @@ impl Args {
             Arg::Null => None,
             other => Some(other.required(&AttrPath::root("min_healthy_percentage"))?),
         };
-        s.instance_warmup_secs = self
-            .instance_warmup
-            .required(&AttrPath::root("instance_warmup"))?
-            .as_secs();
+        let configured_warmup = match self.instance_warmup {
+            Arg::Null => None,
+            other => Some(
+                other
+                    .required(&AttrPath::root("instance_warmup"))?
+                    .as_secs(),
+            ),
+        };
+        s.instance_warmup_secs =
+            release_planner::instance_warmup_secs(configured_warmup, group_warmup);
+        s.health_check = match self.health_check {
+            // Null: inferred from the group's load balancers, as the plan shows it.
+            Arg::Null => None,
+            other => Some(other.required(&AttrPath::root("health_check"))?),
+        };
         s.pause_between_batches_secs = self
             .pause_between_batches
             .required(&AttrPath::root("pause_between_batches"))?
@@ -177,6 +196,21 @@ pub fn parse(config: &Value) -> Result<Args, Diagnostics> {
     let standby_instances = c
         .attr("standby_instances")
         .parse(&mut p, "Invalid standby_instances");
+    let keep = c.attr("keep_launch_template_versions");
+    let keep_launch_template_versions = match keep.integer::<i64>(&mut p) {
+        Arg::Known(k) if !(0..=limits::LAUNCH_TEMPLATE_VERSIONS).contains(&k) => {
+            p.error(
+                keep.path(),
+                "Invalid keep_launch_template_versions",
+                format!(
+                    "{k} is not between 0 (never delete) and {} (AWS's limit of versions per launch template).",
+                    limits::LAUNCH_TEMPLATE_VERSIONS
+                ),
+            );
+            Arg::Null
+        }
+        other => other.map(|k| k as u32),
+    };
     let launch_mode = c.attr("launch_mode").parse(&mut p, "Invalid launch_mode");
     let batch_size = c.attr("batch_size").parse(&mut p, "Invalid batch_size");
     let strategy = c.attr("strategy").parse(&mut p, "Invalid strategy");
@@ -282,6 +316,7 @@ pub fn parse(config: &Value) -> Result<Args, Diagnostics> {
         suspend_processes,
         scale_in_protected_instances,
         standby_instances,
+        keep_launch_template_versions,
         timeouts,
     };
     p.finish(args).map(|(args, _)| args)
@@ -298,10 +333,7 @@ pub fn launch_mode_name(m: LaunchMode) -> &'static str {
 
 /// `health_check` as written in the configuration and shown in the plan.
 pub fn health_check_name(h: HealthSource) -> &'static str {
-    match h {
-        HealthSource::Ec2 => "ec2",
-        HealthSource::Elb => "elb",
-    }
+    h.as_str()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -329,26 +361,6 @@ impl FromStr for LaunchMode {
         .into_iter()
         .find(|m| launch_mode_name(*m) == s)
         .ok_or_else(|| LaunchModeError(s.to_owned()))
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HealthCheckError(String);
-
-impl fmt::Display for HealthCheckError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} is not one of \"ec2\", \"elb\"", self.0)
-    }
-}
-
-impl FromStr for HealthSource {
-    type Err = HealthCheckError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [HealthSource::Ec2, HealthSource::Elb]
-            .into_iter()
-            .find(|h| health_check_name(*h) == s)
-            .ok_or_else(|| HealthCheckError(s.to_owned()))
     }
 }
 
@@ -394,7 +406,7 @@ mod tests {
     #[test]
     fn defaults_come_from_the_schema() {
         let a = planned(&[]);
-        let s = a.settings("ami-1").unwrap();
+        let s = a.settings("ami-1", None).unwrap();
         let d = ReleaseSettings::new("ami-1");
         assert_eq!(s.batch_size, BatchSize::Percent(25));
         assert_eq!(s.strategy, Strategy::Surge);
@@ -415,7 +427,7 @@ mod tests {
     #[test]
     fn settings_refuse_what_the_framework_should_have_filled() {
         let a = parse(&cfg(&[])).unwrap();
-        let e = a.settings("ami-1").unwrap_err();
+        let e = a.settings("ami-1", None).unwrap_err();
         assert_eq!(e.0[0].path, Some(AttrPath::root("batch_size")));
     }
 
@@ -433,7 +445,7 @@ mod tests {
             a.schedule_inputs_unknown(),
             ["batch_size", "checkpoints", "health_check"]
         );
-        assert!(a.settings("ami-1").is_err());
+        assert!(a.settings("ami-1", None).is_err());
         assert!(planned(&[]).schedule_inputs_unknown().is_empty());
     }
 

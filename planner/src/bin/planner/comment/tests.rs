@@ -46,6 +46,7 @@ fn group(g: usize, r: &Release) -> GroupSnapshot {
         target_group_arns: vec![],
         load_balancer_names: vec![],
         launch_image_id: Some("ami-0123456789abcdef0".into()),
+        replacement: Default::default(),
     }
 }
 

@@ -1,0 +1,108 @@
+"""What moto 5.2.1 lacks for the group shapes of issue 13 (tests/release_shapes.rs):
+
+1. Auto Scaling group settings it drops, stored so that DescribeAutoScalingGroups answers them
+   as AWS does: `InstanceMaintenancePolicy` (MinHealthyPercentage / MaxHealthyPercentage) and
+   `DefaultInstanceWarmup`, as CreateAutoScalingGroup and UpdateAutoScalingGroup set them; -1
+   clears a value. Nothing acts on them (AWS does only in its own replacements); the release
+   reads them as its defaults.
+   https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CreateAutoScalingGroup.html
+   https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_InstanceMaintenancePolicy.html
+2. DeleteLaunchTemplateVersions (moto answers HTTP 500): up to 200 version numbers a call; the
+   template's default version cannot be deleted (reported per version, as AWS does, among the
+   unsuccessfully deleted); a deleted version is gone from DescribeLaunchTemplateVersions.
+   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteLaunchTemplateVersions.html
+
+Installed beside aws_behaviours.py by moto_guard.py (MOTO_AWS_BEHAVIOURS=1: `Moto::behaving`).
+"""
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _store(group, params) -> None:
+    warmup = _int(params.get("DefaultInstanceWarmup"))
+    if warmup is not None:
+        group.default_instance_warmup = None if warmup < 0 else warmup
+    policy = params.get("InstanceMaintenancePolicy")
+    if isinstance(policy, dict):
+        low = _int(policy.get("MinHealthyPercentage"))
+        high = _int(policy.get("MaxHealthyPercentage"))
+        if (low is not None and low < 0) or (high is not None and high < 0):
+            group.instance_maintenance_policy = None
+        elif low is not None or high is not None:
+            group.instance_maintenance_policy = {
+                "MinHealthyPercentage": low,
+                "MaxHealthyPercentage": high,
+            }
+
+
+def install() -> None:
+    from moto.autoscaling.models import FakeAutoScalingGroup
+    from moto.autoscaling.responses import AutoScalingResponse
+
+    FakeAutoScalingGroup.default_instance_warmup = None
+    FakeAutoScalingGroup.instance_maintenance_policy = None
+
+    def storing(action):
+        def handler(self):
+            result = action(self)
+            params = self._get_params()
+            name = params.get("AutoScalingGroupName")
+            group = self.autoscaling_backend.autoscaling_groups.get(name)
+            if group is not None:
+                _store(group, params)
+            return result
+
+        return handler
+
+    for name in ("create_auto_scaling_group", "update_auto_scaling_group"):
+        setattr(AutoScalingResponse, name, storing(getattr(AutoScalingResponse, name)))
+    _install_version_deletion()
+
+
+def _install_version_deletion() -> None:
+    from moto.core.responses import ActionResult
+    from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateBackend
+    from moto.ec2.responses.launch_templates import LaunchTemplates
+
+    # Versions stay in moto's list (it finds a version by its position) and are hidden.
+    LaunchTemplate.deleted_numbers = frozenset()
+
+    original_describe = LaunchTemplateBackend.describe_launch_template_versions
+
+    def describe(self, *args, **kwargs):
+        found = original_describe(self, *args, **kwargs)
+        return [(t, v) for t, v in found if v.number not in t.deleted_numbers]
+
+    LaunchTemplateBackend.describe_launch_template_versions = describe
+
+    def delete_launch_template_versions(self):
+        name = self._get_param("LaunchTemplateName")
+        template_id = self._get_param("LaunchTemplateId")
+        numbers = self._get_param("LaunchTemplateVersion", []) or self._get_param("Versions", [])
+        template = (self.ec2_backend.get_launch_template_by_name(name) if name
+                    else self.ec2_backend.get_launch_template(template_id))
+        ok, failed = [], []
+        for raw in numbers:
+            number = int(raw)
+            entry = {"LaunchTemplateId": template.id, "LaunchTemplateName": template.name,
+                     "VersionNumber": number}
+            if number == template.default_version_number:
+                failed.append(dict(entry, ResponseError={
+                    "Code": "launchTemplateVersionDefaultVersion",
+                    "Message": "the default version of a launch template cannot be deleted"}))
+            elif number < 1 or number > len(template.versions) or number in template.deleted_numbers:
+                failed.append(dict(entry, ResponseError={
+                    "Code": "launchTemplateVersionDoesNotExist",
+                    "Message": f"version {number} does not exist"}))
+            else:
+                template.deleted_numbers = template.deleted_numbers | {number}
+                ok.append(entry)
+        return ActionResult({"SuccessfullyDeletedLaunchTemplateVersions": ok,
+                             "UnsuccessfullyDeletedLaunchTemplateVersions": failed})
+
+    LaunchTemplates.delete_launch_template_versions = delete_launch_template_versions

@@ -85,6 +85,25 @@ impl Aws {
         region: Option<&str>,
         id: &str,
     ) -> Result<Option<aws_sdk_ec2::types::Image>, AwsError> {
+        self.image_reads_in(region).await?.get(id).await
+    }
+
+    /// Several images by id, in order, in one DescribeImages call (shared with lookups made at
+    /// the same time).
+    pub async fn images(
+        &self,
+        region: Option<&str>,
+        ids: &[&str],
+    ) -> Result<Vec<Option<aws_sdk_ec2::types::Image>>, AwsError> {
+        self.image_reads_in(region)
+            .await?
+            .get_all(ids)
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    async fn image_reads_in(&self, region: Option<&str>) -> Result<Arc<ImageReads>, AwsError> {
         let key = region.map(str::to_string);
         let existing = self
             .image_reads
@@ -92,7 +111,7 @@ impl Aws {
             .expect("image reads")
             .get(&key)
             .cloned();
-        let reads = match existing {
+        Ok(match existing {
             Some(r) => r,
             None => {
                 let ec2 = self.ec2_in(region).await?;
@@ -103,8 +122,7 @@ impl Aws {
                     .or_insert_with(|| ImageReads::new(ec2))
                     .clone()
             }
-        };
-        reads.get(id).await
+        })
     }
 
     /// The value of `compute` under `key`, computed once per provider process. Callers that ask

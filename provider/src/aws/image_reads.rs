@@ -41,10 +41,20 @@ impl ImageReads {
 
     /// The image `id`, or `None` when AWS does not know it.
     pub async fn get(self: &Arc<Self>, id: &str) -> Answer {
-        let (tx, rx) = oneshot::channel();
+        let mut answers = self.get_all(&[id]).await;
+        answers.pop().expect("one answer per id")
+    }
+
+    /// Each of `ids`, in order: queued together, so they leave in the same call.
+    pub async fn get_all(self: &Arc<Self>, ids: &[&str]) -> Vec<Answer> {
+        let mut receivers = Vec::with_capacity(ids.len());
         let start_drain = {
             let mut p = self.pending.lock().expect("pending image reads");
-            p.waiting.push((id.to_string(), tx));
+            for id in ids {
+                let (tx, rx) = oneshot::channel();
+                p.waiting.push((id.to_string(), tx));
+                receivers.push((*id, rx));
+            }
             !std::mem::replace(&mut p.draining, true)
         };
         if start_drain {
@@ -53,13 +63,17 @@ impl ImageReads {
             let me = self.clone();
             tokio::spawn(async move { me.drain().await });
         }
-        rx.await.unwrap_or_else(|_| {
-            Err(AwsError::new(
-                "DescribeImages",
-                id,
-                "the lookup was abandoned (the provider is shutting down)",
-            ))
-        })
+        let mut answers = Vec::with_capacity(receivers.len());
+        for (id, rx) in receivers {
+            answers.push(rx.await.unwrap_or_else(|_| {
+                Err(AwsError::new(
+                    "DescribeImages",
+                    id,
+                    "the lookup was abandoned (the provider is shutting down)",
+                ))
+            }));
+        }
+        answers
     }
 
     async fn drain(&self) {

@@ -12,7 +12,6 @@ use release_planner::{
     plan_release, render_json, GroupSnapshot, LaunchSource, LifecycleState, Preview,
 };
 
-use crate::aws::ErrorContext;
 use crate::bake::name::rfc3339;
 use crate::provider::{AwsCx, Cx};
 use crate::rollout::{self, AwsGroup, GroupApi, HealthSource, LaunchMode, ReleaseConfig, Status};
@@ -190,67 +189,64 @@ async fn snapshot(
     Ok((aws, snap))
 }
 
-/// A typo in `image_id` must not surface as a batch that never becomes healthy and a rollback.
-async fn image_exists(aws: &crate::aws::Aws, image: &str) -> Result<(), Diagnostics> {
-    let ec2 = aws.ec2().await?;
-    let found = match ec2
-        .describe_images()
-        .image_ids(image)
-        .send()
-        .await
-        .context("DescribeImages", image)
-    {
-        Ok(out) => out
-            .images()
-            .iter()
-            .any(|i| i.state().map(|s| s.as_str()) != Some("deregistered")),
-        Err(e) if e.code_starts_with("InvalidAMIID") => false,
-        Err(e) => return Err(e.into()),
-    };
-    if found {
-        Ok(())
-    } else {
-        Err(Diagnostic::error(
-            "Image not found",
-            format!("{image} does not exist in this region (or is not shared with this account)."),
-        )
-        .at(AttrPath::root("image_id"))
-        .into())
-    }
+/// The image a failed release rolls back to: the one the group launches now, unless the
+/// release cannot roll back (unknown until apply: the engine checks again then), already targets
+/// it, or it is an SSM alias (resolved at launch).
+fn rollback_target<'s>(a: &Args, snap: &'s GroupSnapshot, target: Option<&str>) -> Option<&'s str> {
+    let rolls_back =
+        a.auto_rollback == Arg::Known(true) && a.launch_mode != Arg::Known(LaunchMode::External);
+    let previous = snap.launch_image_id.as_deref()?;
+    (rolls_back
+        && Some(previous) != target
+        && !previous.starts_with(rollout::group::SSM_IMAGE_PREFIX))
+    .then_some(previous)
 }
 
-/// The image the group launches now is what a failed release rolls back to: when it is gone
-/// (deregistered by another stack, or by the replacement of its `immutable_image`), the release
-/// is refused here, at `auto_rollback`, and again at apply by the engine.
-async fn rollback_target_exists(
+/// The target image must exist; the image the group launches now is what a failed release rolls
+/// back to, so when it is gone (deregistered by another stack, or by the replacement of its
+/// `immutable_image`) the release is refused here, at `auto_rollback`, and again at apply by the
+/// engine. Both are looked up in one DescribeImages call.
+async fn check_images(
     aws: &crate::aws::Aws,
     a: &Args,
     snap: &GroupSnapshot,
     target: Option<&str>,
 ) -> Result<(), Diagnostics> {
-    // Unknown until apply: the engine checks again then.
-    let rolls_back =
-        a.auto_rollback == Arg::Known(true) && a.launch_mode != Arg::Known(LaunchMode::External);
-    let Some(previous) = snap.launch_image_id.as_deref() else {
+    let previous = rollback_target(a, snap, target);
+    let ids: Vec<&str> = target.into_iter().chain(previous).collect();
+    if ids.is_empty() {
         return Ok(());
+    }
+    let found = aws.images(None, &ids).await?;
+    let state = |i: usize| {
+        found[i]
+            .as_ref()
+            .and_then(|img| img.state())
+            .map(|s| s.as_str().to_owned())
     };
-    if !rolls_back
-        || Some(previous) == target
-        || previous.starts_with(rollout::group::SSM_IMAGE_PREFIX)
-    {
-        return Ok(());
+    if let Some(image) = target {
+        if matches!(state(0).as_deref(), None | Some("deregistered")) {
+            return Err(Diagnostic::error(
+                "Image not found",
+                format!(
+                    "{image} does not exist in this region (or is not shared with this account)."
+                ),
+            )
+            .at(AttrPath::root("image_id"))
+            .into());
+        }
     }
-    let ec2 = aws.ec2().await?;
-    let found = crate::bake::image::describe(&ec2, previous).await?;
-    if found.is_some_and(|i| i.state == "available") {
-        return Ok(());
+    if let Some(previous) = previous {
+        if state(ids.len() - 1).as_deref() != Some("available") {
+            return Err(Diagnostic::error(
+                "Rollback target is gone",
+                format!("Group {} launches {previous}, which no longer exists: a failed release could not roll back onto it (and the group cannot scale out now). Restore the image, or set auto_rollback = false to release without a rollback.", snap.name),
+            )
+            .at(AttrPath::root("auto_rollback"))
+            .into());
+        }
     }
-    Err(Diagnostic::error(
-        "Rollback target is gone",
-        format!("Group {} launches {previous}, which no longer exists: a failed release could not roll back onto it (and the group cannot scale out now). Restore the image, or set auto_rollback = false to release without a rollback.", snap.name),
-    )
-    .at(AttrPath::root("auto_rollback"))
-    .into())
+    Ok(())
 }
 
 /// The image the group ran before, once a release away from it succeeded: deleted now when
@@ -497,10 +493,7 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
         };
         let (aws, snap) = snapshot(cx, &name).await?;
         let image = a.image_id.known().map(String::as_str);
-        if let Some(image) = image {
-            image_exists(&aws, image).await?;
-        }
-        rollback_target_exists(&aws, &a, &snap, image).await?;
+        check_images(&aws, &a, &snap, image).await?;
         set(&mut planned, "id", Value::String(name.clone()));
         // A mode from a value known only after apply stays unknown: reading it as unset would
         // plan the inferred mode, and the apply would then see another one.

@@ -130,6 +130,48 @@ fn the_maintenance_policy_caps_the_surge_and_the_default_warmup_is_waited() {
     );
 }
 
+/// With an input known only at apply, the schedule is planned unknown: the apply's own final
+/// plan resolves the group's DefaultInstanceWarmup, and the release waits it, not the 60 s
+/// fallback.
+#[test]
+fn the_default_warmup_holds_when_the_schedule_is_known_only_at_apply() {
+    let moto = Moto::behaving();
+    let region = moto.unique_region();
+    e2e_tests::template_group(moto, region, "later", 4, OLD);
+    shape(moto, region, "later", (100, 200), 2, 1);
+    let tf = Terraform::new(
+        moto,
+        region,
+        &format!(
+            "{}\nresource \"terraform_data\" \"size\" {{\n  input = \"2\"\n}}\n",
+            config("later", "batch_size = terraform_data.size.output")
+        ),
+    );
+    tf.plan_out(&[], "shapes.tfplan").assert_success();
+    let plan = tf.show_json("shapes.tfplan");
+    let change = &plan["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "rolling_asg_release")
+        .unwrap()["change"];
+    assert_eq!(
+        change["after_unknown"]["schedule"], true,
+        "batch_size is unknown at plan, so is the schedule: {change}"
+    );
+
+    let start = Instant::now();
+    tf.run(&["apply", "-auto-approve", "shapes.tfplan"], &[])
+        .assert_success();
+    let took = start.elapsed();
+    assert_eq!(group_state(moto, region, "later").count_on(NEW), 4);
+    // 2 batches × the group's 2 s warm-up; the 60 s fallback would take over 2 minutes.
+    assert!(
+        took.as_secs() < 60,
+        "the apply waited the group's DefaultInstanceWarmup: {took:?}"
+    );
+}
+
 #[test]
 fn settings_against_the_maintenance_policy_are_refused_at_plan_with_their_path() {
     let moto = Moto::behaving();

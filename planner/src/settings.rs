@@ -84,6 +84,15 @@ mod defaults {
 }
 
 impl HealthCheck {
+    /// The default for `group`: `elb` when it has target groups or classic load balancers.
+    pub fn default_for(group: &GroupSnapshot) -> Self {
+        if group.target_group_arns.is_empty() && group.load_balancer_names.is_empty() {
+            Self::Ec2
+        } else {
+            Self::Elb
+        }
+    }
+
     /// The name users write (`health_check = "elb"`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -171,13 +180,8 @@ impl ReleaseSettings {
 
     /// The health check in force for `group`.
     pub fn health_check_for(&self, group: &GroupSnapshot) -> HealthCheck {
-        self.health_check.unwrap_or(
-            if group.target_group_arns.is_empty() && group.load_balancer_names.is_empty() {
-                HealthCheck::Ec2
-            } else {
-                HealthCheck::Elb
-            },
-        )
+        self.health_check
+            .unwrap_or_else(|| HealthCheck::default_for(group))
     }
 }
 

@@ -20,7 +20,7 @@ use crate::tf::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::tf::resource::{ApplyRequest, PlanRequest, Planned, Resource};
 use crate::tf::schema::{bool, list_of, number, string, Attribute, Block, NestedBlock, Schema};
 use crate::tf::value::Value;
-use args::{health_check_name, launch_mode_name, parse, Args, DEFAULT_TIMEOUT_TEXT};
+use args::{launch_mode_name, parse, Args, DEFAULT_TIMEOUT_TEXT};
 
 pub const TYPE_NAME: &str = "rolling_asg_release";
 /// Stands for the target image when it is not known at plan time (baked in the same apply).
@@ -89,13 +89,10 @@ fn infer_mode(a: &Args, snap: &GroupSnapshot) -> Result<LaunchMode, Diagnostics>
 
 /// `health_check` as configured, else `elb` when the group has load balancers.
 fn health(a: &Args, snap: &GroupSnapshot) -> HealthSource {
-    a.health_check.known().copied().unwrap_or(
-        if snap.target_group_arns.is_empty() && snap.load_balancer_names.is_empty() {
-            HealthSource::Ec2
-        } else {
-            HealthSource::Elb
-        },
-    )
+    a.health_check
+        .known()
+        .copied()
+        .unwrap_or_else(|| HealthSource::default_for(snap))
 }
 
 fn outdated(snap: &GroupSnapshot, image: &str) -> Vec<String> {
@@ -502,7 +499,7 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
             set(&mut planned, "launch_mode", Value::from(mode));
         }
         if !a.health_check.is_unknown() {
-            let health = health_check_name(health(&a, &snap));
+            let health = health(&a, &snap).as_str();
             set(&mut planned, "health_check", Value::from(health));
         }
         set(
@@ -639,7 +636,7 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
         fields.insert("launch_mode".into(), Value::from(mode));
         fields.insert(
             "health_check".into(),
-            Value::from(health_check_name(health(&a, &snap))),
+            Value::from(health(&a, &snap).as_str()),
         );
         fields.insert(
             "outdated_instances".into(),

@@ -331,11 +331,6 @@ pub fn launch_mode_name(m: LaunchMode) -> &'static str {
     }
 }
 
-/// `health_check` as written in the configuration and shown in the plan.
-pub fn health_check_name(h: HealthSource) -> &'static str {
-    h.as_str()
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LaunchModeError(String);
 
@@ -396,7 +391,7 @@ mod tests {
             assert_eq!(launch_mode_name(m).parse::<LaunchMode>(), Ok(m));
         }
         for h in [HealthSource::Ec2, HealthSource::Elb] {
-            assert_eq!(health_check_name(h).parse::<HealthSource>(), Ok(h));
+            assert_eq!(h.as_str().parse::<HealthSource>(), Ok(h));
         }
         assert!("template".parse::<LaunchMode>().is_err());
         assert!("ELB".parse::<HealthSource>().is_err());

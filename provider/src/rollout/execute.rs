@@ -227,8 +227,7 @@ async fn run_locked(
         .get(RECORD_TAG)
         .and_then(|v| Record::parse(v));
     check_rollback_target(group, cfg, found.as_ref(), &snap0).await?;
-    wait_for_unprotected(group, cfg, &snap0).await?;
-    let (snap0, returned) = settle_standby(group, cfg, snap0).await?;
+    let (snap0, returned) = wait_before_record(group, cfg, snap0).await?;
     // What served before this apply changed anything: the capacity a cleanup keeps first.
     let proven: BTreeSet<String> = snap0
         .instances
@@ -486,50 +485,6 @@ fn protected_old(snap: &GroupSnapshot, target: &str) -> Vec<String> {
         .collect()
 }
 
-/// With [`ProtectedInstances::Wait`]: waits for the protection of the old instances to be
-/// removed, and refuses (before any change) when it is still there after `batch_timeout`.
-async fn wait_for_unprotected(
-    group: &dyn GroupApi,
-    cfg: &ReleaseConfig,
-    snap: &GroupSnapshot,
-) -> Result<(), ReleaseError> {
-    if cfg.settings.protected_instances != ProtectedInstances::Wait {
-        return Ok(());
-    }
-    let target = &cfg.settings.target_image_id;
-    let mut protected = protected_old(snap, target);
-    let deadline = Instant::now() + cfg.batch_timeout;
-    let mut attempt = 0;
-    while !protected.is_empty() && Instant::now() < deadline {
-        if attempt == 0 {
-            tracing::warn!(instances = %protected.join(","), "waiting for the scale-in protection of old instances to be removed");
-        }
-        tokio::time::sleep(
-            Backoff::SECONDS
-                .delay(attempt + 8)
-                .min(deadline.saturating_duration_since(Instant::now())),
-        )
-        .await;
-        attempt += 1;
-        if let Ok(now) = group.poll().await {
-            protected = protected_old(&now, target);
-        }
-    }
-    if protected.is_empty() {
-        return Ok(());
-    }
-    Err(ReleaseError {
-        untouched: true,
-        ..ReleaseError::new(format!(
-            "{} old instance(s) of group {} are protected from scale in ({}) and stayed so for {}: a release's termination would ignore the protection, so it waits for it to be removed. Remove it, or set scale_in_protected_instances = \"replace\" (replace them anyway) or \"ignore\" (leave them on their image); this apply changed nothing",
-            protected.len(),
-            group.name(),
-            protected.join(", "),
-            humantime(cfg.batch_timeout)
-        ))
-    })
-}
-
 /// Old instances in Standby (`.0`) and on their way into it (`.1`).
 fn standby_old(snap: &GroupSnapshot, target: &str) -> (Vec<String>, Vec<String>) {
     let old = |state: LifecycleState| -> Vec<String> {
@@ -545,36 +500,75 @@ fn standby_old(snap: &GroupSnapshot, target: &str) -> (Vec<String>, Vec<String>)
     )
 }
 
-/// Old instances in Standby, before the release record: with [`StandbyInstances::Replace`]
-/// they are returned to service (then replaced like the others); with the default they are
-/// waited for, up to `batch_timeout`, and the release refuses when some are still there.
-/// Returns the group as it is then, and how many instances were returned to service (AWS adds
-/// one to desired capacity for each).
-async fn settle_standby(
+/// What the release waits for before its record, as one group read shows it.
+struct Waiting {
+    /// Old instances protected from scale in (with [`ProtectedInstances::Wait`]).
+    protected: Vec<String>,
+    /// Old instances in Standby, and on their way into it (unless [`StandbyInstances::Ignore`]).
+    standby: Vec<String>,
+    entering: Vec<String>,
+}
+
+impl Waiting {
+    fn of(snap: &GroupSnapshot, cfg: &ReleaseConfig) -> Waiting {
+        let target = &cfg.settings.target_image_id;
+        let protected = match cfg.settings.protected_instances {
+            ProtectedInstances::Wait => protected_old(snap, target),
+            _ => vec![],
+        };
+        let (standby, entering) = match cfg.settings.standby_instances {
+            StandbyInstances::Ignore => (vec![], vec![]),
+            _ => standby_old(snap, target),
+        };
+        Waiting {
+            protected,
+            standby,
+            entering,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.protected.is_empty() && self.standby.is_empty() && self.entering.is_empty()
+    }
+}
+
+/// Before the release record, one wait under one deadline (`batch_timeout`) for what a release
+/// does not start beside: old instances protected from scale in (with
+/// [`ProtectedInstances::Wait`]: a release's termination would ignore the protection) and old
+/// instances in Standby (waited for, or with [`StandbyInstances::Replace`] returned to service
+/// with `ExitStandby`, once no protection is waited for: a refusal then still changed nothing).
+/// Returns the group as its last read showed it — the record takes its capacity from there, so
+/// that a change an operator made during the wait is the group's own, not undone by the
+/// restore — with the launch setting of `snap` (the one read with it at the start), and how
+/// many instances were returned to service (AWS adds one to desired capacity for each).
+async fn wait_before_record(
     group: &dyn GroupApi,
     cfg: &ReleaseConfig,
     snap: GroupSnapshot,
 ) -> Result<(GroupSnapshot, u32), ReleaseError> {
     let mode = cfg.settings.standby_instances;
-    let target = &cfg.settings.target_image_id;
-    if mode == StandbyInstances::Ignore {
-        return Ok((snap, 0));
-    }
     let deadline = Instant::now() + cfg.batch_timeout;
     let mut snap = snap;
     let mut returned: BTreeSet<String> = BTreeSet::new();
+    let (mut warned_protected, mut warned_standby) = (false, false);
     let mut attempt = 0;
-    loop {
-        let (standby, entering) = standby_old(&snap, target);
-        if standby.is_empty() && entering.is_empty() {
+    let waiting = loop {
+        let waiting = Waiting::of(&snap, cfg);
+        if waiting.is_empty() {
             return Ok((snap, returned.len() as u32));
         }
-        let exit: Vec<String> = standby
+        let exit: Vec<String> = waiting
+            .standby
             .iter()
             .filter(|id| !returned.contains(*id))
             .cloned()
             .collect();
-        if mode == StandbyInstances::Replace && !exit.is_empty() {
+        if !waiting.protected.is_empty() {
+            if !warned_protected {
+                warned_protected = true;
+                tracing::warn!(instances = %waiting.protected.join(","), "waiting for the scale-in protection of old instances to be removed");
+            }
+        } else if mode == StandbyInstances::Replace && !exit.is_empty() {
             let after = snap.desired_capacity + exit.len() as u32;
             if after > snap.max_size {
                 return Err(ReleaseError {
@@ -598,15 +592,16 @@ async fn settle_standby(
             })?;
             tracing::info!(instances = %exit.join(","), "returned old instances in Standby to service, to replace them");
             returned.extend(exit);
-        } else if attempt == 0 {
-            tracing::warn!(instances = %standby.iter().chain(&entering).cloned().collect::<Vec<_>>().join(","), "waiting for old instances to leave Standby");
+        } else if !warned_standby {
+            warned_standby = true;
+            tracing::warn!(instances = %waiting.standby.iter().chain(&waiting.entering).cloned().collect::<Vec<_>>().join(","), "waiting for old instances to leave Standby");
         }
         let now = Instant::now();
         if now >= deadline {
-            break;
+            break waiting;
         }
-        // Returned ones are in service within seconds; a person takes minutes.
-        let pace = if mode == StandbyInstances::Replace {
+        // Instances returned to service are in service within seconds; a person takes minutes.
+        let pace = if waiting.protected.is_empty() && !returned.is_empty() {
             0
         } else {
             8
@@ -620,11 +615,30 @@ async fn settle_standby(
         .await;
         attempt += 1;
         if let Ok(now) = group.poll().await {
-            snap = now;
+            snap = GroupSnapshot {
+                launch: snap.launch,
+                launch_image_id: snap.launch_image_id,
+                ..now
+            };
         }
+    };
+    if !waiting.protected.is_empty() {
+        return Err(ReleaseError {
+            untouched: returned.is_empty(),
+            ..ReleaseError::new(format!(
+                "{} old instance(s) of group {} are protected from scale in ({}) and stayed so for {}: a release's termination would ignore the protection, so it waits for it to be removed. Remove it, or set scale_in_protected_instances = \"replace\" (replace them anyway) or \"ignore\" (leave them on their image); this apply changed nothing",
+                waiting.protected.len(),
+                group.name(),
+                waiting.protected.join(", "),
+                humantime(cfg.batch_timeout)
+            ))
+        });
     }
-    let (standby, entering) = standby_old(&snap, target);
-    let ids: Vec<String> = standby.into_iter().chain(entering).collect();
+    let ids: Vec<String> = waiting
+        .standby
+        .into_iter()
+        .chain(waiting.entering)
+        .collect();
     Err(ReleaseError {
         untouched: returned.is_empty(),
         ..ReleaseError::new(match mode {

@@ -162,6 +162,9 @@ pub struct SimConfig {
     /// explicit termination does not).
     /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-instance-protection.html>
     pub protected: u32,
+    /// The protection of those instances is removed at this time (an operator's
+    /// `SetInstanceProtection`), if ever.
+    pub protection_removed_at: Option<Duration>,
     /// Capacity changes made by someone else, at virtual times from the start.
     pub outside: Vec<Outside>,
     /// The group's health check grace period: an instance that fails its checks is reported
@@ -283,6 +286,7 @@ impl SimConfig {
             detach_then_terminate: false,
             missing_images: BTreeSet::new(),
             protected: 0,
+            protection_removed_at: None,
             outside: vec![],
             grace: Duration::ZERO,
             throttle: None,
@@ -385,6 +389,8 @@ struct World {
     standby_returned: u32,
     /// What happened, with virtual seconds (the last [`EVENTS`] entries), for failure reports.
     events: std::collections::VecDeque<String>,
+    /// Every tag value written, in order (what a killed apply would leave for the next).
+    tag_writes: Vec<(String, String)>,
 }
 
 const EVENTS: usize = 2000;
@@ -444,6 +450,7 @@ impl SimGroup {
             bucket_failures: 0,
             standby_returned: 0,
             events: Default::default(),
+            tag_writes: vec![],
             cfg,
         };
         world.cfg.outside.sort_by_key(Outside::at);
@@ -524,6 +531,11 @@ impl SimGroup {
 
     pub fn tag_map(&self) -> BTreeMap<String, String> {
         self.world().tags.clone()
+    }
+
+    /// Every tag value written so far, in order.
+    pub fn tag_writes(&self) -> Vec<(String, String)> {
+        self.world().tag_writes.clone()
     }
 
     pub fn suspended_now(&self) -> BTreeSet<String> {
@@ -999,6 +1011,14 @@ impl World {
         }
     }
 
+    /// How many of the first instances are protected from scale in now.
+    fn protected_now(&self, now: Instant) -> u64 {
+        match self.cfg.protection_removed_at {
+            Some(at) if now >= self.start + at => 0,
+            _ => u64::from(self.cfg.protected),
+        }
+    }
+
     fn live(&self) -> u32 {
         self.instances
             .iter()
@@ -1031,7 +1051,7 @@ impl World {
             // AWS's default termination policy: instances of an older launch setting first,
             // then the oldest. (Zone balance and billing hours do not change who serves.)
             let current = self.images.get(&self.launch.encode()).cloned();
-            let protected = u64::from(self.cfg.protected);
+            let protected = self.protected_now(now);
             let original = self.cfg.image.clone();
             let mut victims: Vec<(bool, u64, String)> = self
                 .instances
@@ -1155,7 +1175,7 @@ impl GroupApi for SimGroup {
                             State::Terminating { .. } => LifecycleState::Terminating,
                         },
                         health: i.health,
-                        protected_from_scale_in: i.seq <= u64::from(w.cfg.protected)
+                        protected_from_scale_in: i.seq <= w.protected_now(Instant::now())
                             && i.image == w.cfg.image,
                         launch_time: None,
                     })
@@ -1321,6 +1341,7 @@ impl GroupApi for SimGroup {
     async fn set_tag(&self, key: &str, value: &str) -> Result<(), AwsError> {
         let (k, v) = (key.to_string(), value.to_string());
         self.mutate("CreateOrUpdateTags", move |w| {
+            w.tag_writes.push((k.clone(), v.clone()));
             w.tags.insert(k, v);
             Ok(())
         })

@@ -952,6 +952,76 @@ fn protected_instances_are_left_alone_with_ignore_and_replaced_with_replace() {
     assert!(sim.live_images().values().all(|i| i == NEW));
 }
 
+/// The record is written from the group as the wait for protection left it: desired capacity an
+/// operator set during the wait is the group's own (a killed apply's successor restores what the
+/// record says), and min and max are as they are then.
+#[test]
+fn capacity_set_during_the_protection_wait_is_what_the_record_keeps() {
+    let mut cloud = protected_cloud(59);
+    cloud.min = 2;
+    cloud.protection_removed_at = Some(Duration::from_secs(240));
+    cloud.outside = vec![Outside::SetDesired {
+        at: Duration::from_secs(60),
+        desired: 8,
+    }];
+    let sim = SimGroup::new(cloud);
+    let out = rt()
+        .block_on(run(
+            &sim,
+            &calm_release("rel-wait-desired", 2),
+            None,
+            &Cancel::new(),
+        ))
+        .expect("completes once the protection is gone");
+    assert_eq!(out.status, Status::Complete);
+    let first = sim
+        .tag_writes()
+        .into_iter()
+        .find(|(k, _)| k == RECORD_TAG)
+        .map(|(_, v)| crate::rollout::record::Record::parse(&v).expect("a record"))
+        .expect("a record was written");
+    assert_eq!(
+        (first.desired, first.min, first.max),
+        (8, 2, 12),
+        "{:?}",
+        sim.events()
+    );
+    assert_eq!(sim.capacity(), (8, 2, 12), "{:?}", sim.events());
+    let live = sim.live_images();
+    assert_eq!(live.len(), 8, "{live:?}");
+    assert!(live.values().all(|i| i == NEW), "{live:?}");
+}
+
+/// Protected and Standby instances are waited for together, under one `batch_timeout`: the
+/// refusal comes when it runs out, not after one wait and then another.
+#[test]
+fn protection_and_standby_are_waited_for_under_one_deadline() {
+    let mut cloud = protected_cloud(60);
+    cloud.standby = 2;
+    cloud.protection_removed_at = Some(Duration::from_secs(480));
+    let sim = SimGroup::new(cloud);
+    let cfg = calm_release("rel-one-wait", 2);
+    let (err, waited) = rt().block_on(async {
+        let started = tokio::time::Instant::now();
+        let err = run(&sim, &cfg, None, &Cancel::new()).await;
+        (err, started.elapsed())
+    });
+    let err = err.expect_err("the Standby instances stay");
+    assert!(err.untouched, "{err}");
+    assert!(err.to_string().contains("in Standby"), "{err}");
+    assert!(
+        waited <= cfg.batch_timeout + Duration::from_secs(30),
+        "refused after {waited:?}, batch_timeout {:?}",
+        cfg.batch_timeout
+    );
+    assert!(sim.terminations().is_empty(), "nothing terminated");
+    assert!(
+        !sim.tag_writes().iter().any(|(k, _)| k == RECORD_TAG),
+        "no record: {:?}",
+        sim.tag_writes()
+    );
+}
+
 /// 6 instances in service and 2 old ones in Standby beside them.
 fn standby_cloud(seed: u64) -> SimConfig {
     let mut cloud = SimConfig::new(seed, 6);

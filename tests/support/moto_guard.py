@@ -20,6 +20,7 @@ Environment:
   draining, lifecycle hooks, deregistered AMIs, resolve:ssm: images); their steps go to
   MOTO_BEHAVIOUR_LOG. Also the group settings moto drops (aws_shapes.py: instance
   maintenance policy, default instance warm-up).
+- Always: Auto Scaling requests are served one at a time (serialize_auto_scaling).
 
 The server only ever binds 127.0.0.1.
 """
@@ -54,6 +55,29 @@ def parent_alive(parent_pid: int, original_ppid: int) -> bool:
     return True
 
 
+def serialize_auto_scaling() -> None:
+    """Serves one Auto Scaling request at a time.
+
+    moto's server handles each request on its own thread, and its group model is not safe
+    for that: two TerminateInstanceInAutoScalingGroup calls on one group at once (a release
+    terminates a batch's instances a few at a time) each rebuild the group's instance list
+    from what they read, so one change is lost and the call answers 500 on every retry. On
+    AWS each call changes the group atomically.
+    """
+    import threading
+
+    from moto.autoscaling.responses import AutoScalingResponse
+
+    lock = threading.RLock()
+    original = AutoScalingResponse.call_action
+
+    def call_action(self):
+        with lock:
+            return original(self)
+
+    AutoScalingResponse.call_action = call_action
+
+
 def main() -> None:
     if len(sys.argv) != 3:
         sys.stderr.write(__doc__)
@@ -69,6 +93,8 @@ def main() -> None:
         cleanup_and_exit(0)
 
     from moto.server import ThreadedMotoServer  # slow import: after the argument checks
+
+    serialize_auto_scaling()
 
     if os.environ.get("MOTO_AWS_BEHAVIOURS") == "1":
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

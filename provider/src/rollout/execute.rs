@@ -139,11 +139,52 @@ pub async fn run(
     let group: &dyn GroupApi = &patient;
     refuse_beside_instance_refresh(group).await?;
     acquire_lock(group, cfg).await?;
-    let result = run_locked(group, cfg, planned, cancel).await;
-    if let Err(e) = group.delete_tag(LOCK_TAG).await {
-        tracing::warn!("could not release the lock on {}: {e}", group.name());
+    let done = RecordDone::default();
+    let result = run_locked(group, cfg, planned, cancel, &done).await;
+    if !done.get() {
+        if let Err(e) = group.delete_tag(LOCK_TAG).await {
+            tracing::warn!("could not release the lock on {}: {e}", group.name());
+        }
+        return result;
     }
-    result
+    // The record and the lock go in one call: killed before it, the next apply finds both — a
+    // lock whose owner is gone and a record of settings already restored, which it restores
+    // again (the same settings) before deleting it.
+    let Err(e) = group.delete_tags(&[RECORD_TAG, LOCK_TAG]).await else {
+        return result;
+    };
+    tracing::warn!("could not release the lock on {}: {e}", group.name());
+    // Left behind, the record would make a later release restore these settings again.
+    let note = format!("could not delete the release record (group tag {RECORD_TAG}): {e}");
+    match result {
+        Ok(out) => Err(ReleaseError {
+            replaced: out.replaced,
+            restored: vec![note],
+            ..ReleaseError::new(format!(
+                "the release of group {} {}, but the group's own settings could not all be restored; apply again to finish restoring them",
+                group.name(),
+                if matches!(out.status, Status::Checkpoint { .. }) { "reached its checkpoint" } else { "completed" }
+            ))
+        }),
+        Err(mut err) => {
+            err.restored.push(note);
+            Err(err)
+        }
+    }
+}
+
+/// Set by [`restore`] once everything the record promises is back: the record is then deleted
+/// with the lock, in one DeleteTags call.
+#[derive(Default)]
+struct RecordDone(std::sync::atomic::AtomicBool);
+
+impl RecordDone {
+    fn set(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn get(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// An Instance Refresh replaces the group's instances on its own schedule: a release beside it
@@ -216,6 +257,7 @@ async fn run_locked(
     cfg: &ReleaseConfig,
     planned: Option<&Schedule>,
     cancel: &Cancel,
+    record_done: &RecordDone,
 ) -> Result<Outcome, ReleaseError> {
     let started = Instant::now();
     let snap0 = group.snapshot().await?;
@@ -317,6 +359,7 @@ async fn run_locked(
                 &ledger,
                 (&cfg.settings.target_image_id, &proven),
                 switched,
+                record_done,
             )
             .await
             .notes;
@@ -348,6 +391,7 @@ async fn run_locked(
                 &ledger,
                 (&cfg.settings.target_image_id, &proven),
                 done.checkpoint,
+                record_done,
             )
             .await;
             if !restored.complete {
@@ -427,6 +471,7 @@ async fn run_locked(
                     &ledger,
                     (&cfg.settings.target_image_id, &proven),
                     !rolled_back,
+                    record_done,
                 )
                 .await
                 .notes,
@@ -765,28 +810,53 @@ struct Run<'a> {
 }
 
 /// Reads the group, waiting out failing reads (each already retried by the SDK) until
-/// `deadline`: a failed read is no reason to fail, let alone roll back, a batch.
+/// `deadline` (throttled ones until `release_deadline`): a failed read is no reason to fail,
+/// let alone roll back, a batch.
 async fn poll_until(
     group: &dyn GroupApi,
     deadline: Instant,
+    release_deadline: Instant,
 ) -> Result<(GroupSnapshot, Instant), BatchError> {
     let mut attempt = 0;
     loop {
         match group.poll_observed().await {
             Ok(x) => return Ok(x),
-            Err(e) => wait_after_failed_read(group, &e, deadline, &mut attempt).await?,
+            Err(e) => {
+                wait_after_failed_read(group, &e, (deadline, release_deadline), &mut attempt)
+                    .await?
+            }
         }
     }
 }
 
 /// After a read failed: sleeps before the next try, or (deadline reached) says why we stop.
+/// A read refused for throttling (past the patience of [`Patient`]) says the account is busy,
+/// not that the group is in trouble: it is tried again until the release's own deadline
+/// (`.1`), and then the release stops between batches as its timeout says, never failing the
+/// batch; other failed reads end at the batch's deadline (`.0`).
 async fn wait_after_failed_read(
     group: &dyn GroupApi,
     e: &AwsError,
-    deadline: Instant,
+    (deadline, release_deadline): (Instant, Instant),
     attempt: &mut u32,
 ) -> Result<(), BatchError> {
     let now = Instant::now();
+    let throttled = e.is_throttling();
+    let deadline = if throttled {
+        release_deadline.max(deadline)
+    } else {
+        deadline
+    };
+    if now >= deadline && throttled {
+        return Err(BatchError::new(
+            format!(
+                "the release's timeout ran out while reading group {} was throttled ({e}) — the group is consistent, apply again to continue (or raise `timeouts`)",
+                group.name()
+            ),
+            vec![],
+            FailKind::Stopped,
+        ));
+    }
     if now >= deadline {
         return Err(BatchError::new(
             format!(
@@ -835,7 +905,8 @@ async fn execute_batches(
         let mut snap = match carried.take() {
             Some(s) => s,
             None => {
-                let s = poll_until(group, run.deadline.min(Instant::now() + cfg.batch_timeout))
+                let own = run.deadline.min(Instant::now() + cfg.batch_timeout);
+                let s = poll_until(group, own, run.deadline)
                     .await
                     .map_err(|e| fail(e, &done))?
                     .0;
@@ -1138,7 +1209,8 @@ async fn wait_for_new(
         let (snap, observed) = match group.poll_observed().await {
             Ok(x) => x,
             Err(e) => {
-                wait_after_failed_read(group, &e, deadline_now(paced).0, &mut failed_reads)
+                let deadlines = (deadline_now(paced).0, step.release_deadline);
+                wait_after_failed_read(group, &e, deadlines, &mut failed_reads)
                     .await
                     .map_err(|b| BatchError {
                         launched: vec![],
@@ -1229,7 +1301,8 @@ async fn wait_for_new(
         let healthy = match group.healthy(&snap, &ids, cfg.health).await {
             Ok(h) => h,
             Err(e) => {
-                wait_after_failed_read(group, &e, deadline_now(paced).0, &mut failed_reads)
+                let deadlines = (deadline_now(paced).0, step.release_deadline);
+                wait_after_failed_read(group, &e, deadlines, &mut failed_reads)
                     .await
                     .map_err(|b| BatchError {
                         launched: vec![],
@@ -1501,7 +1574,8 @@ async fn remove_failed_batch(
 
 /// Puts back what the release changed on the group: capacity, suspended processes, record.
 /// Runs on every exit path; each step is attempted even if an earlier one failed. The record is
-/// deleted only once everything it promises is restored: otherwise the next apply would record
+/// deleted (with the lock, by [`run`]: `record_done`) only once everything it promises is
+/// restored: otherwise the next apply would record
 /// the half-restored group (inflated capacity, processes still suspended) as the group's own
 /// settings and never put them back. Kept, it makes the next apply finish the restore.
 /// `keep_previous`: the release stopped before completing; the record stays, marked paused,
@@ -1513,6 +1587,7 @@ async fn restore(
     ledger: &Ledger,
     surplus: (&str, &BTreeSet<String>),
     keep_previous: bool,
+    record_done: &RecordDone,
 ) -> Restored {
     let mut notes = vec![];
     let mut complete = true;
@@ -1590,12 +1665,8 @@ async fn restore(
                 record.previous_image
             ));
         }
-    } else if let Err(e) = group.delete_tag(RECORD_TAG).await {
-        // Left behind, the record would make a later release restore these settings again.
-        complete = false;
-        notes.push(format!(
-            "could not delete the release record (group tag {RECORD_TAG}): {e}"
-        ));
+    } else {
+        record_done.set();
     }
     Restored { notes, complete }
 }

@@ -27,7 +27,9 @@ use async_trait::async_trait;
 use release_planner::GroupSnapshot;
 use tokio::time::Instant;
 
-use super::group::{ActiveRefresh, GroupApi, HealthSource, LaunchSetting, Throttle};
+use super::group::{
+    terminate_concurrently, ActiveRefresh, GroupApi, HealthSource, LaunchSetting, Throttle,
+};
 use crate::aws::wait::Backoff;
 use crate::aws::AwsError;
 
@@ -129,14 +131,23 @@ impl GroupApi for Patient<'_> {
         self.retry(|| self.inner.terminate(instance_id, decrement_desired))
             .await
     }
-    /// Repeated whole: terminating an instance already leaving is a no-op.
+    /// The batch's terminations through [`Patient::terminate`] (a few at a time), so that
+    /// each throttled call is repeated on its own. Repeating the whole removal instead (100
+    /// calls on a 1,000-instance group) found some call throttled on every pass, until the
+    /// patience ran out and the batch failed (`bench/run scale` found it).
     async fn remove(
         &self,
         instance_ids: &[String],
         decrement_desired: bool,
     ) -> Result<(), AwsError> {
+        if self.inner.removes_by_terminating() {
+            return terminate_concurrently(self, instance_ids, decrement_desired).await;
+        }
         self.retry(|| self.inner.remove(instance_ids, decrement_desired))
             .await
+    }
+    fn removes_by_terminating(&self) -> bool {
+        self.inner.removes_by_terminating()
     }
     async fn healthy(
         &self,
@@ -155,6 +166,9 @@ impl GroupApi for Patient<'_> {
     }
     async fn delete_tag(&self, key: &str) -> Result<(), AwsError> {
         self.retry(|| self.inner.delete_tag(key)).await
+    }
+    async fn delete_tags(&self, keys: &[&str]) -> Result<(), AwsError> {
+        self.retry(|| self.inner.delete_tags(keys)).await
     }
     async fn suspended_processes(&self) -> Result<Vec<String>, AwsError> {
         self.retry(|| self.inner.suspended_processes()).await

@@ -128,6 +128,9 @@ pub struct SimConfig {
     /// Every read fails (after the SDK's retries) from `.0` for `.1` of virtual time: a
     /// regional Describe outage. Mutations still go through.
     pub read_outage: Option<(Duration, Duration)>,
+    /// Every read is throttled (after the SDK's retries) from `.0` for `.1`: other tools
+    /// polling the account keep its shared bucket empty for reads. Mutations still go through.
+    pub throttled_reads: Option<(Duration, Duration)>,
     /// Another tool (a second pipeline, a console user) points the group back at its original
     /// launch template version once, the first time it sees it changed at or after this time.
     pub template_reverted_at: Option<Duration>,
@@ -183,6 +186,11 @@ pub struct SimConfig {
     pub standby: u32,
     /// An operator returns every Standby instance to service at this time (as `ExitStandby`).
     pub standby_exit_at: Option<Duration>,
+    /// The group's instance maintenance policy, as DescribeAutoScalingGroups reports it: the
+    /// release's default floor and the bound of its surge (AWS acts on it only in its own
+    /// replacements; [`SimGroup::peak_live`] is what the sweep checks against it).
+    /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-instance-maintenance-policy.html>
+    pub maintenance_policy: Option<release_planner::MaintenancePolicy>,
 }
 
 /// A capacity change made by someone other than the release.
@@ -277,6 +285,7 @@ impl SimConfig {
             retried: 0.0,
             exhausted: 0.0,
             read_outage: None,
+            throttled_reads: None,
             template_reverted_at: None,
             warm_pool: 0,
             deregistration_delay: Duration::from_secs(300),
@@ -293,6 +302,7 @@ impl SimConfig {
             refresh: None,
             standby: 0,
             standby_exit_at: None,
+            maintenance_policy: None,
         }
     }
 }
@@ -391,6 +401,8 @@ struct World {
     events: std::collections::VecDeque<String>,
     /// Every tag value written, in order (what a killed apply would leave for the next).
     tag_writes: Vec<(String, String)>,
+    /// The most instances in service or pending seen after any change.
+    peak_live: u32,
 }
 
 const EVENTS: usize = 2000;
@@ -451,6 +463,7 @@ impl SimGroup {
             standby_returned: 0,
             events: Default::default(),
             tag_writes: vec![],
+            peak_live: 0,
             cfg,
         };
         world.cfg.outside.sort_by_key(Outside::at);
@@ -531,6 +544,12 @@ impl SimGroup {
 
     pub fn tag_map(&self) -> BTreeMap<String, String> {
         self.world().tags.clone()
+    }
+
+    /// The most instances in service or pending at once (what an instance maintenance
+    /// policy's MaxHealthyPercentage bounds), after any change.
+    pub fn peak_live(&self) -> u32 {
+        self.world().peak_live
     }
 
     /// Every tag value written so far, in order.
@@ -657,6 +676,14 @@ impl SimGroup {
             if !mutating
                 && w.cfg
                     .read_outage
+                    .is_some_and(|(from, len)| t >= from && t < from + len)
+            {
+                w.failures += 1;
+                fail = Some(false);
+            }
+            if !mutating
+                && w.cfg
+                    .throttled_reads
                     .is_some_and(|(from, len)| t >= from && t < from + len)
             {
                 w.failures += 1;
@@ -820,6 +847,7 @@ impl World {
     }
 
     fn observe(&mut self, what: &str) {
+        self.peak_live = self.peak_live.max(self.live());
         let healthy = self.healthy();
         if self.lowest.as_ref().is_none_or(|l| healthy < l.healthy) {
             self.lowest = Some(Lowest {
@@ -1198,7 +1226,10 @@ impl GroupApi for SimGroup {
                 },
                 load_balancer_names: vec![],
                 launch_image_id: w.images.get(&w.launch.encode()).cloned(),
-                replacement: Default::default(),
+                replacement: release_planner::Replacement {
+                    maintenance_policy: w.cfg.maintenance_policy,
+                    ..Default::default()
+                },
             }
         })
         .await
@@ -1264,10 +1295,8 @@ impl GroupApi for SimGroup {
         decrement_desired: bool,
     ) -> Result<(), AwsError> {
         if !self.world().cfg.detach_then_terminate {
-            for id in instance_ids {
-                self.terminate(id, decrement_desired).await?;
-            }
-            return Ok(());
+            return super::group::terminate_concurrently(self, instance_ids, decrement_desired)
+                .await;
         }
         let ids = instance_ids.to_vec();
         self.mutate("DetachInstances", move |w| {
@@ -1302,6 +1331,10 @@ impl GroupApi for SimGroup {
             Ok(())
         })
         .await
+    }
+
+    fn removes_by_terminating(&self) -> bool {
+        !self.world().cfg.detach_then_terminate
     }
 
     async fn healthy(
@@ -1349,9 +1382,15 @@ impl GroupApi for SimGroup {
     }
 
     async fn delete_tag(&self, key: &str) -> Result<(), AwsError> {
-        let k = key.to_string();
+        self.delete_tags(&[key]).await
+    }
+
+    async fn delete_tags(&self, keys: &[&str]) -> Result<(), AwsError> {
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
         self.mutate("DeleteTags", move |w| {
-            w.tags.remove(&k);
+            for k in &keys {
+                w.tags.remove(k);
+            }
             Ok(())
         })
         .await

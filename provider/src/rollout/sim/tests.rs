@@ -1022,6 +1022,31 @@ fn protection_and_standby_are_waited_for_under_one_deadline() {
     );
 }
 
+/// A read at a batch's start throttled for longer than the batch timeout (and longer than one
+/// call's patience) is waited out: the release completes, no batch fails.
+#[test]
+fn a_read_throttled_past_the_batch_timeout_does_not_fail_the_batch() {
+    let mut cloud = SimConfig::new(62, 10);
+    cloud.max = 20;
+    cloud.boot = (Duration::from_secs(30), Duration::from_secs(30));
+    // During the pause after the first batch, until well after its end.
+    cloud.throttled_reads = Some((Duration::from_secs(300), Duration::from_secs(1500)));
+    let sim = SimGroup::new(cloud);
+    let mut cfg = calm_release("rel-throttled-read", 5);
+    cfg.settings.pause_between_batches_secs = 600;
+    let out = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect("the throttled reads are waited out");
+    assert_eq!(out.status, Status::Complete);
+    assert_eq!(out.batches.len(), 2, "{out:?}");
+    assert!(sim.live_images().values().all(|i| i == NEW));
+    assert!(
+        sim.failures() > 10,
+        "reads were throttled: {}",
+        sim.failures()
+    );
+}
+
 /// 6 instances in service and 2 old ones in Standby beside them.
 fn standby_cloud(seed: u64) -> SimConfig {
     let mut cloud = SimConfig::new(seed, 6);

@@ -270,6 +270,21 @@ async fn run_locked(
         .and_then(|v| Record::parse(v));
     check_rollback_target(group, cfg, found.as_ref(), &snap0).await?;
     let (snap0, returned) = wait_before_record(group, cfg, snap0).await?;
+    // A release that changed nothing yet (or stopped early, its record paused) and that the
+    // planner refuses for this group stops here, before the record and the launch switch: once
+    // switched, the failure path would take the refusal for a failed batch and roll back onto a
+    // schedule the planner refuses just the same. An interrupted release goes on, to restore.
+    if !matches!(&found, Some(r) if !r.paused) {
+        if let Err(e) = remaining(&snap0, &cfg.settings) {
+            return Err(ReleaseError {
+                untouched: returned == 0,
+                ..ReleaseError::new(format!(
+                    "cannot schedule the release of group {}: {e}; this apply replaced nothing (change the settings or the group, then apply again)",
+                    group.name()
+                ))
+            });
+        }
+    }
     // What served before this apply changed anything: the capacity a cleanup keeps first.
     let proven: BTreeSet<String> = snap0
         .instances

@@ -205,6 +205,16 @@ fn scenario(seed: u64) -> Scenario {
             cloud.standby_exit_at = Some(Duration::from_secs(rng.u64(0..=900)));
         }
     }
+    // The group's instance maintenance policy (Min/MaxHealthyPercentage) on a fifth of the
+    // seeds without outside changes or Standby (the surge cap below is checked against the
+    // original desired capacity): the floor of a replace release without its own
+    // min_healthy_percentage, and the bound of every surge. Some settings contradict it (a
+    // surge under MaxHealthyPercentage 100, a floor below the policy's, a replace under
+    // MinHealthyPercentage 100): refused before any instance changes.
+    let floor = match own_maintenance_policy(&mut rng, &mut cloud, &release.settings) {
+        Some(policy_floor) => policy_floor,
+        None => floor,
+    };
     Scenario {
         cloud,
         release,
@@ -212,6 +222,41 @@ fn scenario(seed: u64) -> Scenario {
         broken,
         floor,
     }
+}
+
+/// Draws the instance maintenance policy of a seed (see `scenario`); returns the release's
+/// floor under it, when it has one.
+fn own_maintenance_policy(
+    rng: &mut fastrand::Rng,
+    cloud: &mut SimConfig,
+    settings: &ReleaseSettings,
+) -> Option<u32> {
+    if !(rng.u8(0..5) == 0 && cloud.outside.is_empty() && cloud.standby == 0) {
+        return None;
+    }
+    let policy = release_planner::MaintenancePolicy {
+        min_healthy_percentage: if rng.u8(0..4) == 0 {
+            0
+        } else {
+            rng.u32(50..=100)
+        },
+        max_healthy_percentage: if rng.u8(0..10) == 0 {
+            100
+        } else {
+            rng.u32(101..=200)
+        },
+    };
+    cloud.maintenance_policy = Some(policy);
+    let n = u64::from(cloud.instances);
+    Some(match settings.strategy {
+        Strategy::Surge => cloud.instances,
+        Strategy::Replace => {
+            let pct = settings
+                .min_healthy_percentage
+                .unwrap_or(policy.min_healthy_percentage);
+            (u64::from(pct) * n).div_ceil(100) as u32
+        }
+    })
 }
 
 /// What one seed did, for the sweep's summary.
@@ -235,6 +280,9 @@ struct Summary {
     bucket_failures: u32,
     /// The group had old instances in Standby.
     standby: bool,
+    /// The group had an instance maintenance policy, and the most instances in service or
+    /// pending at once against the policy's cap.
+    policy_peak: Option<(u32, u32)>,
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -440,6 +488,23 @@ async fn run_scenario(seed: u64, sc: Scenario) -> Result<Summary, String> {
                 lowest.healthy, lowest.after, lowest.at_secs
             ));
         }
+        // 1b. The surge cap of the group's instance maintenance policy: instances in service or
+        //     pending never above MaxHealthyPercentage of desired capacity (rounded up, and at
+        //     least one above it, as the planner's surge room allows).
+        if let Some(policy) = sc.cloud.maintenance_policy {
+            let n = u64::from(original.0);
+            let cap = ((u64::from(policy.max_healthy_percentage) * n).div_ceil(100) as u32)
+                .max(original.0 + 1);
+            summary.policy_peak = Some((sim.peak_live(), cap));
+            if sim.peak_live() > cap {
+                return fail(format!(
+                    "{} instances in service or pending at once, above the maintenance policy's cap {cap} (MaxHealthyPercentage {} of desired {})",
+                    sim.peak_live(),
+                    policy.max_healthy_percentage,
+                    original.0
+                ));
+            }
+        }
         // 2. The group's own settings are back, with the desired capacity others set during
         //    the release kept; nothing of the release is left on it. When an apply left the
         //    record for the next to continue, a change others made in between cannot be told
@@ -575,6 +640,8 @@ fn healthy_capacity_never_drops_below_the_floor_over_seeded_releases() {
     let mut launches = 0;
     let (mut kept, mut raced, mut unchecked) = (0, 0, 0);
     let mut standby = 0;
+    // Seeds with a maintenance policy; of them, how many surged right up to its cap.
+    let (mut policy, mut at_cap) = (0, 0);
     let seeds = seeds();
     for &seed in &seeds {
         match run_seed(seed) {
@@ -590,12 +657,16 @@ fn healthy_capacity_never_drops_below_the_floor_over_seeded_releases() {
                 raced += s.outside_raced;
                 unchecked += u32::from(s.outside_unchecked);
                 standby += u32::from(s.standby);
+                if let Some((peak, cap)) = s.policy_peak {
+                    policy += 1;
+                    at_cap += u32::from(peak == cap);
+                }
             }
             Err(e) => failures.push(e),
         }
     }
     eprintln!(
-        "rollout::sim: {} seeds, {} failed; {complete} complete, {rolled_back} rolled back, {refused} refused by the planner; {applies} applies, {:.1} virtual hours; {launches} launches, {dropped} instances stopped with requests in flight; outside capacity kept in {kept} seeds ({unchecked} more not checked: a killed or unfinished apply in between, {raced} changes raced an engine call); {standby} seeds with old instances in Standby",
+        "rollout::sim: {} seeds, {} failed; {complete} complete, {rolled_back} rolled back, {refused} refused by the planner; {applies} applies, {:.1} virtual hours; {launches} launches, {dropped} instances stopped with requests in flight; outside capacity kept in {kept} seeds ({unchecked} more not checked: a killed or unfinished apply in between, {raced} changes raced an engine call); {standby} seeds with old instances in Standby; {policy} seeds with an instance maintenance policy ({at_cap} of them surged up to its cap)",
         seeds.len(),
         failures.len(),
         virtual_secs as f64 / 3600.0
@@ -1045,6 +1116,39 @@ fn a_read_throttled_past_the_batch_timeout_does_not_fail_the_batch() {
         "reads were throttled: {}",
         sim.failures()
     );
+}
+
+/// A release the planner refuses for the group (here a surge under the group's instance
+/// maintenance policy MaxHealthyPercentage 100) stops before the record and the launch switch:
+/// switched, the failure path took the refusal for a failed batch and rolled back onto a
+/// schedule refused just the same ("ROLLBACK FAILED", found by the sweep).
+#[test]
+fn a_release_the_policy_refuses_changes_nothing() {
+    let mut cloud = SimConfig::new(63, 6);
+    cloud.max = 12;
+    cloud.maintenance_policy = Some(release_planner::MaintenancePolicy {
+        min_healthy_percentage: 90,
+        max_healthy_percentage: 100,
+    });
+    let sim = SimGroup::new(cloud);
+    let err = rt()
+        .block_on(run(
+            &sim,
+            &calm_release("rel-policy", 2),
+            None,
+            &Cancel::new(),
+        ))
+        .expect_err("refused");
+    assert!(err.untouched, "{err}");
+    assert!(
+        err.to_string().contains("MaxHealthyPercentage 100"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("ROLLBACK"), "{err}");
+    assert_eq!(sim.launch_now().encode(), "lt:lt-sim:1");
+    assert_eq!(sim.calls().get("CreateLaunchTemplateVersion"), None);
+    assert!(sim.tag_map().is_empty(), "{:?}", sim.tag_map());
+    assert_eq!(sim.capacity(), (6, 6, 12));
 }
 
 /// 6 instances in service and 2 old ones in Standby beside them.

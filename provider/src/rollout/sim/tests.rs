@@ -1151,6 +1151,58 @@ fn a_release_the_policy_refuses_changes_nothing() {
     assert_eq!(sim.capacity(), (6, 6, 12));
 }
 
+/// A batch's terminations overlap, five calls at a time: ten calls of a second each take two
+/// rounds, and each instance is terminated once.
+#[test]
+fn a_batch_is_terminated_five_calls_at_a_time() {
+    let mut cloud = SimConfig::new(64, 12);
+    cloud.max = 24;
+    cloud.latency = (Duration::from_secs(1), Duration::from_secs(1));
+    let sim = SimGroup::new(cloud);
+    let elapsed = rt().block_on(async {
+        let snap = sim.snapshot().await.expect("a calm read");
+        let ids: Vec<String> = snap
+            .instances
+            .iter()
+            .take(10)
+            .map(|i| i.id.clone())
+            .collect();
+        let started = tokio::time::Instant::now();
+        sim.remove(&ids, false).await.expect("removed");
+        started.elapsed()
+    });
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(3),
+        "{elapsed:?}"
+    );
+    assert_eq!(sim.terminations().len(), 10);
+    assert!(sim.terminations().values().all(|n| *n == 1));
+    assert_eq!(
+        sim.calls().get("TerminateInstanceInAutoScalingGroup"),
+        Some(&10)
+    );
+}
+
+/// Under sustained throttling a large batch's removal gets through: each throttled termination
+/// is repeated on its own. (Repeated whole, some call of the 60 was throttled on every pass,
+/// until the patience ran out.)
+#[test]
+fn a_large_batch_is_removed_under_sustained_throttling() {
+    use crate::rollout::patient::Patient;
+    let mut cloud = SimConfig::new(65, 60);
+    cloud.max = 120;
+    cloud.throttle = Some(TokenBucket::new(5, 1.0));
+    let sim = SimGroup::new(cloud);
+    let result = rt().block_on(async {
+        let snap = sim.snapshot().await.expect("a read");
+        let ids: Vec<String> = snap.instances.iter().map(|i| i.id.clone()).collect();
+        Patient::new(&sim).remove(&ids, false).await
+    });
+    result.expect("every instance terminated");
+    assert_eq!(sim.terminations().len(), 60);
+    assert!(sim.terminations().values().all(|n| *n == 1));
+}
+
 /// 6 instances in service and 2 old ones in Standby beside them.
 fn standby_cloud(seed: u64) -> SimConfig {
     let mut cloud = SimConfig::new(seed, 6);

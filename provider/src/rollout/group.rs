@@ -415,6 +415,10 @@ impl GroupApi for AwsGroup {
             Err(e) if e.message.contains("not found") || e.message.contains("Terminating") => {
                 Ok(())
             }
+            // Throttled: refused, not executed (the caller repeats it); a read of the whole
+            // group to check would draw on the same empty bucket, and on a 1,000-instance
+            // group it is a large answer.
+            Err(e) if e.is_throttling() => Err(e),
             // The SDK retried a call whose first answer was lost, and the retry failed in
             // another way (an emulator answers 500 for an instance no longer in the group): if
             // the instance has left the group or is leaving it, the termination happened.

@@ -39,7 +39,7 @@ pub use diff::{diff_schedules, ScheduleChange};
 pub use error::PlanError;
 pub use model::{
     GroupSnapshot, Health, InstanceSnapshot, LaunchSource, LifecycleState, MaintenancePolicy,
-    Replacement,
+    Override, Replacement, TemplateRef, UnmovableOverride,
 };
 pub use plan::{plan_release, remaining};
 pub use render::json::{render_json, GroupSummary, Preview, SCHEMA_VERSION};

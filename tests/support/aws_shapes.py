@@ -12,8 +12,20 @@
    unsuccessfully deleted); a deleted version is gone from DescribeLaunchTemplateVersions.
    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteLaunchTemplateVersions.html
 
+3. Mixed instances policies (tests/release_mixed.rs). UpdateAutoScalingGroup changes only the
+   parameters it is given ("Any properties that you don't specify are not changed"); moto drops
+   the group's MixedInstancesPolicy on every update without one (a capacity change), and then
+   launches as if it had none. A group launches from one of LaunchConfigurationName,
+   LaunchTemplate or MixedInstancesPolicy, never two; moto answers a top-level LaunchTemplate
+   beside the policy, so DescribeAutoScalingGroups leaves it out for a policy's group.
+   https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_UpdateAutoScalingGroup.html
+   https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CreateAutoScalingGroup.html
+
 Installed beside aws_behaviours.py by moto_guard.py (MOTO_AWS_BEHAVIOURS=1: `Moto::behaving`).
 """
+
+
+import copy
 
 
 def _int(value):
@@ -62,6 +74,41 @@ def install() -> None:
     for name in ("create_auto_scaling_group", "update_auto_scaling_group"):
         setattr(AutoScalingResponse, name, storing(getattr(AutoScalingResponse, name)))
     _install_version_deletion()
+    _install_mixed_policy_updates()
+
+
+def _install_mixed_policy_updates() -> None:
+    from moto.autoscaling.models import FakeAutoScalingGroup
+
+    original_update = FakeAutoScalingGroup.update
+
+    def update(self, *args, **kwargs):
+        names = ("availability_zones", "desired_capacity", "max_size", "min_size",
+                 "launch_config_name", "launch_template", "vpc_zone_identifier",
+                 "health_check_period", "health_check_type",
+                 "new_instances_protected_from_scale_in", "mixed_instances_policy")
+        given = dict(zip(names, args))
+        given.update(kwargs)
+        launch_given = (given.get("launch_config_name") or given.get("launch_template")
+                        or given.get("mixed_instances_policy"))
+        if not launch_given and self.mixed_instances_policy:
+            # As the group holds it, but by template id only: moto stores id and name, and
+            # refuses a specification with both.
+            kept = copy.deepcopy(self.mixed_instances_policy)
+            spec = kept["LaunchTemplate"]["LaunchTemplateSpecification"]
+            if spec.get("LaunchTemplateId"):
+                spec.pop("LaunchTemplateName", None)
+            given["mixed_instances_policy"] = kept
+        return original_update(self, **given)
+
+    FakeAutoScalingGroup.update = update
+
+    top_level = FakeAutoScalingGroup.launch_template
+
+    def launch_template(self):
+        return None if self.mixed_instances_policy else top_level.fget(self)
+
+    FakeAutoScalingGroup.launch_template = property(launch_template)
 
 
 def _install_version_deletion() -> None:

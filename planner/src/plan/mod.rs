@@ -3,7 +3,7 @@
 
 use crate::classify::{classify, Classified};
 use crate::error::PlanError;
-use crate::model::{GroupSnapshot, LaunchSource};
+use crate::model::GroupSnapshot;
 use crate::picker::Picker;
 use crate::schedule::{Batch, Capacity, Schedule};
 use crate::settings::{
@@ -384,7 +384,11 @@ fn warnings(
             instance_ids: classified.unhealthy_on_target.clone(),
         });
     }
-    if matches!(snapshot.launch, LaunchSource::MixedInstancesPolicy { .. }) {
+    if snapshot
+        .overrides()
+        .iter()
+        .any(|o| o.weighted_capacity.is_some_and(|w| w != 1))
+    {
         out.push(WarningKind::MixedInstancesPolicy);
     }
     out.into_iter().map(Warning::from).collect()

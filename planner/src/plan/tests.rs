@@ -13,6 +13,7 @@ fn inst(id: &str, az: &str, image: &str) -> InstanceSnapshot {
         health: Health::Healthy,
         protected_from_scale_in: false,
         launch_time: None,
+        weighted_capacity: None,
     }
 }
 
@@ -543,6 +544,18 @@ fn desired_zero_and_mixed_instances_are_warned() {
         launch_template_name: Some("web".into()),
         version: "$Latest".into(),
         instance_types: vec!["m7g.large".into(), "m6g.large".into()],
+        overrides: vec![
+            Override {
+                instance_type: Some("m7g.large".into()),
+                weighted_capacity: Some(2),
+                ..Override::default()
+            },
+            Override {
+                instance_type: Some("m6g.large".into()),
+                weighted_capacity: Some(1),
+                ..Override::default()
+            },
+        ],
     };
     let s = plan_release(&snap, &settings("50%", Strategy::Surge)).unwrap();
     assert_eq!(
@@ -990,4 +1003,60 @@ mod group_replacement {
             .iter()
             .all(|w| !matches!(w.kind, WarningKind::WarmupShorterThanGrace { .. })));
     }
+}
+
+#[test]
+fn overrides_with_their_own_template_move_only_from_the_groups_image() {
+    let mut snap = group(2, 2, 2, vec![inst("i-1", "a", OLD), inst("i-2", "b", OLD)]);
+    snap.launch_image_id = Some(OLD.into());
+    let own = |image: Option<&str>, t: &str| Override {
+        instance_type: Some(t.into()),
+        launch_template: Some(TemplateRef {
+            id: Some(format!("lt-{t}")),
+            name: None,
+            version: "3".into(),
+        }),
+        image_id: image.map(String::from),
+        ..Override::default()
+    };
+    let policy = |overrides: Vec<Override>| LaunchSource::MixedInstancesPolicy {
+        launch_template_id: Some("lt-main".into()),
+        launch_template_name: None,
+        version: "$Latest".into(),
+        instance_types: vec![],
+        overrides,
+    };
+    snap.launch = policy(vec![
+        Override::default(),
+        own(Some(OLD), "m5.large"),
+        own(Some(NEW), "m6i.large"),
+    ]);
+    assert_eq!(
+        snap.unmovable_override(NEW),
+        None,
+        "on the group's image or already moved"
+    );
+
+    snap.launch = policy(vec![
+        own(Some(OLD), "m5.large"),
+        own(Some("ami-arm"), "m6g.large"),
+    ]);
+    let bad = snap.unmovable_override(NEW).expect("another image");
+    assert_eq!(
+        (bad.index, bad.label.as_str()),
+        (1, "override 1 (m6g.large)")
+    );
+    let msg = bad.to_string();
+    assert!(msg.contains("ami-arm") && msg.contains(OLD), "{msg}");
+    assert!(
+        msg.contains("launch template lt-m6g.large version 3"),
+        "{msg}"
+    );
+
+    snap.launch = policy(vec![own(None, "c5.large")]);
+    let unread = snap.unmovable_override(NEW).expect("unreadable");
+    assert!(unread.to_string().contains("could not be read"), "{unread}");
+
+    snap.launch = LaunchSource::None;
+    assert_eq!(snap.unmovable_override(NEW), None);
 }

@@ -655,8 +655,23 @@ async fn switch_launch(
     current: Option<LaunchSetting>,
 ) -> Result<Option<LaunchSetting>, ReleaseError> {
     let target = &cfg.settings.target_image_id;
-    if snap.launch_image_id.as_deref() == Some(target.as_str()) {
+    // A mixed instances policy's overrides with their own template launch too.
+    let off_target = snap.overrides().iter().enumerate().find(|(_, o)| {
+        o.launch_template.is_some() && o.image_id.as_deref() != Some(target.as_str())
+    });
+    if snap.launch_image_id.as_deref() == Some(target.as_str()) && off_target.is_none() {
         return Ok(current);
+    }
+    if let (LaunchMode::External, Some((index, o))) = (cfg.mode, off_target) {
+        return Err(ReleaseError {
+            untouched: false,
+            ..ReleaseError::new(format!(
+                "group {}: {} of the mixed instances policy launches {} but the release targets {target}; in external launch mode every launch template of the policy must already point at the image",
+                group.name(),
+                o.label(index),
+                o.image_id.as_deref().unwrap_or("an unknown image")
+            ))
+        });
     }
     if cfg.mode == LaunchMode::External {
         return Err(ReleaseError {

@@ -1158,6 +1158,7 @@ impl GroupApi for SimGroup {
                         protected_from_scale_in: i.seq <= u64::from(w.cfg.protected)
                             && i.image == w.cfg.image,
                         launch_time: None,
+                        weighted_capacity: None,
                     })
                     .collect(),
                 availability_zones: w.cfg.zones.clone(),
@@ -1169,6 +1170,15 @@ impl GroupApi for SimGroup {
                     },
                     LaunchSetting::Configuration { name } => {
                         LaunchSource::LaunchConfiguration { name: name.clone() }
+                    }
+                    LaunchSetting::Mixed { id, version, .. } => {
+                        LaunchSource::MixedInstancesPolicy {
+                            launch_template_id: Some(id.clone()),
+                            launch_template_name: None,
+                            version: version.clone(),
+                            instance_types: vec![],
+                            overrides: vec![],
+                        }
                     }
                 },
                 target_group_arns: if w.cfg.elb {

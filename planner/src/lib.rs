@@ -32,6 +32,7 @@ mod plan;
 pub mod render;
 pub mod schedule;
 pub mod settings;
+pub mod units;
 pub mod warning;
 
 pub use batch_size::{BatchSize, BatchSizeError};
@@ -51,4 +52,5 @@ pub use settings::{
     ProtectedInstancesError, ReleaseSettings, StandbyInstances, StandbyInstancesError, Strategy,
     StrategyError,
 };
+pub use units::Units;
 pub use warning::{Warning, WarningKind};

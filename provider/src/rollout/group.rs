@@ -645,10 +645,12 @@ impl GroupApi for AwsGroup {
         release_id: &str,
     ) -> Result<LaunchSetting, AwsError> {
         let new = match current {
-            LaunchSetting::Template { id, version } => {
-                self.new_template_version(id, version, image, release_id)
-                    .await?
-            }
+            LaunchSetting::Template { id, version } => LaunchSetting::Template {
+                id: id.clone(),
+                version: self
+                    .new_template_version(id, version, image, release_id)
+                    .await?,
+            },
             LaunchSetting::Configuration { name } => {
                 self.new_launch_configuration(name, image, release_id)
                     .await?
@@ -658,15 +660,9 @@ impl GroupApi for AwsGroup {
                 version,
                 overrides,
             } => {
-                let LaunchSetting::Template {
-                    id: _,
-                    version: main,
-                } = self
+                let main = self
                     .new_template_version(id, version, image, release_id)
-                    .await?
-                else {
-                    unreachable!("a template version")
-                };
+                    .await?;
                 let mut moved = vec![];
                 for o in overrides {
                     // An override on the policy's own template version moves with it; one
@@ -677,13 +673,8 @@ impl GroupApi for AwsGroup {
                     {
                         o.version.clone()
                     } else {
-                        match self
-                            .new_template_version(&o.id, &o.version, image, release_id)
+                        self.new_template_version(&o.id, &o.version, image, release_id)
                             .await?
-                        {
-                            LaunchSetting::Template { version, .. } => version,
-                            _ => unreachable!("a template version"),
-                        }
                     };
                     moved.push(OverrideTemplate {
                         version: new_version,
@@ -1099,7 +1090,7 @@ impl AwsGroup {
             })
     }
 
-    /// A new version with only the image changed. `SourceVersion` makes AWS copy everything else;
+    /// A new version with only the image changed; returns its number. `SourceVersion` makes AWS copy everything else;
     /// the common fields are also sent explicitly because some implementations ignore it.
     async fn new_template_version(
         &self,
@@ -1107,7 +1098,7 @@ impl AwsGroup {
         version: &str,
         image: &str,
         release_id: &str,
-    ) -> Result<LaunchSetting, AwsError> {
+    ) -> Result<String, AwsError> {
         use aws_sdk_ec2::types::{
             LaunchTemplateIamInstanceProfileSpecificationRequest, RequestLaunchTemplateData,
         };
@@ -1160,10 +1151,7 @@ impl AwsGroup {
                     "no version number returned",
                 )
             })?;
-        Ok(LaunchSetting::Template {
-            id: id.to_string(),
-            version: number.to_string(),
-        })
+        Ok(number.to_string())
     }
 
     async fn new_launch_configuration(

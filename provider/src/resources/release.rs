@@ -914,6 +914,90 @@ mod tests {
         }
     }
 
+    /// A group launching through a mixed instances policy whose override 1 has its own template
+    /// on `own_image`; the policy's template launches ami-old.
+    fn mixed(own_image: &str) -> GroupSnapshot {
+        let mut g = group("$Latest", &["ami-old", "ami-old"]);
+        g.launch_image_id = Some("ami-old".into());
+        g.launch = LaunchSource::MixedInstancesPolicy {
+            launch_template_id: Some("lt-1".into()),
+            launch_template_name: None,
+            version: "$Latest".into(),
+            instance_types: vec!["m5.large".into(), "m6g.large".into()],
+            overrides: vec![
+                release_planner::Override {
+                    instance_type: Some("m5.large".into()),
+                    ..Default::default()
+                },
+                release_planner::Override {
+                    instance_type: Some("m6g.large".into()),
+                    launch_template: Some(release_planner::TemplateRef {
+                        id: Some("lt-arm".into()),
+                        name: None,
+                        version: "4".into(),
+                    }),
+                    image_id: Some(own_image.into()),
+                    ..Default::default()
+                },
+            ],
+        };
+        g
+    }
+
+    #[test]
+    fn mixed_instances_policies_are_released_as_templates_or_refused_naming_the_override() {
+        let inferred = parse(&cfg(&[])).unwrap();
+        assert_eq!(
+            infer_mode(&inferred, &mixed("ami-old")).unwrap(),
+            LaunchMode::LaunchTemplate
+        );
+        assert!(check_mixed(
+            LaunchMode::LaunchTemplate,
+            &mixed("ami-old"),
+            Some("ami-new")
+        )
+        .is_ok());
+        assert!(
+            check_mixed(
+                LaunchMode::LaunchTemplate,
+                &mixed("ami-new"),
+                Some("ami-new")
+            )
+            .is_ok(),
+            "already on the image"
+        );
+        let refused = check_mixed(
+            LaunchMode::LaunchTemplate,
+            &mixed("ami-arm"),
+            Some("ami-new"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(refused.contains("override 1 (m6g.large)"), "{refused}");
+        assert!(refused.contains("ami-arm"), "{refused}");
+        assert!(
+            check_mixed(LaunchMode::External, &mixed("ami-arm"), Some("ami-new")).is_ok(),
+            "external: its owner moves the templates"
+        );
+        let lc = check_mixed(
+            LaunchMode::LaunchConfiguration,
+            &mixed("ami-old"),
+            Some("ami-new"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(lc.contains("has no launch configuration"), "{lc}");
+        assert!(
+            check_mixed(
+                LaunchMode::LaunchConfiguration,
+                &group("1", &["ami-old"]),
+                None
+            )
+            .is_ok(),
+            "only policies are checked"
+        );
+    }
+
     #[test]
     fn external_mode_previous_image_comes_from_the_instances() {
         let external = parse(&cfg(&[("launch_mode", s("external"))])).unwrap();

@@ -1307,6 +1307,27 @@ mod tests {
     }
 
     #[test]
+    fn a_policys_template_versions_are_its_own_and_its_overrides() {
+        let mixed = LaunchSetting::Mixed {
+            id: "lt-main".into(),
+            version: "7".into(),
+            overrides: vec![OverrideTemplate {
+                index: 2,
+                id: "lt-arm".into(),
+                version: "3".into(),
+            }],
+        };
+        assert_eq!(
+            mixed.template_versions(),
+            vec![("lt-main", "7"), ("lt-arm", "3")]
+        );
+        assert!(mixed.describe().contains("override 2: lt-arm version 3"));
+        assert!(LaunchSetting::Configuration { name: "lc".into() }
+            .template_versions()
+            .is_empty());
+    }
+
+    #[test]
     fn launch_settings_encode_for_the_record() {
         for s in [
             LaunchSetting::Template {

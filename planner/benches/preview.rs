@@ -39,6 +39,7 @@ fn group(g: usize, n: usize) -> GroupSnapshot {
                 },
                 protected_from_scale_in: false,
                 launch_time: None,
+                weighted_capacity: None,
             })
             .collect(),
         availability_zones: ZONES.iter().map(|z| z.to_string()).collect(),

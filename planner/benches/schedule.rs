@@ -47,6 +47,7 @@ fn group(n: u32) -> GroupSnapshot {
                 },
                 protected_from_scale_in: r % 100 == 42,
                 launch_time: Some(1_700_000_000 + (r % 1_000_000)),
+                weighted_capacity: None,
             }
         })
         .collect();

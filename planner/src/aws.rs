@@ -8,7 +8,7 @@ use aws_sdk_autoscaling::types::AutoScalingGroup;
 
 use crate::model::{
     GroupSnapshot, Health, InstanceSnapshot, LaunchSource, LifecycleState, MaintenancePolicy,
-    Replacement,
+    Override, Replacement, TemplateRef,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -95,8 +95,9 @@ pub async fn snapshot_of(
 ) -> Result<GroupSnapshot, SnapshotError> {
     instance_images(ec2, g, cache).await?;
     let images = &*cache;
-    let launch_setting = launch_source(g);
+    let mut launch_setting = launch_source(g);
     let launch_image_id = if launch {
+        override_images(ec2, &mut launch_setting).await?;
         launch_image(ec2, asg, &launch_setting).await?
     } else {
         None
@@ -124,6 +125,10 @@ pub async fn snapshot_of(
                 },
                 protected_from_scale_in: i.protected_from_scale_in().unwrap_or(false),
                 launch_time: None,
+                weighted_capacity: i
+                    .weighted_capacity()
+                    .and_then(|w| w.trim().parse::<u32>().ok())
+                    .filter(|w| *w > 0),
                 id,
             }
         })
@@ -204,18 +209,8 @@ async fn instance_images(
 }
 
 fn launch_source(g: &AutoScalingGroup) -> LaunchSource {
-    if let Some(lt) = g.launch_template() {
-        return LaunchSource::LaunchTemplate {
-            id: lt.launch_template_id().map(str::to_string),
-            name: lt.launch_template_name().map(str::to_string),
-            version: lt.version().unwrap_or("$Default").to_string(),
-        };
-    }
-    if let Some(name) = g.launch_configuration_name() {
-        return LaunchSource::LaunchConfiguration {
-            name: name.to_string(),
-        };
-    }
+    // A group has one of the three (CreateAutoScalingGroup); an answer naming a launch template
+    // beside the policy (moto does) launches through the policy.
     if let Some(mip) = g.mixed_instances_policy() {
         let spec = mip
             .launch_template()
@@ -240,9 +235,82 @@ fn launch_source(g: &AutoScalingGroup) -> LaunchSource {
                         .collect()
                 })
                 .unwrap_or_default(),
+            overrides: mip
+                .launch_template()
+                .map(|t| t.overrides().iter().map(override_of).collect())
+                .unwrap_or_default(),
+        };
+    }
+    if let Some(lt) = g.launch_template() {
+        return LaunchSource::LaunchTemplate {
+            id: lt.launch_template_id().map(str::to_string),
+            name: lt.launch_template_name().map(str::to_string),
+            version: lt.version().unwrap_or("$Default").to_string(),
+        };
+    }
+    if let Some(name) = g.launch_configuration_name() {
+        return LaunchSource::LaunchConfiguration {
+            name: name.to_string(),
         };
     }
     LaunchSource::None
+}
+
+fn override_of(o: &aws_sdk_autoscaling::types::LaunchTemplateOverrides) -> Override {
+    Override {
+        instance_type: o.instance_type().map(str::to_string),
+        weighted_capacity: o
+            .weighted_capacity()
+            .and_then(|w| w.trim().parse::<u32>().ok())
+            .filter(|w| *w > 0),
+        launch_template: o.launch_template_specification().map(|s| TemplateRef {
+            id: s.launch_template_id().map(str::to_string),
+            name: s.launch_template_name().map(str::to_string),
+            version: s.version().unwrap_or("$Default").to_string(),
+        }),
+        image_id: None,
+    }
+}
+
+/// What a launch template version launches (`ResolveAlias`: a `resolve:ssm:` image comes back as
+/// the AMI the parameter names now, what a launch would start).
+async fn template_image(
+    ec2: &aws_sdk_ec2::Client,
+    id: &Option<String>,
+    name: &Option<String>,
+    version: &str,
+) -> Result<Option<String>, SnapshotError> {
+    let target = id.clone().or_else(|| name.clone()).unwrap_or_default();
+    let out = ec2
+        .describe_launch_template_versions()
+        .set_launch_template_id(id.clone())
+        .set_launch_template_name(if id.is_some() { None } else { name.clone() })
+        .versions(version)
+        .resolve_alias(true)
+        .send()
+        .await
+        .map_err(|e| aws_err("DescribeLaunchTemplateVersions", &target, e))?;
+    Ok(out
+        .launch_template_versions()
+        .first()
+        .and_then(|v| v.launch_template_data())
+        .and_then(|d| d.image_id())
+        .map(str::to_string))
+}
+
+/// The images the overrides' own launch templates launch.
+async fn override_images(
+    ec2: &aws_sdk_ec2::Client,
+    launch: &mut LaunchSource,
+) -> Result<(), SnapshotError> {
+    if let LaunchSource::MixedInstancesPolicy { overrides, .. } = launch {
+        for o in overrides.iter_mut() {
+            if let Some(t) = &o.launch_template {
+                o.image_id = template_image(ec2, &t.id, &t.name, &t.version).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn launch_image(
@@ -257,26 +325,7 @@ async fn launch_image(
             launch_template_name: name,
             version,
             ..
-        } => {
-            let target = id.clone().or_else(|| name.clone()).unwrap_or_default();
-            let out = ec2
-                .describe_launch_template_versions()
-                .set_launch_template_id(id.clone())
-                .set_launch_template_name(if id.is_some() { None } else { name.clone() })
-                .versions(version)
-                // A `resolve:ssm:` image comes back as the AMI the parameter names now (what a
-                // launch would start), not as the parameter string.
-                .resolve_alias(true)
-                .send()
-                .await
-                .map_err(|e| aws_err("DescribeLaunchTemplateVersions", &target, e))?;
-            Ok(out
-                .launch_template_versions()
-                .first()
-                .and_then(|v| v.launch_template_data())
-                .and_then(|d| d.image_id())
-                .map(str::to_string))
-        }
+        } => template_image(ec2, id, name, version).await,
         LaunchSource::LaunchConfiguration { name } => {
             let out = asg
                 .describe_launch_configurations()

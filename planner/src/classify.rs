@@ -136,6 +136,7 @@ mod tests {
                 health: Health::Healthy,
                 protected_from_scale_in: false,
                 launch_time: None,
+                weighted_capacity: None,
             })
             .collect();
         let mut refs: Vec<&InstanceSnapshot> = owned.iter().collect();

@@ -32,6 +32,7 @@ mod plan;
 pub mod render;
 pub mod schedule;
 pub mod settings;
+pub mod units;
 pub mod warning;
 
 pub use batch_size::{BatchSize, BatchSizeError};
@@ -39,7 +40,7 @@ pub use diff::{diff_schedules, ScheduleChange};
 pub use error::PlanError;
 pub use model::{
     GroupSnapshot, Health, InstanceSnapshot, LaunchSource, LifecycleState, MaintenancePolicy,
-    Replacement,
+    Override, Replacement, TemplateRef, UnmovableOverride,
 };
 pub use plan::{plan_release, remaining};
 pub use render::json::{render_json, GroupSummary, Preview, SCHEMA_VERSION};
@@ -51,4 +52,5 @@ pub use settings::{
     ProtectedInstancesError, ReleaseSettings, StandbyInstances, StandbyInstancesError, Strategy,
     StrategyError,
 };
+pub use units::Units;
 pub use warning::{Warning, WarningKind};

@@ -80,6 +80,10 @@ pub struct InstanceSnapshot {
     /// never depends on it, so a schedule does not change when clocks or formats do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_time: Option<u64>,
+    /// Capacity units the instance counts for in a group with weighted overrides
+    /// (DescribeAutoScalingGroups' `WeightedCapacity`); `None` counts one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weighted_capacity: Option<u32>,
 }
 
 /// How the group launches new instances; the release changes this to the target image.
@@ -106,10 +110,118 @@ pub enum LaunchSource {
         /// Instance types of the overrides, in priority order.
         #[serde(default)]
         instance_types: Vec<String>,
+        /// The overrides, in the policy's order: their weights and own launch templates.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        overrides: Vec<Override>,
     },
     /// Unknown or not reported (e.g. a hand-written snapshot).
     #[default]
     None,
+}
+
+/// One override of a mixed instances policy (`LaunchTemplateOverrides`).
+/// <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_LaunchTemplateOverrides.html>
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Override {
+    /// `None` for an override by instance requirements.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
+    /// Capacity units an instance of this override counts for (`WeightedCapacity`, 1 to 999).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weighted_capacity: Option<u32>,
+    /// The override's own launch template, when it has one (else the policy's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_template: Option<TemplateRef>,
+    /// The image that template's version launches, when read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+}
+
+impl Override {
+    /// How users name the override: its position from 0 (as in the policy) and instance type.
+    pub fn label(&self, index: usize) -> String {
+        match &self.instance_type {
+            Some(t) => format!("override {index} ({t})"),
+            None => format!("override {index} (instance requirements)"),
+        }
+    }
+}
+
+/// A launch template as a group references it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TemplateRef {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `$Latest`, `$Default` or a version number.
+    pub version: String,
+}
+
+impl fmt::Display for TemplateRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.name.as_deref().or(self.id.as_deref()).unwrap_or("?");
+        write!(f, "launch template {t} version {}", self.version)
+    }
+}
+
+/// Why a release cannot move an override of a mixed instances policy onto its image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnmovableOverride {
+    pub index: usize,
+    pub label: String,
+    pub template: String,
+    /// What the override's template launches now (`None`: it could not be read).
+    pub image_id: Option<String>,
+    pub group_image_id: Option<String>,
+}
+
+impl fmt::Display for UnmovableOverride {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.image_id {
+            None => write!(
+                f,
+                "{} of the mixed instances policy uses {}, which could not be read: a release cannot give it a new version",
+                self.label, self.template
+            ),
+            Some(image) => write!(
+                f,
+                "{} of the mixed instances policy uses {}, which launches {image}, not the group's image {}: a release moves one image, so it cannot tell what this override should launch (another architecture or build?). Point that override at the policy's launch template, or release it separately",
+                self.label,
+                self.template,
+                self.group_image_id.as_deref().unwrap_or("(unknown)")
+            ),
+        }
+    }
+}
+
+impl GroupSnapshot {
+    /// The overrides of the group's mixed instances policy (none for other launch sources).
+    pub fn overrides(&self) -> &[Override] {
+        match &self.launch {
+            LaunchSource::MixedInstancesPolicy { overrides, .. } => overrides,
+            _ => &[],
+        }
+    }
+
+    /// The first override with a launch template of its own that a release onto `target` cannot
+    /// give a new version: one launching neither the group's image (it moves with the policy's
+    /// template) nor `target` (already there).
+    pub fn unmovable_override(&self, target: &str) -> Option<UnmovableOverride> {
+        self.overrides().iter().enumerate().find_map(|(index, o)| {
+            let template = o.launch_template.as_ref()?;
+            let image = o.image_id.as_deref();
+            let moves = image.is_some()
+                && (image == Some(target) || image == self.launch_image_id.as_deref());
+            (!moves).then(|| UnmovableOverride {
+                index,
+                label: o.label(index),
+                template: template.to_string(),
+                image_id: o.image_id.clone(),
+                group_image_id: self.launch_image_id.clone(),
+            })
+        })
+    }
 }
 
 impl fmt::Display for LaunchSource {

@@ -83,6 +83,17 @@ impl<'a> Picker<'a> {
         self.left
     }
 
+    /// The instance [`Picker::next`] would take if it costs healthy capacity; `None` when the
+    /// next one is free (or none is left).
+    pub fn peek_costly(&self) -> Option<&'a InstanceSnapshot> {
+        if !self.with_free.is_empty() {
+            return None;
+        }
+        let &(_, z) = self.with_any.first()?;
+        let zone = &self.zones[z];
+        zone.healthy.get(zone.next_healthy).copied()
+    }
+
     /// The next instance, or `None` when none is left or the next one would cost healthy
     /// capacity and `allow_costly` is false. Free instances always come before costly ones.
     pub fn next(&mut self, allow_costly: bool) -> Option<Pick<'a>> {

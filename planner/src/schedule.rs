@@ -72,6 +72,21 @@ pub struct Batch {
     /// Estimated start and end, in seconds from the start of the release.
     pub starts_at_secs: u64,
     pub ends_at_secs: u64,
+    /// In a group with weighted capacity: the batch's capacity units (its capacities are in
+    /// units too). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub units: Option<u32>,
+}
+
+impl Batch {
+    /// The batch's size as people read it: its instances, and its units when weighted.
+    pub fn size(&self) -> String {
+        let instances = self.instance_ids.len() as u32;
+        match self.units {
+            Some(units) => crate::Units { units, instances }.to_string(),
+            None => instances.to_string(),
+        }
+    }
 }
 
 /// The group's size settings and its serving capacity at one point of a step.

@@ -57,7 +57,8 @@ pub enum WarningKind {
         instance_ids: Vec<String>,
         states: Vec<String>,
     },
-    /// Capacity is counted in instances, which weights can make wrong.
+    /// No longer given (capacities are counted in the group's units now, see `units`); kept so
+    /// that plans saved by earlier versions still read.
     MixedInstancesPolicy,
     /// Instances already on the target image failing health checks hint at a bad image.
     UnhealthyOnTarget {

@@ -66,6 +66,7 @@ fn snapshot() -> impl Strategy<Value = GroupSnapshot> {
                         },
                         protected_from_scale_in: protected,
                         launch_time: None,
+                        weighted_capacity: None,
                     }
                 })
                 .collect();
@@ -158,6 +159,7 @@ fn apply(snapshot: &GroupSnapshot, schedule: &Schedule, done: usize) -> GroupSna
                 health: Health::Healthy,
                 protected_from_scale_in: false,
                 launch_time: None,
+                weighted_capacity: None,
             };
         }
     }

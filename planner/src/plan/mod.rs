@@ -3,7 +3,7 @@
 
 use crate::classify::{classify, Classified};
 use crate::error::PlanError;
-use crate::model::{GroupSnapshot, LaunchSource};
+use crate::model::GroupSnapshot;
 use crate::picker::Picker;
 use crate::schedule::{Batch, Capacity, Schedule};
 use crate::settings::{
@@ -34,7 +34,8 @@ pub fn plan_release(
     let facts = Facts {
         batch_size: surge_room.map_or(asked, |room| asked.min(room)),
         healthy_floor: settings.healthy_floor(snapshot, snapshot.desired_capacity),
-        start_healthy: snapshot.healthy_in_service(),
+        // In capacity units, as the group's sizes (`units`); without weights, instances.
+        start_healthy: snapshot.healthy_units(),
     };
     let checkpoints = Checkpoints::new(
         &settings.checkpoints,
@@ -55,9 +56,10 @@ pub fn plan_release(
             Strategy::Surge => u32::MAX,
             Strategy::Replace => healthy.saturating_sub(facts.healthy_floor),
         };
-        let taken = take_batch(&mut picker, facts.batch_size, may_take);
-        let n = taken.instance_ids.len() as u32;
-        if n == 0 {
+        let taken = take_batch(snapshot, &mut picker, facts.batch_size, may_take);
+        let count = taken.instance_ids.len() as u32;
+        let n = taken.units;
+        if count == 0 {
             return Err(no_room(
                 settings,
                 snapshot,
@@ -80,11 +82,12 @@ pub fn plan_release(
             capacity_before: before,
             capacity_during: during,
             capacity_after: after,
-            checkpoint_after: picker.left() > 0 && checkpoints.falls_within(done, done + n),
+            checkpoint_after: picker.left() > 0 && checkpoints.falls_within(done, done + count),
             starts_at_secs: clock,
             ends_at_secs: ends_at,
+            units: snapshot.is_weighted().then_some(n),
         });
-        done += n;
+        done += count;
         clock = ends_at.saturating_add(settings.pause_between_batches_secs);
     }
 
@@ -136,22 +139,38 @@ fn surge_room(settings: &ReleaseSettings, snapshot: &GroupSnapshot) -> Option<u3
 struct Taken {
     instance_ids: Vec<String>,
     by_az: BTreeMap<String, u32>,
-    /// How many were healthy and in service.
+    /// Capacity units of the batch (instances without weights).
+    units: u32,
+    /// Units of those that were healthy and in service.
     healthy: u32,
 }
 
-/// Up to `batch_size` instances, of which at most `may_take` healthy ones.
-fn take_batch(picker: &mut Picker<'_>, batch_size: u32, may_take: u32) -> Taken {
+/// Instances until their units reach `batch_size` (the last may go past it, as the group's own
+/// launches do), taking healthy ones only while their units stay within `may_take`.
+fn take_batch(
+    snapshot: &GroupSnapshot,
+    picker: &mut Picker<'_>,
+    batch_size: u32,
+    may_take: u32,
+) -> Taken {
     let mut taken = Taken {
         instance_ids: Vec::with_capacity(batch_size.min(picker.left()) as usize),
         by_az: BTreeMap::new(),
+        units: 0,
         healthy: 0,
     };
-    while (taken.instance_ids.len() as u32) < batch_size {
-        let Some(pick) = picker.next(taken.healthy < may_take) else {
+    while taken.units < batch_size {
+        let costly_fits = picker
+            .peek_costly()
+            .is_none_or(|i| taken.healthy.saturating_add(snapshot.units_of(i)) <= may_take);
+        let Some(pick) = picker.next(costly_fits) else {
             break;
         };
-        taken.healthy += u32::from(pick.costs_capacity);
+        let units = snapshot.units_of(pick.instance);
+        taken.units = taken.units.saturating_add(units);
+        if pick.costs_capacity {
+            taken.healthy = taken.healthy.saturating_add(units);
+        }
         taken.instance_ids.push(pick.instance.id.clone());
         match taken.by_az.get_mut(pick.zone) {
             Some(n) => *n += 1,
@@ -163,8 +182,8 @@ fn take_batch(picker: &mut Picker<'_>, batch_size: u32, may_take: u32) -> Taken 
     taken
 }
 
-/// The group before, during and after a step replacing `n` instances, `costly` of them healthy
-/// in service. Surge: desired (and max if needed) rise by `n` while healthy holds. Replace:
+/// The group before, during and after a step replacing `n` units, `costly` of them healthy in
+/// service. Surge: desired (and max if needed) rise by `n` while healthy holds. Replace:
 /// desired holds (terminations do not decrement it, so the group launches the replacements)
 /// while healthy dips by `costly`. Either way the max is restored after the step, so an
 /// interrupted apply leaves the group at its own settings. Afterwards every new instance is
@@ -383,9 +402,6 @@ fn warnings(
             target_image_id: settings.target_image_id.clone(),
             instance_ids: classified.unhealthy_on_target.clone(),
         });
-    }
-    if matches!(snapshot.launch, LaunchSource::MixedInstancesPolicy { .. }) {
-        out.push(WarningKind::MixedInstancesPolicy);
     }
     out.into_iter().map(Warning::from).collect()
 }

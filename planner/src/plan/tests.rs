@@ -13,6 +13,7 @@ fn inst(id: &str, az: &str, image: &str) -> InstanceSnapshot {
         health: Health::Healthy,
         protected_from_scale_in: false,
         launch_time: None,
+        weighted_capacity: None,
     }
 }
 
@@ -536,13 +537,25 @@ fn protected_instances_follow_the_setting() {
 }
 
 #[test]
-fn desired_zero_and_mixed_instances_are_warned() {
+fn desired_zero_is_warned_and_a_weighted_policy_is_not() {
     let mut snap = group(0, 0, 2, vec![inst("i-1", "a", OLD)]);
     snap.launch = LaunchSource::MixedInstancesPolicy {
         launch_template_id: None,
         launch_template_name: Some("web".into()),
         version: "$Latest".into(),
         instance_types: vec!["m7g.large".into(), "m6g.large".into()],
+        overrides: vec![
+            Override {
+                instance_type: Some("m7g.large".into()),
+                weighted_capacity: Some(2),
+                ..Override::default()
+            },
+            Override {
+                instance_type: Some("m6g.large".into()),
+                weighted_capacity: Some(1),
+                ..Override::default()
+            },
+        ],
     };
     let s = plan_release(&snap, &settings("50%", Strategy::Surge)).unwrap();
     assert_eq!(
@@ -552,10 +565,8 @@ fn desired_zero_and_mixed_instances_are_warned() {
     assert_eq!(s.batches[0].capacity_during, cap(1, 0, 2, 1));
     assert_eq!(
         kinds(&s),
-        vec![
-            &WarningKind::DesiredZero { to_replace: 1 },
-            &WarningKind::MixedInstancesPolicy
-        ]
+        vec![&WarningKind::DesiredZero { to_replace: 1 }],
+        "capacities are in the group's units: nothing to warn about"
     );
 }
 
@@ -990,4 +1001,170 @@ mod group_replacement {
             .iter()
             .all(|w| !matches!(w.kind, WarningKind::WarmupShorterThanGrace { .. })));
     }
+}
+
+#[test]
+fn overrides_with_their_own_template_move_only_from_the_groups_image() {
+    let mut snap = group(2, 2, 2, vec![inst("i-1", "a", OLD), inst("i-2", "b", OLD)]);
+    snap.launch_image_id = Some(OLD.into());
+    let own = |image: Option<&str>, t: &str| Override {
+        instance_type: Some(t.into()),
+        launch_template: Some(TemplateRef {
+            id: Some(format!("lt-{t}")),
+            name: None,
+            version: "3".into(),
+        }),
+        image_id: image.map(String::from),
+        ..Override::default()
+    };
+    let policy = |overrides: Vec<Override>| LaunchSource::MixedInstancesPolicy {
+        launch_template_id: Some("lt-main".into()),
+        launch_template_name: None,
+        version: "$Latest".into(),
+        instance_types: vec![],
+        overrides,
+    };
+    snap.launch = policy(vec![
+        Override::default(),
+        own(Some(OLD), "m5.large"),
+        own(Some(NEW), "m6i.large"),
+    ]);
+    assert_eq!(
+        snap.unmovable_override(NEW),
+        None,
+        "on the group's image or already moved"
+    );
+
+    snap.launch = policy(vec![
+        own(Some(OLD), "m5.large"),
+        own(Some("ami-arm"), "m6g.large"),
+    ]);
+    let bad = snap.unmovable_override(NEW).expect("another image");
+    assert_eq!(
+        (bad.index, bad.label.as_str()),
+        (1, "override 1 (m6g.large)")
+    );
+    let msg = bad.to_string();
+    assert!(msg.contains("ami-arm") && msg.contains(OLD), "{msg}");
+    assert!(
+        msg.contains("launch template lt-m6g.large version 3"),
+        "{msg}"
+    );
+
+    snap.launch = policy(vec![own(None, "c5.large")]);
+    let unread = snap.unmovable_override(NEW).expect("unreadable");
+    assert!(unread.to_string().contains("could not be read"), "{unread}");
+
+    snap.launch = LaunchSource::None;
+    assert_eq!(snap.unmovable_override(NEW), None);
+}
+
+/// Ten capacity units: four instances of weight 2 and two of weight 1, over two zones.
+fn weighted_ten() -> GroupSnapshot {
+    let weights = [2, 2, 2, 2, 1, 1];
+    let instances = weights
+        .iter()
+        .enumerate()
+        .map(|(n, w)| InstanceSnapshot {
+            weighted_capacity: Some(*w),
+            ..inst(&format!("i-{n}"), if n % 2 == 0 { "a" } else { "b" }, OLD)
+        })
+        .collect();
+    let mut snap = group(10, 10, 20, instances);
+    snap.launch = LaunchSource::MixedInstancesPolicy {
+        launch_template_id: Some("lt-main".into()),
+        launch_template_name: None,
+        version: "1".into(),
+        instance_types: vec!["m5.xlarge".into(), "m5.large".into()],
+        overrides: [2, 1]
+            .iter()
+            .map(|w| Override {
+                weighted_capacity: Some(*w),
+                ..Override::default()
+            })
+            .collect(),
+    };
+    snap
+}
+
+fn batch_units(snap: &GroupSnapshot, b: &Batch) -> u32 {
+    snap.units_of_ids(&b.instance_ids)
+}
+
+#[test]
+fn weighted_batches_surge_by_their_units() {
+    let snap = weighted_ten();
+    let s = plan_release(&snap, &settings("50%", Strategy::Surge)).unwrap();
+    assert_eq!(s.batch_size, 5, "50% of 10 units");
+    assert_eq!(s.healthy_floor, 10, "surge keeps every unit");
+    let all: u32 = s.batches.iter().map(|b| batch_units(&snap, b)).sum();
+    assert_eq!(all, 10);
+    for (n, b) in s.batches.iter().enumerate() {
+        let units = batch_units(&snap, b);
+        assert_eq!(b.units, Some(units), "the batch says its units");
+        if n + 1 < s.batches.len() {
+            assert!(units >= 5, "a batch covers its units: {b:?}");
+            assert!(
+                units < 5 + 2,
+                "and goes past them by less than one instance: {b:?}"
+            );
+        }
+        assert_eq!(b.capacity_during.desired, 10 + units, "surge in units");
+        assert_eq!(b.capacity_during.healthy_in_service, 10);
+        assert_eq!(b.capacity_after.healthy_in_service, 10);
+    }
+    assert!(s.batches.len() < snap.instances.len().div_ceil(2) + 1);
+}
+
+#[test]
+fn a_weighted_floor_holds_in_units() {
+    let snap = weighted_ten();
+    let mut set = settings("100%", Strategy::Replace);
+    set.min_healthy_percentage = Some(70);
+    let s = plan_release(&snap, &set).unwrap();
+    assert_eq!(s.healthy_floor, 7, "70% of 10 units");
+    for b in &s.batches {
+        assert!(
+            b.capacity_during.healthy_in_service >= 7,
+            "never below 7 units: {b:?}"
+        );
+        let healthy_taken =
+            b.capacity_before.healthy_in_service - b.capacity_during.healthy_in_service;
+        assert_eq!(healthy_taken, batch_units(&snap, b), "all were healthy");
+        assert!(healthy_taken <= 3);
+    }
+    // Counting instances instead would take three at a time: up to 6 units, down to 4.
+    let plain = {
+        let mut p = snap.clone();
+        p.launch = LaunchSource::None;
+        p.desired_capacity = 6;
+        p
+    };
+    let counted = plan_release(&plain, &set).unwrap();
+    assert_eq!(
+        counted.batches[0].units, None,
+        "unweighted batches carry no units"
+    );
+    assert_eq!(
+        counted.batches[0].instance_ids.len(),
+        1,
+        "70% of 6 instances: one at a time"
+    );
+}
+
+#[test]
+fn unweighted_policies_count_instances() {
+    let mut snap = weighted_ten();
+    if let LaunchSource::MixedInstancesPolicy { overrides, .. } = &mut snap.launch {
+        overrides
+            .iter_mut()
+            .for_each(|o| o.weighted_capacity = None);
+    }
+    snap.desired_capacity = 6;
+    let s = plan_release(&snap, &settings("50%", Strategy::Surge)).unwrap();
+    assert_eq!(s.batch_size, 3);
+    assert!(s
+        .batches
+        .iter()
+        .all(|b| b.units.is_none() && b.instance_ids.len() == 3));
 }

@@ -26,8 +26,11 @@ pub fn render_markdown(snapshot: &GroupSnapshot, schedule: &Schedule) -> String 
     );
     let _ = writeln!(
         out,
-        "- **Strategy** {}, batches of {}; healthy floor {} in service at every step",
-        schedule.strategy, schedule.batch_size, schedule.healthy_floor
+        "- **Strategy** {}, batches of {}{unit}; healthy floor {}{unit} in service at every step",
+        schedule.strategy,
+        schedule.batch_size,
+        schedule.healthy_floor,
+        unit = super::unit(snapshot)
     );
     let _ = writeln!(
         out,
@@ -80,7 +83,7 @@ pub fn render_markdown(snapshot: &GroupSnapshot, schedule: &Schedule) -> String 
             out,
             "| {} | {} | {} | {} | {} | {} | +{} | {} |",
             b.index + 1,
-            b.instance_ids.len(),
+            b.size(),
             escape(&zones(b)),
             steps(b, |c: &Capacity| c.desired),
             steps(b, |c: &Capacity| c.max),
@@ -116,7 +119,16 @@ pub fn render_markdown(snapshot: &GroupSnapshot, schedule: &Schedule) -> String 
         } else {
             String::new()
         };
-        let _ = writeln!(out, "- Batch {}: {}{tail}", b.index + 1, shown.join(", "));
+        let size = match b.units {
+            Some(_) => format!("{}: ", b.size()),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "- Batch {}: {size}{}{tail}",
+            b.index + 1,
+            shown.join(", ")
+        );
     }
     out.push_str("\n</details>\n");
 
@@ -161,9 +173,13 @@ fn gantt(out: &mut String, schedule: &Schedule) {
                 at(b.starts_at_secs)
             );
         }
+        let units = match b.units {
+            Some(u) => format!("{u} unit{}, ", if u == 1 { "" } else { "s" }),
+            None => String::new(),
+        };
         let _ = writeln!(
             out,
-            "    Batch {n} ({} instance{}) :b{n}, {}, {}",
+            "    Batch {n} ({units}{} instance{}) :b{n}, {}, {}",
             b.instance_ids.len(),
             if b.instance_ids.len() == 1 { "" } else { "s" },
             at(b.starts_at_secs),

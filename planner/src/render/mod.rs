@@ -41,6 +41,15 @@ pub fn duration(secs: u64) -> String {
 }
 
 /// `us-east-1a 2, us-east-1b 1`.
+/// After a size in a weighted group's preview: its sizes are capacity units.
+pub(crate) fn unit(snapshot: &GroupSnapshot) -> &'static str {
+    if snapshot.is_weighted() {
+        " units"
+    } else {
+        ""
+    }
+}
+
 pub(crate) fn zones(batch: &Batch) -> String {
     batch
         .by_az

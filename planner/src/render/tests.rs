@@ -146,3 +146,47 @@ gantt
     Batch 3 (1 instance) :b3, 2000-01-01 00:08:00, 2000-01-01 00:11:00
 ```
 "##;
+
+#[test]
+fn weighted_groups_show_units_and_instances() {
+    use crate::model::Override;
+    let (mut snapshot, _, _) = fixture();
+    let weights = [2u32, 2, 1, 1];
+    snapshot.instances.truncate(weights.len());
+    for (i, w) in snapshot.instances.iter_mut().zip(weights) {
+        i.weighted_capacity = Some(w);
+    }
+    snapshot.desired_capacity = 6;
+    snapshot.launch = LaunchSource::MixedInstancesPolicy {
+        launch_template_id: Some("lt-main".into()),
+        launch_template_name: None,
+        version: "1".into(),
+        instance_types: vec![],
+        overrides: vec![Override {
+            weighted_capacity: Some(2),
+            ..Override::default()
+        }],
+    };
+    let settings = ReleaseSettings {
+        batch_size: BatchSize::Percent(50),
+        ..ReleaseSettings::new("ami-new")
+    };
+    let schedule = plan_release(&snapshot, &settings).unwrap();
+    let text = render_text(&snapshot, &schedule);
+    assert!(text.contains("batches of 3 units)"), "{text}");
+    assert!(text.contains("Healthy floor: 6 units in service"), "{text}");
+    let first = &schedule.batches[0];
+    let line = format!(
+        "Batch 1: {} units ({} instances): ",
+        first.units.unwrap(),
+        first.instance_ids.len()
+    );
+    assert!(text.contains(&line), "{line:?} in {text}");
+    let md = render_markdown(&snapshot, &schedule);
+    assert!(
+        md.contains("batches of 3 units; healthy floor 6 units"),
+        "{md}"
+    );
+    assert!(md.contains(&format!("| 1 | {} |", first.size())), "{md}");
+    assert!(md.contains(&format!("- {line}")), "{md}");
+}

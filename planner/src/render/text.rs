@@ -9,9 +9,10 @@ use std::fmt::Write;
 pub fn render_text(snapshot: &GroupSnapshot, schedule: &Schedule) -> String {
     let mut out = String::new();
     let c = &schedule.counts;
+    let unit = super::unit(snapshot);
     let _ = writeln!(
         out,
-        "Release of {} to {} (strategy {}, batches of {})",
+        "Release of {} to {} (strategy {}, batches of {}{unit})",
         schedule.group_name, schedule.target_image_id, schedule.strategy, schedule.batch_size
     );
     let _ = writeln!(
@@ -40,7 +41,7 @@ pub fn render_text(snapshot: &GroupSnapshot, schedule: &Schedule) -> String {
     );
     let _ = writeln!(
         out,
-        "Healthy floor: {} in service at every step",
+        "Healthy floor: {}{unit} in service at every step",
         schedule.healthy_floor
     );
     let _ = writeln!(
@@ -81,7 +82,7 @@ pub fn render_text(snapshot: &GroupSnapshot, schedule: &Schedule) -> String {
         .map(|b| {
             [
                 (b.index + 1).to_string(),
-                b.instance_ids.len().to_string(),
+                b.size(),
                 zones(b),
                 steps(b, |c: &Capacity| c.desired),
                 steps(b, |c: &Capacity| c.max),
@@ -110,7 +111,20 @@ pub fn render_text(snapshot: &GroupSnapshot, schedule: &Schedule) -> String {
 
     out.push('\n');
     for b in &schedule.batches {
-        let _ = writeln!(out, "Batch {}: {}", b.index + 1, b.instance_ids.join(", "));
+        match b.units {
+            Some(_) => {
+                let _ = writeln!(
+                    out,
+                    "Batch {}: {}: {}",
+                    b.index + 1,
+                    b.size(),
+                    b.instance_ids.join(", ")
+                );
+            }
+            None => {
+                let _ = writeln!(out, "Batch {}: {}", b.index + 1, b.instance_ids.join(", "));
+            }
+        }
     }
     out
 }

@@ -76,13 +76,48 @@ fn infer_mode(a: &Args, snap: &GroupSnapshot) -> Result<LaunchMode, Diagnostics>
         return Ok(*m);
     }
     match &snap.launch {
-        LaunchSource::LaunchTemplate { .. } => Ok(LaunchMode::LaunchTemplate),
+        LaunchSource::LaunchTemplate { .. } | LaunchSource::MixedInstancesPolicy { .. } => {
+            Ok(LaunchMode::LaunchTemplate)
+        }
         LaunchSource::LaunchConfiguration { .. } => Ok(LaunchMode::LaunchConfiguration),
         other => Err(Diagnostic::error(
             "Cannot infer launch_mode",
             format!("Group {} launches from {other}; set launch_mode = \"external\" and point its launch template at the image in the tool that owns it.", snap.name),
         )
         .at(AttrPath::root("launch_mode"))
+        .into()),
+    }
+}
+
+/// What a mixed instances policy allows, refused here rather than after the lock: a launch
+/// configuration cannot be written into it, and an override with its own launch template must be
+/// movable onto the image (`GroupSnapshot::unmovable_override`).
+fn check_mixed(
+    mode: LaunchMode,
+    snap: &GroupSnapshot,
+    target: Option<&str>,
+) -> Result<(), Diagnostics> {
+    if !matches!(snap.launch, LaunchSource::MixedInstancesPolicy { .. }) {
+        return Ok(());
+    }
+    if mode == LaunchMode::LaunchConfiguration {
+        return Err(Diagnostic::error(
+            "A mixed instances policy has no launch configuration",
+            format!("Group {} launches from a {}; use launch_mode = \"launch_template\" (a new version of the policy's launch template) or \"external\".", snap.name, snap.launch),
+        )
+        .at(AttrPath::root("launch_mode"))
+        .into());
+    }
+    let Some(target) = target.filter(|_| mode == LaunchMode::LaunchTemplate) else {
+        return Ok(());
+    };
+    match snap.unmovable_override(target) {
+        None => Ok(()),
+        Some(o) => Err(Diagnostic::error(
+            format!("Cannot move {} of group {}", o.label, snap.name),
+            o.to_string(),
+        )
+        .at(AttrPath::root("image_id"))
         .into()),
     }
 }
@@ -267,30 +302,49 @@ async fn prune_template_versions(
     outcome: &rollout::Outcome,
     keep: u32,
 ) {
-    use rollout::LaunchSetting;
-    let Some(LaunchSetting::Template { id, version }) = &outcome.launch else {
+    let Some(launch) = &outcome.launch else {
         return;
     };
-    let Ok(current) = version.parse::<i64>() else {
-        return;
-    };
-    let mut protected = vec![current];
-    if let Some(LaunchSetting::Template { id: was, version }) = &outcome.previous_launch {
-        if was == id {
-            protected.extend(version.parse::<i64>().ok());
+    // Each template the group launches from (a mixed instances policy's and its overrides'),
+    // keeping every version the group uses now or a rollback returns to, whichever template
+    // it belongs to.
+    let in_use: Vec<(&str, &str)> = launch
+        .template_versions()
+        .into_iter()
+        .chain(
+            outcome
+                .previous_launch
+                .iter()
+                .flat_map(|l| l.template_versions()),
+        )
+        .collect();
+    let mut templates: Vec<(&str, i64)> = vec![];
+    for (id, version) in launch.template_versions() {
+        if let (Ok(n), false) = (
+            version.parse::<i64>(),
+            templates.iter().any(|(t, _)| *t == id),
+        ) {
+            templates.push((id, n));
         }
     }
-    let pruned = match aws.ec2().await {
-        Ok(ec2) => rollout::prune::prune(&ec2, id, group, keep, current, &protected).await,
-        Err(e) => Err(e),
-    };
-    match pruned {
-        Ok(deleted) if !deleted.is_empty() => {
-            tracing::info!(template = %id, versions = ?deleted, "deleted launch template versions of earlier releases")
-        }
-        Ok(_) => {}
-        Err(e) => {
-            tracing::warn!(template = %id, "could not prune the launch template versions of earlier releases: {e}")
+    for (id, current) in templates {
+        let protected: Vec<i64> = in_use
+            .iter()
+            .filter(|(t, _)| *t == id)
+            .filter_map(|(_, v)| v.parse::<i64>().ok())
+            .collect();
+        let pruned = match aws.ec2().await {
+            Ok(ec2) => rollout::prune::prune(&ec2, id, group, keep, current, &protected).await,
+            Err(e) => Err(e),
+        };
+        match pruned {
+            Ok(deleted) if !deleted.is_empty() => {
+                tracing::info!(template = %id, versions = ?deleted, "deleted launch template versions of earlier releases")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(template = %id, "could not prune the launch template versions of earlier releases: {e}")
+            }
         }
     }
 }
@@ -495,8 +549,13 @@ impl Resource<crate::aws::Aws> for ReleaseResource {
         // A mode from a value known only after apply stays unknown: reading it as unset would
         // plan the inferred mode, and the apply would then see another one.
         if !a.launch_mode.is_unknown() {
-            let mode = launch_mode_name(infer_mode(&a, &snap)?);
-            set(&mut planned, "launch_mode", Value::from(mode));
+            let mode = infer_mode(&a, &snap)?;
+            check_mixed(mode, &snap, image)?;
+            set(
+                &mut planned,
+                "launch_mode",
+                Value::from(launch_mode_name(mode)),
+            );
         }
         if !a.health_check.is_unknown() {
             let health = health(&a, &snap).as_str();
@@ -839,6 +898,7 @@ mod tests {
                     health: release_planner::Health::Healthy,
                     protected_from_scale_in: false,
                     launch_time: None,
+                    weighted_capacity: None,
                 })
                 .collect(),
             availability_zones: vec!["a".into()],
@@ -852,6 +912,90 @@ mod tests {
             launch_image_id: Some("ami-new".into()),
             replacement: Default::default(),
         }
+    }
+
+    /// A group launching through a mixed instances policy whose override 1 has its own template
+    /// on `own_image`; the policy's template launches ami-old.
+    fn mixed(own_image: &str) -> GroupSnapshot {
+        let mut g = group("$Latest", &["ami-old", "ami-old"]);
+        g.launch_image_id = Some("ami-old".into());
+        g.launch = LaunchSource::MixedInstancesPolicy {
+            launch_template_id: Some("lt-1".into()),
+            launch_template_name: None,
+            version: "$Latest".into(),
+            instance_types: vec!["m5.large".into(), "m6g.large".into()],
+            overrides: vec![
+                release_planner::Override {
+                    instance_type: Some("m5.large".into()),
+                    ..Default::default()
+                },
+                release_planner::Override {
+                    instance_type: Some("m6g.large".into()),
+                    launch_template: Some(release_planner::TemplateRef {
+                        id: Some("lt-arm".into()),
+                        name: None,
+                        version: "4".into(),
+                    }),
+                    image_id: Some(own_image.into()),
+                    ..Default::default()
+                },
+            ],
+        };
+        g
+    }
+
+    #[test]
+    fn mixed_instances_policies_are_released_as_templates_or_refused_naming_the_override() {
+        let inferred = parse(&cfg(&[])).unwrap();
+        assert_eq!(
+            infer_mode(&inferred, &mixed("ami-old")).unwrap(),
+            LaunchMode::LaunchTemplate
+        );
+        assert!(check_mixed(
+            LaunchMode::LaunchTemplate,
+            &mixed("ami-old"),
+            Some("ami-new")
+        )
+        .is_ok());
+        assert!(
+            check_mixed(
+                LaunchMode::LaunchTemplate,
+                &mixed("ami-new"),
+                Some("ami-new")
+            )
+            .is_ok(),
+            "already on the image"
+        );
+        let refused = check_mixed(
+            LaunchMode::LaunchTemplate,
+            &mixed("ami-arm"),
+            Some("ami-new"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(refused.contains("override 1 (m6g.large)"), "{refused}");
+        assert!(refused.contains("ami-arm"), "{refused}");
+        assert!(
+            check_mixed(LaunchMode::External, &mixed("ami-arm"), Some("ami-new")).is_ok(),
+            "external: its owner moves the templates"
+        );
+        let lc = check_mixed(
+            LaunchMode::LaunchConfiguration,
+            &mixed("ami-old"),
+            Some("ami-new"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(lc.contains("has no launch configuration"), "{lc}");
+        assert!(
+            check_mixed(
+                LaunchMode::LaunchConfiguration,
+                &group("1", &["ami-old"]),
+                None
+            )
+            .is_ok(),
+            "only policies are checked"
+        );
     }
 
     #[test]

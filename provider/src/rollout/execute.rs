@@ -729,8 +729,23 @@ async fn switch_launch(
     current: Option<LaunchSetting>,
 ) -> Result<Option<LaunchSetting>, ReleaseError> {
     let target = &cfg.settings.target_image_id;
-    if snap.launch_image_id.as_deref() == Some(target.as_str()) {
+    // A mixed instances policy's overrides with their own template launch too.
+    let off_target = snap.overrides().iter().enumerate().find(|(_, o)| {
+        o.launch_template.is_some() && o.image_id.as_deref() != Some(target.as_str())
+    });
+    if snap.launch_image_id.as_deref() == Some(target.as_str()) && off_target.is_none() {
         return Ok(current);
+    }
+    if let (LaunchMode::External, Some((index, o))) = (cfg.mode, off_target) {
+        return Err(ReleaseError {
+            untouched: false,
+            ..ReleaseError::new(format!(
+                "group {}: {} of the mixed instances policy launches {} but the release targets {target}; in external launch mode every launch template of the policy must already point at the image",
+                group.name(),
+                o.label(index),
+                o.image_id.as_deref().unwrap_or("an unknown image")
+            ))
+        });
     }
     if cfg.mode == LaunchMode::External {
         return Err(ReleaseError {
@@ -962,7 +977,12 @@ async fn execute_batches(
             });
         };
         launches.budget.get_or_insert_with(|| {
-            let sizes = schedule.batches.iter().map(|b| b.instance_ids.len());
+            // In a weighted group a batch's units bound its launches (each instance counts
+            // for at least one unit, and lighter ones may replace heavier).
+            let sizes = schedule
+                .batches
+                .iter()
+                .map(|b| b.units.map_or(b.instance_ids.len(), |u| u as usize));
             sizes.clone().sum::<usize>() + sizes.max().unwrap_or(0)
         });
         // A batch that was handed over has begun already; it ends before the apply stops.
@@ -1158,7 +1178,9 @@ async fn run_batch(
                 .hand_over_to
                 .filter(|next| same_size(next, during) && !step.cancel.is_tripped());
             if over.is_none() {
-                step.ledger.decremented(batch.instance_ids.len() as u32);
+                // The group's desired capacity drops by each instance's units.
+                step.ledger
+                    .decremented(snap.units_of_ids(&batch.instance_ids));
             }
             group
                 .remove(&batch.instance_ids, over.is_none())
@@ -1248,13 +1270,15 @@ async fn wait_for_new(
             .filter(serving)
             .filter(|i| &i.image_id == target)
             .collect();
+        // In capacity units when the group weighs its instances (`release_planner::units`).
         let old_remaining = snap
             .instances
             .iter()
             .filter(serving)
             .filter(|i| &i.image_id != target)
-            .count() as u32;
-        let needed = desired.saturating_sub(old_remaining) as usize;
+            .map(|i| snap.units_of(i))
+            .sum::<u32>();
+        let needed = desired.saturating_sub(old_remaining);
         launched = on_target
             .iter()
             .filter(|i| !known.contains(&i.id))
@@ -1331,15 +1355,17 @@ async fn wait_for_new(
         let now = Instant::now();
         healthy_since.retain(|id, _| healthy.contains(id));
         // Instances from before this batch have served already: no warm-up for them.
-        let serving_already = healthy.iter().filter(|id| known.contains(*id)).count();
+        let serving_already = snap.units_of_ids(healthy.iter().filter(|id| known.contains(*id)));
         for id in healthy.iter().filter(|id| !known.contains(*id)) {
             healthy_since.entry(id.clone()).or_insert(observed);
         }
         let ready = serving_already
-            + healthy_since
-                .values()
-                .filter(|t| now.duration_since(**t) >= warmup)
-                .count();
+            + snap.units_of_ids(
+                healthy_since
+                    .iter()
+                    .filter(|(_, t)| now.duration_since(**t) >= warmup)
+                    .map(|(id, _)| id),
+            );
         if ready >= needed {
             return Ok(snap);
         }
@@ -1347,8 +1373,9 @@ async fn wait_for_new(
             if release_deadline_binds {
                 return Err(BatchError::new(
                     format!(
-                        "the release's timeout ({}) ran out while {ready} of {needed} instance(s) on {target} were healthy and warmed up — the group is consistent, apply again to continue (or raise `timeouts`)",
-                        humantime(cfg.total_timeout)
+                        "the release's timeout ({}) ran out while {ready} of {needed} {} on {target} were healthy and warmed up — the group is consistent, apply again to continue (or raise `timeouts`)",
+                        humantime(cfg.total_timeout),
+                        counted(&snap)
                     ),
                     vec![],
                     FailKind::Stopped,
@@ -1360,7 +1387,8 @@ async fn wait_for_new(
             };
             return Err(BatchError::new(
                 format!(
-                    "only {ready} of {needed} instance(s) on {target} became healthy ({source}) and warmed up in time (new: {})",
+                    "only {ready} of {needed} {} on {target} became healthy ({source}) and warmed up in time (new: {})",
+                    counted(&snap),
                     if launched.is_empty() { "none".into() } else { launched.join(", ") }
                 ),
                 launched,
@@ -1385,6 +1413,42 @@ async fn wait_for_new(
         let pacing = group.throttle().pacing;
         paced += pacing;
         tokio::time::sleep(delay.max(Duration::from_millis(20)) + pacing).await;
+    }
+}
+
+/// Makes room for a decrementing termination of `units` at the group's minimum size: AWS refuses
+/// one that takes desired capacity below it. Only a weighted group gets there (the instances it
+/// launched for a surge may weigh more than the surge added). Lowering desired capacity instead
+/// would let the group's own scale-in pick other instances, serving ones of older launch settings
+/// first. The restore puts the minimum back from the record.
+async fn room_at_min(
+    group: &dyn GroupApi,
+    ledger: &Ledger,
+    size: &mut (u32, u32, u32),
+    units: u32,
+    weighted: bool,
+) {
+    let (desired, min, max) = *size;
+    if !weighted || desired.saturating_sub(units) >= min {
+        return;
+    }
+    let lower = desired.saturating_sub(units);
+    let set = group.set_capacity(desired, lower, max).await;
+    ledger.set(desired, set.is_ok());
+    match set {
+        Ok(()) => size.1 = lower,
+        Err(e) => {
+            tracing::warn!("could not lower the group's minimum size to remove an instance: {e}")
+        }
+    }
+}
+
+/// What a batch's wait counts: capacity units in a group that weighs its instances.
+fn counted(snap: &GroupSnapshot) -> &'static str {
+    if snap.is_weighted() {
+        "capacity unit(s)"
+    } else {
+        "instance(s)"
     }
 }
 
@@ -1535,7 +1599,8 @@ async fn remove_failed_batch(
     };
     ledger.observe(snap.desired_capacity);
     let floor = settings.healthy_floor(&snap, ledger.base());
-    let mut healthy = snap.healthy_in_service();
+    // Capacity units, as the floor (one per instance without weights).
+    let mut healthy = snap.healthy_units();
     let mut doomed: Vec<&release_planner::InstanceSnapshot> = snap
         .instances
         .iter()
@@ -1550,19 +1615,29 @@ async fn remove_failed_batch(
     doomed.sort_by_key(|i| (i.is_healthy_in_service(), i.id.clone()));
     let decrement = settings.strategy == Strategy::Surge;
     let (mut terminated, mut kept) = (vec![], vec![]);
+    let mut size = (snap.desired_capacity, snap.min_size, snap.max_size);
     for i in doomed {
         let serving = i.is_healthy_in_service();
-        if serving && healthy <= floor {
+        let units = snap.units_of(i);
+        if serving && healthy.saturating_sub(units) < floor {
             kept.push(i.id.clone());
             continue;
         }
         if decrement {
-            ledger.decremented(1);
+            // The failed batch's instances go whatever they weigh (the floor kept those it
+            // needs above).
+            room_at_min(group, ledger, &mut size, units, snap.is_weighted()).await;
+            ledger.decremented(units);
         }
         match group.terminate(&i.id, decrement).await {
             Ok(()) => {
+                if decrement {
+                    size.0 = size.0.saturating_sub(units);
+                }
                 terminated.push(i.id.clone());
-                healthy -= u32::from(serving);
+                if serving {
+                    healthy -= units;
+                }
             }
             Err(e) => {
                 tracing::warn!(instance_id = %i.id, "could not terminate a new instance of the failed batch: {e}")
@@ -1724,9 +1799,9 @@ async fn remove_surplus(
         .collect();
     // Only what exists because desired was raised; a group still scaling in on its own is left
     // to finish.
-    let surplus = (live.len() as u32)
-        .min(snap.desired_capacity)
-        .saturating_sub(own);
+    // In capacity units when the group weighs its instances.
+    let live_units: u32 = live.iter().map(|i| snap.units_of(i)).sum();
+    let surplus = live_units.min(snap.desired_capacity).saturating_sub(own);
     live.sort_by_key(|i| {
         (
             i.is_healthy_in_service(),
@@ -1737,10 +1812,30 @@ async fn remove_surplus(
     });
     let mut removed = vec![];
     let mut failed = None;
-    for i in live.into_iter().take(surplus as usize) {
-        ledger.decremented(1);
+    let mut removed_units = 0u32;
+    let mut size = (snap.desired_capacity, snap.min_size, snap.max_size);
+    for i in live {
+        if removed_units >= surplus {
+            break;
+        }
+        let units = snap.units_of(i);
+        let serving = i.is_healthy_in_service();
+        if removed_units + units > surplus {
+            // Heavier than what is left (weights): one that serves stays (the group is then
+            // above its own capacity by less than it); one that does not goes, or lowering
+            // desired capacity would let the group's scale-in take serving instances instead.
+            if serving {
+                break;
+            }
+            room_at_min(group, ledger, &mut size, units, snap.is_weighted()).await;
+        }
+        removed_units += units;
+        ledger.decremented(units);
         match group.terminate(&i.id, true).await {
-            Ok(()) => removed.push(i.id.clone()),
+            Ok(()) => {
+                size.0 = size.0.saturating_sub(units);
+                removed.push(i.id.clone())
+            }
             Err(e) => failed = Some(e),
         }
     }

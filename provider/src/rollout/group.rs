@@ -17,20 +17,73 @@ pub use release_planner::HealthCheck as HealthSource;
 /// How the group launches instances, before or after the release changed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LaunchSetting {
-    Template { id: String, version: String },
-    Configuration { name: String },
+    Template {
+        id: String,
+        version: String,
+    },
+    Configuration {
+        name: String,
+    },
+    /// A mixed instances policy: its launch template, and the overrides that have their own
+    /// (by position in the policy). Everything else in the policy (instance types, weights, the
+    /// Spot/On-Demand distribution) is left as the group holds it.
+    Mixed {
+        id: String,
+        version: String,
+        overrides: Vec<OverrideTemplate>,
+    },
+}
+
+/// The launch template of one override of a mixed instances policy, pinned to a version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverrideTemplate {
+    pub index: usize,
+    pub id: String,
+    pub version: String,
 }
 
 impl LaunchSetting {
-    /// Compact form stored in the release record: `lt:<id>:<version>` or `lc:<name>`.
+    /// Compact form stored in the release record: `lt:<id>:<version>`, `lc:<name>`, or
+    /// `mip:<id>:<version>` followed by `;<index>=<id>:<version>` for each override's own template.
     pub fn encode(&self) -> String {
         match self {
             LaunchSetting::Template { id, version } => format!("lt:{id}:{version}"),
             LaunchSetting::Configuration { name } => format!("lc:{name}"),
+            LaunchSetting::Mixed {
+                id,
+                version,
+                overrides,
+            } => {
+                let mut s = format!("mip:{id}:{version}");
+                for o in overrides {
+                    s.push_str(&format!(";{}={}:{}", o.index, o.id, o.version));
+                }
+                s
+            }
         }
     }
 
     pub fn decode(s: &str) -> Option<LaunchSetting> {
+        if let Some(rest) = s.strip_prefix("mip:") {
+            let mut parts = rest.split(';');
+            let (id, version) = parts.next()?.rsplit_once(':')?;
+            let overrides = parts
+                .map(|p| {
+                    let (index, template) = p.split_once('=')?;
+                    let (id, version) = template.rsplit_once(':')?;
+                    Some(OverrideTemplate {
+                        index: index.parse().ok()?,
+                        id: id.into(),
+                        version: version.into(),
+                    })
+                })
+                .collect::<Option<Vec<_>>>()?;
+            return Some(LaunchSetting::Mixed {
+                id: id.into(),
+                version: version.into(),
+                overrides,
+            });
+        }
         if let Some(rest) = s.strip_prefix("lt:") {
             let (id, version) = rest.rsplit_once(':')?;
             return Some(LaunchSetting::Template {
@@ -47,6 +100,40 @@ impl LaunchSetting {
         match self {
             LaunchSetting::Template { id, version } => format!("{id} version {version}"),
             LaunchSetting::Configuration { name } => name.clone(),
+            LaunchSetting::Mixed {
+                id,
+                version,
+                overrides,
+            } => {
+                let mut s = format!("{id} version {version} (mixed instances policy");
+                for o in overrides {
+                    s.push_str(&format!(
+                        "; override {}: {} version {}",
+                        o.index, o.id, o.version
+                    ));
+                }
+                s.push(')');
+                s
+            }
+        }
+    }
+
+    /// Every (template id, version) this setting launches from: the ones a pruning keeps.
+    pub fn template_versions(&self) -> Vec<(&str, &str)> {
+        match self {
+            LaunchSetting::Template { id, version } => vec![(id, version)],
+            LaunchSetting::Configuration { .. } => vec![],
+            LaunchSetting::Mixed {
+                id,
+                version,
+                overrides,
+            } => std::iter::once((id.as_str(), version.as_str()))
+                .chain(
+                    overrides
+                        .iter()
+                        .map(|o| (o.id.as_str(), o.version.as_str())),
+                )
+                .collect(),
         }
     }
 }
@@ -587,17 +674,27 @@ impl GroupApi for AwsGroup {
 
     async fn launch(&self) -> Result<Option<LaunchSetting>, AwsError> {
         let g = self.read_settings().await?;
-        if let Some(lt) = g.launch_template() {
-            let id = match lt.launch_template_id() {
-                Some(id) => id.to_string(),
-                None => {
-                    self.template_id(lt.launch_template_name().unwrap_or_default())
-                        .await?
+        // A group has one of the three (CreateAutoScalingGroup); an answer naming a launch
+        // template beside the policy (moto does) launches through the policy.
+        if let Some(policy) = g.mixed_instances_policy().and_then(|p| p.launch_template()) {
+            if let Some(spec) = policy.launch_template_specification() {
+                let (id, version) = self.pinned(spec).await?;
+                let mut overrides = vec![];
+                for (index, o) in policy.overrides().iter().enumerate() {
+                    if let Some(spec) = o.launch_template_specification() {
+                        let (id, version) = self.pinned(spec).await?;
+                        overrides.push(OverrideTemplate { index, id, version });
+                    }
                 }
-            };
-            let version = self
-                .resolve_version(&id, lt.version().unwrap_or("$Default"))
-                .await?;
+                return Ok(Some(LaunchSetting::Mixed {
+                    id,
+                    version,
+                    overrides,
+                }));
+            }
+        }
+        if let Some(lt) = g.launch_template() {
+            let (id, version) = self.pinned(lt).await?;
             return Ok(Some(LaunchSetting::Template { id, version }));
         }
         Ok(g.launch_configuration_name()
@@ -613,13 +710,47 @@ impl GroupApi for AwsGroup {
         release_id: &str,
     ) -> Result<LaunchSetting, AwsError> {
         let new = match current {
-            LaunchSetting::Template { id, version } => {
-                self.new_template_version(id, version, image, release_id)
-                    .await?
-            }
+            LaunchSetting::Template { id, version } => LaunchSetting::Template {
+                id: id.clone(),
+                version: self
+                    .new_template_version(id, version, image, release_id)
+                    .await?,
+            },
             LaunchSetting::Configuration { name } => {
                 self.new_launch_configuration(name, image, release_id)
                     .await?
+            }
+            LaunchSetting::Mixed {
+                id,
+                version,
+                overrides,
+            } => {
+                let main = self
+                    .new_template_version(id, version, image, release_id)
+                    .await?;
+                let mut moved = vec![];
+                for o in overrides {
+                    // An override on the policy's own template version moves with it; one
+                    // already on the image stays (the plan refused any other).
+                    let new_version = if (&o.id, &o.version) == (id, version) {
+                        main.clone()
+                    } else if self.version_image(&o.id, &o.version).await?.as_deref() == Some(image)
+                    {
+                        o.version.clone()
+                    } else {
+                        self.new_template_version(&o.id, &o.version, image, release_id)
+                            .await?
+                    };
+                    moved.push(OverrideTemplate {
+                        version: new_version,
+                        ..o.clone()
+                    });
+                }
+                LaunchSetting::Mixed {
+                    id: id.clone(),
+                    version: main,
+                    overrides: moved,
+                }
             }
         };
         self.set_launch(&new).await?;
@@ -627,12 +758,31 @@ impl GroupApi for AwsGroup {
     }
 
     async fn set_launch(&self, setting: &LaunchSetting) -> Result<(), AwsError> {
+        let policy = match setting {
+            LaunchSetting::Mixed { .. } => Some(self.read_settings().await?),
+            _ => None,
+        };
         self.changed(false);
         let req = self
             .asg
             .update_auto_scaling_group()
             .auto_scaling_group_name(&self.name);
         let req = match setting {
+            LaunchSetting::Mixed {
+                id,
+                version,
+                overrides,
+            } => {
+                let group = policy.as_ref().expect("read above");
+                let current = group.mixed_instances_policy().ok_or_else(|| {
+                    AwsError::new(
+                        "UpdateAutoScalingGroup",
+                        &self.name,
+                        "the group no longer has a mixed instances policy (changed by someone else during the release?)",
+                    )
+                })?;
+                req.mixed_instances_policy(repoint_policy(current, id, version, overrides))
+            }
             LaunchSetting::Template { id, version } => req.launch_template(
                 aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
                     .launch_template_id(id)
@@ -739,7 +889,76 @@ impl GroupApi for AwsGroup {
     }
 }
 
+/// `policy` with its launch template at `id`/`version` and each override in `overrides` at its
+/// own; the instance types, weights and Spot/On-Demand distribution exactly as they were. AWS
+/// takes a template by id or by name, not both (DescribeAutoScalingGroups may answer both).
+fn repoint_policy(
+    policy: &aws_sdk_autoscaling::types::MixedInstancesPolicy,
+    id: &str,
+    version: &str,
+    overrides: &[OverrideTemplate],
+) -> aws_sdk_autoscaling::types::MixedInstancesPolicy {
+    use aws_sdk_autoscaling::types::{LaunchTemplate, LaunchTemplateSpecification};
+    let spec = |id: &str, version: &str| {
+        LaunchTemplateSpecification::builder()
+            .launch_template_id(id)
+            .version(version)
+            .build()
+    };
+    let current = policy.launch_template();
+    let kept = current.map(|t| t.overrides().to_vec()).unwrap_or_default();
+    let moved: Vec<_> = kept
+        .into_iter()
+        .enumerate()
+        .map(|(index, mut o)| {
+            if let Some(m) = overrides.iter().find(|m| m.index == index) {
+                o.launch_template_specification = Some(spec(&m.id, &m.version));
+            }
+            o
+        })
+        .collect();
+    let template = LaunchTemplate::builder()
+        .launch_template_specification(spec(id, version))
+        .set_overrides(Some(moved).filter(|o| !o.is_empty()))
+        .build();
+    let mut policy = policy.clone();
+    policy.launch_template = Some(template);
+    policy
+}
+
 impl AwsGroup {
+    /// The template of `spec` by id, and its version as a number (`$Latest` / `$Default` are
+    /// pinned, so a rollback returns to exactly this version).
+    async fn pinned(
+        &self,
+        spec: &aws_sdk_autoscaling::types::LaunchTemplateSpecification,
+    ) -> Result<(String, String), AwsError> {
+        let id = match spec.launch_template_id() {
+            Some(id) => id.to_string(),
+            None => {
+                self.template_id(spec.launch_template_name().unwrap_or_default())
+                    .await?
+            }
+        };
+        let version = self
+            .resolve_version(&id, spec.version().unwrap_or("$Default"))
+            .await?;
+        Ok((id, version))
+    }
+
+    /// The image version `version` of template `id` launches.
+    async fn version_image(&self, id: &str, version: &str) -> Result<Option<String>, AwsError> {
+        let v = self.template_version(Some(id), None, version).await?;
+        let image = v.and_then(|v| {
+            v.launch_template_data()
+                .and_then(|d| d.image_id().map(str::to_string))
+        });
+        match image {
+            Some(i) => Ok(Some(self.resolve_image(&i).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// The group, and when its own answer arrived (before the image lookups that follow it).
     async fn read(&self, launch: bool) -> Result<(GroupSnapshot, Instant), AwsError> {
         let err = |e: release_planner::aws::SnapshotError| {
@@ -757,8 +976,7 @@ impl AwsGroup {
             }
         };
         // A template's image comes from this client's version reads (see `TemplateVersion`).
-        let template = g.launch_template().is_some()
-            || (g.launch_configuration_name().is_none() && g.mixed_instances_policy().is_some());
+        let template = g.launch_template().is_some() || g.mixed_instances_policy().is_some();
         let mut cache = self.aws.take_instance_images();
         let r = release_planner::aws::snapshot_of(
             &self.asg,
@@ -792,6 +1010,23 @@ impl AwsGroup {
         }
         if let Some(image) = snap.launch_image_id.take() {
             snap.launch_image_id = Some(self.resolve_image(&image).await?);
+        }
+        if launch && template {
+            if let LaunchSource::MixedInstancesPolicy { overrides, .. } = &mut snap.launch {
+                for o in overrides.iter_mut() {
+                    let Some(t) = &o.launch_template else {
+                        continue;
+                    };
+                    let id = match &t.id {
+                        Some(id) => id.clone(),
+                        None => {
+                            self.template_id(t.name.as_deref().unwrap_or_default())
+                                .await?
+                        }
+                    };
+                    o.image_id = self.version_image(&id, &t.version).await?;
+                }
+            }
         }
         Ok((snap, observed))
     }
@@ -920,7 +1155,7 @@ impl AwsGroup {
             })
     }
 
-    /// A new version with only the image changed. `SourceVersion` makes AWS copy everything else;
+    /// A new version with only the image changed; returns its number. `SourceVersion` makes AWS copy everything else;
     /// the common fields are also sent explicitly because some implementations ignore it.
     async fn new_template_version(
         &self,
@@ -928,7 +1163,7 @@ impl AwsGroup {
         version: &str,
         image: &str,
         release_id: &str,
-    ) -> Result<LaunchSetting, AwsError> {
+    ) -> Result<String, AwsError> {
         use aws_sdk_ec2::types::{
             LaunchTemplateIamInstanceProfileSpecificationRequest, RequestLaunchTemplateData,
         };
@@ -981,10 +1216,7 @@ impl AwsGroup {
                     "no version number returned",
                 )
             })?;
-        Ok(LaunchSetting::Template {
-            id: id.to_string(),
-            version: number.to_string(),
-        })
+        Ok(number.to_string())
     }
 
     async fn new_launch_configuration(
@@ -1140,6 +1372,27 @@ mod tests {
     }
 
     #[test]
+    fn a_policys_template_versions_are_its_own_and_its_overrides() {
+        let mixed = LaunchSetting::Mixed {
+            id: "lt-main".into(),
+            version: "7".into(),
+            overrides: vec![OverrideTemplate {
+                index: 2,
+                id: "lt-arm".into(),
+                version: "3".into(),
+            }],
+        };
+        assert_eq!(
+            mixed.template_versions(),
+            vec![("lt-main", "7"), ("lt-arm", "3")]
+        );
+        assert!(mixed.describe().contains("override 2: lt-arm version 3"));
+        assert!(LaunchSetting::Configuration { name: "lc".into() }
+            .template_versions()
+            .is_empty());
+    }
+
+    #[test]
     fn launch_settings_encode_for_the_record() {
         for s in [
             LaunchSetting::Template {
@@ -1148,6 +1401,27 @@ mod tests {
             },
             LaunchSetting::Configuration {
                 name: "web-lc:v2".into(),
+            },
+            LaunchSetting::Mixed {
+                id: "lt-0abc".into(),
+                version: "7".into(),
+                overrides: vec![],
+            },
+            LaunchSetting::Mixed {
+                id: "lt-0abc".into(),
+                version: "7".into(),
+                overrides: vec![
+                    OverrideTemplate {
+                        index: 1,
+                        id: "lt-0def".into(),
+                        version: "2".into(),
+                    },
+                    OverrideTemplate {
+                        index: 3,
+                        id: "lt-0abc".into(),
+                        version: "7".into(),
+                    },
+                ],
             },
         ] {
             assert_eq!(LaunchSetting::decode(&s.encode()), Some(s));

@@ -191,6 +191,12 @@ pub struct SimConfig {
     /// replacements; [`SimGroup::peak_live`] is what the sweep checks against it).
     /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-instance-maintenance-policy.html>
     pub maintenance_policy: Option<release_planner::MaintenancePolicy>,
+    /// Weighted capacity: the overrides' `WeightedCapacity` (empty: an unweighted group). The
+    /// group's sizes are then capacity units; each launch draws one weight (the allocation
+    /// strategy's pick of a type), launches go on until the units cover desired capacity, even
+    /// past it, and a decrementing termination lowers it by the instance's weight.
+    /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/asg-instance-weighting.html>
+    pub weights: Vec<u32>,
 }
 
 /// A capacity change made by someone other than the release.
@@ -303,6 +309,7 @@ impl SimConfig {
             standby: 0,
             standby_exit_at: None,
             maintenance_policy: None,
+            weights: vec![],
         }
     }
 }
@@ -341,6 +348,8 @@ struct Inst {
     deregistered_at: Option<Instant>,
     /// Went through the termination hook.
     hooked: bool,
+    /// Capacity units it counts for (1 without weights).
+    weight: u32,
 }
 
 /// The lowest healthy in-service capacity observed, and what had just happened.
@@ -397,6 +406,11 @@ struct World {
     bucket_failures: u32,
     /// Instances the engine returned from Standby (each added one to desired capacity).
     standby_returned: u32,
+    /// Units the group's own launches put above desired capacity (weights: it launches until
+    /// the units cover desired, even past it). Kept until desired capacity is set lower, as a
+    /// scale-in event is a new desired capacity below the group's current capacity.
+    /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-instance-termination.html>
+    overage: u32,
     /// What happened, with virtual seconds (the last [`EVENTS`] entries), for failure reports.
     events: std::collections::VecDeque<String>,
     /// Every tag value written, in order (what a killed apply would leave for the next).
@@ -461,6 +475,7 @@ impl SimGroup {
             raced: 0,
             bucket_failures: 0,
             standby_returned: 0,
+            overage: 0,
             events: Default::default(),
             tag_writes: vec![],
             peak_live: 0,
@@ -470,10 +485,11 @@ impl SimGroup {
         // The group starts settled: every instance in service, healthy, on the old image; the
         // warm pool is filled beside it.
         let pool = std::mem::take(&mut world.cfg.warm_pool);
-        for _ in 0..world.desired {
+        while world.live() < world.desired {
             let image = world.cfg.image.clone();
             world.spawn(image, now);
         }
+        world.overage = world.live() - world.desired;
         for i in &mut world.instances {
             i.state = State::InService;
             i.health = Health::Healthy;
@@ -525,6 +541,13 @@ impl SimGroup {
     }
 
     /// Image of every instance in the group's capacity (not leaving, not in Standby), by id.
+    /// Capacity units of the live instances (their count without weights).
+    pub fn live_units(&self) -> u32 {
+        let mut w = self.world();
+        w.advance(Instant::now());
+        w.live()
+    }
+
     pub fn live_images(&self) -> BTreeMap<String, String> {
         let mut w = self.world();
         w.advance(Instant::now());
@@ -843,7 +866,8 @@ impl World {
         self.instances
             .iter()
             .filter(|i| i.state == State::InService && i.health == Health::Healthy && !i.bad)
-            .count() as u32
+            .map(|i| i.weight)
+            .sum()
     }
 
     fn observe(&mut self, what: &str) {
@@ -893,6 +917,11 @@ impl World {
             between(&mut self.rng, self.cfg.boot)
         } + self.hook_time(self.cfg.launch_hook);
         let lag = between(&mut self.rng, self.cfg.elb_lag);
+        // Drawn only for weighted groups, so the draws of other seeds stay as they were.
+        let weight = match self.cfg.weights.len() {
+            0 => 1,
+            n => self.cfg.weights[self.rng.usize(0..n)].max(1),
+        };
         self.seq += 1;
         let id = format!("i-{:08x}{:04}", self.cfg.seed as u32, self.seq);
         self.event(format!("launch {id} ({image})"));
@@ -911,6 +940,7 @@ impl World {
             replace_at: None,
             deregistered_at: None,
             hooked: false,
+            weight,
         });
     }
 
@@ -1015,6 +1045,7 @@ impl World {
                         continue;
                     }
                     self.desired = desired;
+                    self.overage = 0;
                     self.event(format!("an operator sets desired capacity {desired}"));
                 }
                 Outside::Policy { change, .. } => {
@@ -1027,6 +1058,7 @@ impl World {
                     let to = (i64::from(self.desired) + i64::from(change))
                         .clamp(i64::from(self.min), i64::from(self.max));
                     self.desired = to as u32;
+                    self.overage = 0;
                     self.event(format!("a scaling policy ({change:+}) sets desired {to}"));
                 }
             }
@@ -1047,11 +1079,13 @@ impl World {
         }
     }
 
+    /// Capacity units of the instances that count toward desired capacity.
     fn live(&self) -> u32 {
         self.instances
             .iter()
             .filter(|i| !matches!(i.state, State::Terminating { .. } | State::Standby))
-            .count() as u32
+            .map(|i| i.weight)
+            .sum()
     }
 
     fn reconcile(&mut self, now: Instant) {
@@ -1070,9 +1104,12 @@ impl World {
                 }
                 self.event(format!("launch failed: {image} is deregistered"));
             } else {
-                for _ in live..self.desired {
+                let mut units = live;
+                while units < self.desired {
                     self.spawn(image.clone(), now);
+                    units += self.instances.last().map_or(1, |i| i.weight);
                 }
+                self.overage = units - self.desired;
             }
         }
         if live > self.desired && !self.suspended.contains("Terminate") {
@@ -1081,16 +1118,32 @@ impl World {
             let current = self.images.get(&self.launch.encode()).cloned();
             let protected = self.protected_now(now);
             let original = self.cfg.image.clone();
-            let mut victims: Vec<(bool, u64, String)> = self
+            let mut victims: Vec<(bool, u64, String, u32)> = self
                 .instances
                 .iter()
                 .filter(|i| !matches!(i.state, State::Terminating { .. } | State::Standby))
                 .filter(|i| !(i.seq <= protected && i.image == original))
-                .map(|i| (Some(&i.image) == current.as_ref(), i.seq, i.id.clone()))
+                .map(|i| {
+                    (
+                        Some(&i.image) == current.as_ref(),
+                        i.seq,
+                        i.id.clone(),
+                        i.weight,
+                    )
+                })
                 .collect();
             victims.sort();
-            for (_, _, id) in victims.into_iter().take((live - self.desired) as usize) {
-                self.start_termination(&id, now);
+            // Never below desired capacity: with weights an instance heavier than the
+            // surplus stays.
+            let mut surplus = (live - self.desired).saturating_sub(self.overage);
+            for (_, _, id, weight) in victims {
+                if surplus == 0 {
+                    break;
+                }
+                if weight <= surplus {
+                    surplus -= weight;
+                    self.start_termination(&id, now);
+                }
             }
         }
     }
@@ -1140,8 +1193,8 @@ impl World {
             if ids.contains(&i.id) && i.state == State::Standby {
                 i.state = State::InService;
                 i.elb_at = Some(now);
-                self.desired += 1;
-                n += 1;
+                self.desired += i.weight;
+                n += i.weight;
             }
         }
         n
@@ -1206,10 +1259,30 @@ impl GroupApi for SimGroup {
                         protected_from_scale_in: i.seq <= w.protected_now(Instant::now())
                             && i.image == w.cfg.image,
                         launch_time: None,
+                        weighted_capacity: (!w.cfg.weights.is_empty()).then_some(i.weight),
                     })
                     .collect(),
                 availability_zones: w.cfg.zones.clone(),
                 launch: match &w.launch {
+                    // A weighted group launches through a mixed instances policy whose
+                    // overrides carry the weights.
+                    LaunchSetting::Template { id, version } if !w.cfg.weights.is_empty() => {
+                        LaunchSource::MixedInstancesPolicy {
+                            launch_template_id: Some(id.clone()),
+                            launch_template_name: None,
+                            version: version.clone(),
+                            instance_types: vec![],
+                            overrides: w
+                                .cfg
+                                .weights
+                                .iter()
+                                .map(|weight| release_planner::Override {
+                                    weighted_capacity: Some(*weight),
+                                    ..Default::default()
+                                })
+                                .collect(),
+                        }
+                    }
                     LaunchSetting::Template { id, version } => LaunchSource::LaunchTemplate {
                         id: Some(id.clone()),
                         name: None,
@@ -1217,6 +1290,15 @@ impl GroupApi for SimGroup {
                     },
                     LaunchSetting::Configuration { name } => {
                         LaunchSource::LaunchConfiguration { name: name.clone() }
+                    }
+                    LaunchSetting::Mixed { id, version, .. } => {
+                        LaunchSource::MixedInstancesPolicy {
+                            launch_template_id: Some(id.clone()),
+                            launch_template_name: None,
+                            version: version.clone(),
+                            instance_types: vec![],
+                            overrides: vec![],
+                        }
                     }
                 },
                 target_group_arns: if w.cfg.elb {
@@ -1244,6 +1326,9 @@ impl GroupApi for SimGroup {
                 ));
             }
             w.race();
+            if desired < w.desired {
+                w.overage = 0;
+            }
             w.desired = desired;
             w.min = min;
             w.max = max;
@@ -1262,7 +1347,8 @@ impl GroupApi for SimGroup {
             if matches!(inst.state, State::Terminating { .. }) {
                 return Ok(()); // leaving already (a retried call after a lost answer)
             }
-            if decrement_desired && w.desired <= w.min {
+            let weight = inst.weight;
+            if decrement_desired && w.desired < w.min + weight {
                 return Err(validation(
                     "TerminateInstanceInAutoScalingGroup",
                     format!(
@@ -1273,7 +1359,7 @@ impl GroupApi for SimGroup {
             }
             if decrement_desired {
                 w.race();
-                w.desired -= 1;
+                w.desired -= weight;
             }
             *w.terminations.entry(id.clone()).or_insert(0) += 1;
             let now = Instant::now();
@@ -1309,7 +1395,12 @@ impl GroupApi for SimGroup {
                 })
                 .cloned()
                 .collect();
-            let n = present.len() as u32;
+            let n: u32 = w
+                .instances
+                .iter()
+                .filter(|i| present.contains(&i.id))
+                .map(|i| i.weight)
+                .sum();
             if decrement_desired && w.desired < w.min + n {
                 return Err(validation(
                     "DetachInstances",

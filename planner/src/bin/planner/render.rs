@@ -36,6 +36,7 @@ pub fn snapshot_of(preview: &Preview) -> GroupSnapshot {
                     health: Health::Healthy,
                     protected_from_scale_in: false,
                     launch_time: None,
+                    weighted_capacity: None,
                 })
             })
             .collect(),

@@ -215,6 +215,15 @@ fn scenario(seed: u64) -> Scenario {
         Some(policy_floor) => policy_floor,
         None => floor,
     };
+    // Weighted capacity (issue 13): the group's sizes, the batch size and the floor are
+    // capacity units; each launch draws a weight. Not beside Standby (ExitStandby adds the
+    // instances' weights, which the release's check against max size counts as instances).
+    if rng.u8(0..100) < 20 {
+        let weights = [vec![1, 2], vec![2, 4], vec![1, 3], vec![2]];
+        cloud.weights = weights[rng.usize(0..weights.len())].clone();
+        cloud.standby = 0;
+        cloud.standby_exit_at = None;
+    }
     Scenario {
         cloud,
         release,
@@ -283,6 +292,8 @@ struct Summary {
     /// The group had an instance maintenance policy, and the most instances in service or
     /// pending at once against the policy's cap.
     policy_peak: Option<(u32, u32)>,
+    /// The group's capacity was weighted (units, not instances).
+    weighted: bool,
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -425,6 +436,7 @@ async fn run_scenario(seed: u64, sc: Scenario) -> Result<Summary, String> {
         }
         summary.virtual_secs = started.elapsed().as_secs();
         summary.standby = sc.cloud.standby > 0;
+        summary.weighted = !sc.cloud.weights.is_empty();
         let fail = |what: String| {
             let events = sim.events();
             let keep = if std::env::var("SIM_SEED").is_ok() {
@@ -434,13 +446,13 @@ async fn run_scenario(seed: u64, sc: Scenario) -> Result<Summary, String> {
             };
             let events = events[events.len().saturating_sub(keep)..].join("\n    ");
             Err(format!(
-                "seed {seed}: {what}\n  events (last 60; all with SIM_SEED):\n    {events}\n  scenario: {} instances, min {} max {}, {:?} batch {:?} min_healthy {:?}, warmup {}s, pause {}s, checkpoints {:?}, health {:?}, elb {}, rollback {}, broken {}, never_healthy {:.3}, retried {:.2}, exhausted {:.4}, interrupt {:?}\n  last result: {:?}\n  calls: {:?}",
+                "seed {seed}: {what}\n  events (last 60; all with SIM_SEED):\n    {events}\n  scenario: {} instances, min {} max {}, {:?} batch {:?} min_healthy {:?}, warmup {}s, pause {}s, checkpoints {:?}, health {:?}, elb {}, rollback {}, broken {}, never_healthy {:.3}, retried {:.2}, exhausted {:.4}, interrupt {:?}, weights {:?}\n  last result: {:?}\n  calls: {:?}",
                 sc.cloud.instances, sc.cloud.min, sc.cloud.max, sc.release.settings.strategy,
                 sc.release.settings.batch_size, sc.release.settings.min_healthy_percentage,
                 sc.release.settings.instance_warmup_secs, sc.release.settings.pause_between_batches_secs,
                 sc.release.settings.checkpoints, sc.release.health, sc.cloud.elb,
                 sc.release.auto_rollback, sc.broken, sc.cloud.never_healthy, sc.cloud.retried,
-                sc.cloud.exhausted, sc.interrupt,
+                sc.cloud.exhausted, sc.interrupt, sc.cloud.weights,
                 last.as_ref().map(|r| r.as_ref().map_err(|e| e.to_string())),
                 sim.calls()
             ))
@@ -568,8 +580,18 @@ async fn run_scenario(seed: u64, sc: Scenario) -> Result<Summary, String> {
             }
             Some(Ok(Status::Complete)) => {
                 summary.complete = true;
-                if live.len() as u32 != desired || live.values().any(|i| i != NEW) {
-                    return fail(format!("complete, but the group runs {live:?}"));
+                // With weights the group launches until its units cover desired capacity,
+                // past it by less than one instance at most.
+                let units = sim.live_units();
+                let overage = sc.cloud.weights.iter().max().map_or(1, |w| *w);
+                let sized = match sc.cloud.weights.is_empty() {
+                    true => live.len() as u32 == desired,
+                    false => units >= desired && units < desired + overage,
+                };
+                if !sized || live.values().any(|i| i != NEW) {
+                    return fail(format!(
+                        "complete, but the group runs {live:?} ({units} units, desired {desired})"
+                    ));
                 }
             }
             Some(Err(_)) if summary.refused_to_plan => {
@@ -642,6 +664,7 @@ fn healthy_capacity_never_drops_below_the_floor_over_seeded_releases() {
     let mut standby = 0;
     // Seeds with a maintenance policy; of them, how many surged right up to its cap.
     let (mut policy, mut at_cap) = (0, 0);
+    let mut weighted = 0;
     let seeds = seeds();
     for &seed in &seeds {
         match run_seed(seed) {
@@ -661,12 +684,13 @@ fn healthy_capacity_never_drops_below_the_floor_over_seeded_releases() {
                     policy += 1;
                     at_cap += u32::from(peak == cap);
                 }
+                weighted += u32::from(s.weighted);
             }
             Err(e) => failures.push(e),
         }
     }
     eprintln!(
-        "rollout::sim: {} seeds, {} failed; {complete} complete, {rolled_back} rolled back, {refused} refused by the planner; {applies} applies, {:.1} virtual hours; {launches} launches, {dropped} instances stopped with requests in flight; outside capacity kept in {kept} seeds ({unchecked} more not checked: a killed or unfinished apply in between, {raced} changes raced an engine call); {standby} seeds with old instances in Standby; {policy} seeds with an instance maintenance policy ({at_cap} of them surged up to its cap)",
+        "rollout::sim: {} seeds, {} failed; {complete} complete, {rolled_back} rolled back, {refused} refused by the planner; {applies} applies, {:.1} virtual hours; {launches} launches, {dropped} instances stopped with requests in flight; outside capacity kept in {kept} seeds ({unchecked} more not checked: a killed or unfinished apply in between, {raced} changes raced an engine call); {standby} seeds with old instances in Standby; {policy} seeds with an instance maintenance policy ({at_cap} of them surged up to its cap); {weighted} weighted groups",
         seeds.len(),
         failures.len(),
         virtual_secs as f64 / 3600.0
@@ -759,6 +783,59 @@ fn a_broken_image_is_rolled_back_without_losing_capacity() {
     assert_eq!(sim.live_images().len(), 8);
     assert!(sim.lowest_healthy().unwrap().healthy >= 6);
     assert_eq!(sim.launch_now().encode(), "lt:lt-sim:1");
+}
+
+/// A group of 12 capacity units whose instances weigh 1 or 2 (drawn per launch).
+fn weighted_cloud(seed: u64) -> SimConfig {
+    let mut cloud = SimConfig::new(seed, 12);
+    cloud.max = 24;
+    cloud.weights = vec![1, 2];
+    cloud
+}
+
+#[test]
+fn a_weighted_surge_release_counts_units_and_keeps_every_unit_serving() {
+    for seed in 0..20 {
+        let sim = SimGroup::new(weighted_cloud(seed));
+        let cfg = calm_release("rel-weighted", 4);
+        let out = rt()
+            .block_on(run(&sim, &cfg, None, &Cancel::new()))
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}\n{}", sim.events().join("\n")));
+        assert_eq!(out.status, Status::Complete, "seed {seed}");
+        assert!(sim.live_images().values().all(|i| i == NEW), "seed {seed}");
+        let units = sim.live_units();
+        assert!(
+            (12..14).contains(&units),
+            "seed {seed}: {units} units for 12"
+        );
+        assert_eq!(sim.capacity(), (12, 12, 24), "seed {seed}");
+        let lowest = sim.lowest_healthy().unwrap();
+        assert!(lowest.healthy >= 12, "seed {seed}: {lowest:?}");
+    }
+}
+
+#[test]
+fn a_weighted_replace_release_holds_its_floor_in_units() {
+    for seed in 0..20 {
+        let sim = SimGroup::new(weighted_cloud(seed));
+        let mut cfg = calm_release("rel-weighted", 12);
+        cfg.settings.strategy = Strategy::Replace;
+        cfg.settings.min_healthy_percentage = Some(75);
+        let out = rt()
+            .block_on(run(&sim, &cfg, None, &Cancel::new()))
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}\n{}", sim.events().join("\n")));
+        assert_eq!(out.status, Status::Complete, "seed {seed}");
+        assert!(sim.live_images().values().all(|i| i == NEW), "seed {seed}");
+        let lowest = sim.lowest_healthy().unwrap();
+        assert!(
+            lowest.healthy >= 9,
+            "seed {seed}: 75% of 12 units: {lowest:?}"
+        );
+        assert!(
+            lowest.healthy < 12,
+            "seed {seed}: the release used its room: {lowest:?}"
+        );
+    }
 }
 
 fn calm_release(id: &str, batch: u32) -> ReleaseConfig {

@@ -35,6 +35,7 @@ fn group(g: usize, r: &Release) -> GroupSnapshot {
                 health: Health::Healthy,
                 protected_from_scale_in: false,
                 launch_time: None,
+                weighted_capacity: None,
             })
             .collect(),
         availability_zones: ZONES.iter().map(|z| z.to_string()).collect(),

@@ -40,8 +40,8 @@ pub struct GroupSnapshot {
 /// A warm pool: pre-initialised instances beside the group that a scale-out draws into service
 /// before it launches new ones. Each pool instance keeps the launch template (and so the image)
 /// it was launched from: a new launch template version does not touch it, which is why a
-/// release refreshes the pool, as an Instance Refresh does (it replaces the group's in-service
-/// instances, then the warm pool's).
+/// release refreshes the pool, as an Instance Refresh does (it replaces the warm pool's instances
+/// too, and reports their progress apart from the group's).
 /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html>,
 /// <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_WarmPoolConfiguration.html>,
 /// <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_InstanceRefreshWarmPoolProgress.html>

@@ -14,7 +14,7 @@ behaviour as AWS documents it:
    https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_WarmPoolConfiguration.html
 2. A pool instance is launched from the group's launch template (or configuration) as it is at
    that moment, and keeps it: a later launch template version starts new instances from the new
-   image, but existing pool instances are not affected.
+   image and leaves existing pool instances as they are (updating them takes an instance refresh).
    https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html#update-warm-pool
 3. Once warmed it waits in the pool state (PoolState, default Stopped): `Warmed:Stopped`,
    `Warmed:Running` or `Warmed:Hibernated` (the EC2 instance is stopped for Stopped and
@@ -39,7 +39,8 @@ behaviour as AWS documents it:
    https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DeleteWarmPool.html
 
 Not modelled: ReuseOnScaleIn (instances the group scales in are terminated, never returned to
-the pool), Warmed:Pending, warm pool lifecycle hooks, the pool's own health checks.
+the pool), Warmed:Pending, warm pool lifecycle hooks, the pool's own health checks, a suspended
+Launch process holding back the pool's launches.
 
 Installed by moto_guard.py beside aws_shapes.py (MOTO_AWS_BEHAVIOURS=1: `Moto::behaving`).
 """

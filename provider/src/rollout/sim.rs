@@ -850,8 +850,9 @@ impl World {
     /// Launches pool instances from the current launch setting until the pool has its size
     /// (warmed a boot time later). Nothing from a deregistered image: that launch fails.
     fn refill_pool(&mut self, now: Instant) {
-        // A suspended Launch process stops the pool's launches too.
-        // <https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-suspend-resume-processes.html>
+        // A suspended Launch process is assumed to hold back the pool's launches too (AWS
+        // documents it for scale-outs and ReplaceUnhealthy's replacements).
+        // <https://docs.aws.amazon.com/autoscaling/ec2/userguide/understand-how-suspending-processes-affects-other-processes.html>
         if self.suspended.contains("Launch") {
             return;
         }

@@ -1,12 +1,13 @@
 //! A group's warm pool, refreshed with the group.
 //!
 //! A warm pool's instances keep the launch template (and so the image) they were launched
-//! from: a new launch template version starts new instances from the new image, "but existing
-//! instances are not affected", and a scale-out draws the pool's instances into service before
-//! it launches any. Left alone, a pool of old instances brings the old image back with every
+//! from: a new launch template version starts new instances from the new image and leaves the
+//! pool's existing instances as they are, and a scale-out draws the pool's instances into
+//! service before it launches any. Left alone, a pool of old instances brings the old image back with every
 //! scale-out after a release (and during one: a surge draws them first). AWS's own answer is an
-//! Instance Refresh, which replaces the group's instances and then the warm pool's (it reports
-//! `WarmPoolProgress` beside `LivePoolProgress`).
+//! Instance Refresh, which replaces the warm pool's instances as well as the group's (it reports
+//! `WarmPoolProgress`, "progress on replacing instances that are in the warm pool", beside
+//! `LivePoolProgress`).
 //! <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html#update-warm-pool>,
 //! <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_InstanceRefreshProgressDetails.html>
 //!
@@ -22,13 +23,13 @@
 //! While it terminates, the group's `Launch` process is suspended: a scale-out (an operator's,
 //! a scaling policy's, the group replacing an unhealthy instance) would otherwise draw a pool
 //! instance into service between the pool's read and its termination, and the termination would
-//! then take a serving instance. Suspending `Launch` also stops the pool's own launches (AWS:
-//! the process "adds instances to the Auto Scaling group when the group scales out, or when
-//! Amazon EC2 Auto Scaling chooses to launch instances for other reasons, such as when it adds
-//! instances to a warm pool"); they resume with it, from the new launch setting. Launch is
-//! resumed on every exit path, and a tag ([`REFRESH_TAG`]) written before the suspension says
-//! that the refresh suspended it, so an apply after a crash in between resumes it first.
-//! <https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-suspend-resume-processes.html>
+//! then take a serving instance. With `Launch` suspended the group initiates no scale-out for
+//! alarms or scheduled actions, and `ReplaceUnhealthy` terminates but launches no replacement
+//! until `Launch` resumes; the pool's own launches are assumed to wait too (the simulation
+//! models it so; AWS does not say). Launch is resumed on every exit path, and a tag
+//! ([`REFRESH_TAG`]) written before the suspension says that the refresh suspended it, so an
+//! apply after a crash in between resumes it first.
+//! <https://docs.aws.amazon.com/autoscaling/ec2/userguide/understand-how-suspending-processes-affects-other-processes.html>
 //!
 //! Nothing else is recorded for the pool: what to terminate is read from the pool each time
 //! (its instances and their images), so an apply after a crash mid-refresh terminates the rest,
@@ -109,6 +110,38 @@ async fn terminate_outdated(group: &dyn GroupApi, image: &str) -> Result<Refresh
     terminated.sort_unstable();
     for id in &terminated {
         group.terminate(id, false).await?;
+    }
+    // A termination is judged done when its instance is not among the group's own instances
+    // (`AwsGroup::terminate`, after a lost or failed answer), which never list the pool's: so the
+    // pool is read again, and what still waits in it is terminated once more, then refused.
+    for last in [false, true] {
+        if terminated.is_empty() {
+            break;
+        }
+        let Some(pool) = group.warm_pool().await? else {
+            break;
+        };
+        let left: Vec<String> = pool
+            .outdated(image)
+            .filter(|i| terminated.contains(&i.id))
+            .map(|i| i.id.clone())
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        if last {
+            return Err(AwsError::new(
+                "TerminateInstanceInAutoScalingGroup",
+                group.name(),
+                format!(
+                    "the warm pool still holds {} on another image after its termination",
+                    left.join(", ")
+                ),
+            ));
+        }
+        for id in &left {
+            group.terminate(id, false).await?;
+        }
     }
     if !terminated.is_empty() {
         tracing::info!(group = %group.name(), %image, instances = ?terminated, "warm pool instances on another image terminated; the pool refills from the launch setting");

@@ -712,3 +712,62 @@ fn pr_preview_example_previews_as_one_comment() {
     }
     assert!(md.stdout.len() <= 64_000);
 }
+
+/// A group with a warm pool (pool instances modelled by `support/aws_warm_pools.py`, so on
+/// `Moto::behaving`): every format shows the pool's settings and the pool instances on the old
+/// image that the release refreshes; the batches are the group's own instances only.
+#[test]
+fn a_warm_pool_previews_with_the_instances_the_release_refreshes() {
+    let moto = Moto::behaving();
+    let region = moto.unique_region();
+    group(moto, region, "pooled", 3);
+    moto.block_on(
+        moto.autoscaling(region)
+            .put_warm_pool()
+            .auto_scaling_group_name("pooled")
+            .min_size(2)
+            .max_group_prepared_capacity(5)
+            .pool_state(e2e_tests::aws_sdk_autoscaling::types::WarmPoolState::Running)
+            .send(),
+    )
+    .unwrap();
+    let tf = Terraform::new(
+        moto,
+        region,
+        &format!(
+            r#"
+{TF_HEADER}
+provider "immutable" {{
+  endpoint = var.aws_endpoint
+}}
+
+resource "rolling_asg_release" "web" {{
+  provider               = immutable
+  autoscaling_group_name = "pooled"
+  image_id               = "ami-785db401"
+  batch_size             = "2"
+  instance_warmup        = "0s"
+  batch_timeout          = "60s"
+}}
+"#
+        ),
+    );
+    tf.plan_out(&[], "pool.tfplan").assert_success();
+    let doc = preview_goldens(
+        &plan_json_file(&tf, "pool.tfplan", "pool"),
+        region,
+        "release-warm-pool",
+        2,
+    );
+    let schedule = &doc["releases"][0]["schedule"]["schedule"];
+    assert_eq!(schedule["warm_pool"]["instances"], json!(2), "{schedule}");
+    assert_eq!(
+        string_list(&schedule["warm_pool"]["to_refresh"]).len(),
+        2,
+        "{schedule}"
+    );
+    let in_batches: Vec<String> = preview_batches(&doc).concat();
+    let pool = string_list(&schedule["warm_pool"]["to_refresh"]);
+    assert_eq!(in_batches.len(), 3);
+    assert!(pool.iter().all(|id| !in_batches.contains(id)));
+}

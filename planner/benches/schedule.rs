@@ -67,6 +67,7 @@ fn group(n: u32) -> GroupSnapshot {
         load_balancer_names: vec![],
         launch_image_id: None,
         replacement: Default::default(),
+        warm_pool: None,
     }
 }
 

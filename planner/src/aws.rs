@@ -8,7 +8,7 @@ use aws_sdk_autoscaling::types::AutoScalingGroup;
 
 use crate::model::{
     GroupSnapshot, Health, InstanceSnapshot, LaunchSource, LifecycleState, MaintenancePolicy,
-    Override, Replacement, TemplateRef,
+    Override, PoolState, Replacement, TemplateRef, WarmPool,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -19,11 +19,17 @@ pub enum SnapshotError {
     Aws {
         operation: &'static str,
         target: String,
+        /// AWS's error code, when it sent one (`Throttling`: a caller may repeat the read).
+        code: Option<String>,
         message: String,
     },
 }
 
-fn aws_err(operation: &'static str, target: &str, e: impl std::error::Error) -> SnapshotError {
+fn aws_err<E>(operation: &'static str, target: &str, e: E) -> SnapshotError
+where
+    E: std::error::Error + aws_sdk_autoscaling::error::ProvideErrorMetadata,
+{
+    let code = e.code().map(str::to_string);
     let mut message = e.to_string();
     let mut src = e.source();
     while let Some(s) = src {
@@ -34,6 +40,7 @@ fn aws_err(operation: &'static str, target: &str, e: impl std::error::Error) -> 
     SnapshotError::Aws {
         operation,
         target: target.to_string(),
+        code,
         message,
     }
 }
@@ -93,7 +100,9 @@ pub async fn snapshot_of(
     cache: &mut ImageCache,
     launch: bool,
 ) -> Result<GroupSnapshot, SnapshotError> {
-    instance_images(ec2, g, cache).await?;
+    let launch_image_wanted = launch;
+    let ids = g.instances().iter().filter_map(|i| i.instance_id());
+    instance_images(ec2, group, ids, cache).await?;
     let images = &*cache;
     let mut launch_setting = launch_source(g);
     let launch_image_id = if launch {
@@ -114,25 +123,20 @@ pub async fn snapshot_of(
                 lifecycle_state: LifecycleState::from_aws(
                     i.lifecycle_state().map(|s| s.as_str()).unwrap_or(""),
                 ),
-                health: if i
-                    .health_status()
-                    .unwrap_or("Healthy")
-                    .eq_ignore_ascii_case("healthy")
-                {
-                    Health::Healthy
-                } else {
-                    Health::Unhealthy
-                },
+                health: health(i.health_status()),
                 protected_from_scale_in: i.protected_from_scale_in().unwrap_or(false),
                 launch_time: None,
-                weighted_capacity: i
-                    .weighted_capacity()
-                    .and_then(|w| w.trim().parse::<u32>().ok())
-                    .filter(|w| *w > 0),
+                weighted_capacity: weight(i.weighted_capacity()),
                 id,
             }
         })
         .collect();
+    // A poll does not need the pool; a full snapshot reads it only when the group has one.
+    let warm_pool = if launch_image_wanted && g.warm_pool_configuration().is_some() {
+        warm_pool(asg, ec2, group, cache).await?
+    } else {
+        None
+    };
     Ok(GroupSnapshot {
         name: g.auto_scaling_group_name().unwrap_or(group).to_string(),
         desired_capacity: g.desired_capacity().unwrap_or(0).max(0) as u32,
@@ -145,7 +149,92 @@ pub async fn snapshot_of(
         load_balancer_names: g.load_balancer_names().to_vec(),
         launch_image_id,
         replacement: replacement(g),
+        warm_pool,
     })
+}
+
+fn health(status: Option<&str>) -> Health {
+    if status.unwrap_or("Healthy").eq_ignore_ascii_case("healthy") {
+        Health::Healthy
+    } else {
+        Health::Unhealthy
+    }
+}
+
+/// The group's warm pool (DescribeWarmPool, every page), its instances' images from `cache` or
+/// DescribeInstances. `None` when the group has no pool: AWS answers without a
+/// `WarmPoolConfiguration` then. Pool instances keep the image they were launched with, so the
+/// image is read per instance, as for the group's own.
+/// <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeWarmPool.html>
+pub async fn warm_pool(
+    asg: &aws_sdk_autoscaling::Client,
+    ec2: &aws_sdk_ec2::Client,
+    group: &str,
+    cache: &mut ImageCache,
+) -> Result<Option<WarmPool>, SnapshotError> {
+    let mut config = None;
+    let mut listed = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let out = asg
+            .describe_warm_pool()
+            .auto_scaling_group_name(group)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| aws_err("DescribeWarmPool", group, e))?;
+        if config.is_none() {
+            config = out.warm_pool_configuration().cloned();
+        }
+        listed.extend(out.instances().iter().cloned());
+        token = out
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let Some(config) = config else {
+        return Ok(None);
+    };
+    instance_images(
+        ec2,
+        group,
+        listed.iter().filter_map(|i| i.instance_id()),
+        cache,
+    )
+    .await?;
+    let mut instances: Vec<InstanceSnapshot> = listed
+        .iter()
+        .map(|i| {
+            let id = i.instance_id().unwrap_or_default().to_string();
+            InstanceSnapshot {
+                image_id: cache.get(&id).cloned().unwrap_or_default(),
+                availability_zone: i.availability_zone().unwrap_or_default().to_string(),
+                lifecycle_state: LifecycleState::from_aws(
+                    i.lifecycle_state().map(|s| s.as_str()).unwrap_or(""),
+                ),
+                health: health(i.health_status()),
+                protected_from_scale_in: i.protected_from_scale_in().unwrap_or(false),
+                launch_time: None,
+                weighted_capacity: weight(i.weighted_capacity()),
+                id,
+            }
+        })
+        .collect();
+    instances.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    let set = |v: Option<i32>| v.filter(|v| *v >= 0).map(|v| v as u32);
+    Ok(Some(WarmPool {
+        min_size: set(config.min_size()).unwrap_or(0),
+        max_group_prepared_capacity: set(config.max_group_prepared_capacity()),
+        pool_state: PoolState::from_aws(config.pool_state().map_or("", |s| s.as_str())),
+        reuse_on_scale_in: config
+            .instance_reuse_policy()
+            .and_then(|p| p.reuse_on_scale_in())
+            .unwrap_or(false),
+        instances,
+    }))
 }
 
 /// The group's own replacement settings. A value of -1 (or below) is AWS's "cleared".
@@ -167,16 +256,15 @@ pub fn replacement(g: &AutoScalingGroup) -> Replacement {
 
 /// Each instance's EC2 image id: the only reliable way to tell old from new (the group's
 /// per-instance launch template version is not).
-async fn instance_images(
+async fn instance_images<'a>(
     ec2: &aws_sdk_ec2::Client,
-    g: &AutoScalingGroup,
+    group: &str,
+    ids: impl Iterator<Item = &'a str>,
     images: &mut ImageCache,
 ) -> Result<(), SnapshotError> {
-    let ids: Vec<String> = g
-        .instances()
-        .iter()
-        .filter_map(|i| i.instance_id().map(str::to_string))
-        .filter(|id| !images.contains_key(id))
+    let ids: Vec<String> = ids
+        .filter(|id| !images.contains_key(*id))
+        .map(str::to_string)
         .collect();
     for chunk in ids.chunks(INSTANCE_CHUNK) {
         let mut token = None;
@@ -187,13 +275,7 @@ async fn instance_images(
                 .set_next_token(token)
                 .send()
                 .await
-                .map_err(|e| {
-                    aws_err(
-                        "DescribeInstances",
-                        g.auto_scaling_group_name().unwrap_or_default(),
-                        e,
-                    )
-                })?;
+                .map_err(|e| aws_err("DescribeInstances", group, e))?;
             for inst in out.reservations().iter().flat_map(|r| r.instances()) {
                 if let (Some(id), Some(img)) = (inst.instance_id(), inst.image_id()) {
                     images.insert(id.to_string(), img.to_string());
@@ -341,4 +423,12 @@ async fn launch_image(
         }
         LaunchSource::None => Ok(None),
     }
+}
+
+/// An instance's `WeightedCapacity` as AWS reports it (a string); none, zero or unreadable
+/// counts as unweighted.
+fn weight(reported: Option<&str>) -> Option<u32> {
+    reported
+        .and_then(|w| w.trim().parse::<u32>().ok())
+        .filter(|w| *w > 0)
 }

@@ -40,13 +40,13 @@ pub use diff::{diff_schedules, ScheduleChange};
 pub use error::PlanError;
 pub use model::{
     GroupSnapshot, Health, InstanceSnapshot, LaunchSource, LifecycleState, MaintenancePolicy,
-    Override, Replacement, TemplateRef, UnmovableOverride,
+    Override, PoolState, Replacement, TemplateRef, UnmovableOverride, WarmPool,
 };
 pub use plan::{plan_release, remaining};
 pub use render::json::{render_json, GroupSummary, Preview, SCHEMA_VERSION};
 pub use render::markdown::render_markdown;
 pub use render::text::render_text;
-pub use schedule::{Batch, Capacity, InstanceCounts, Schedule};
+pub use schedule::{Batch, Capacity, InstanceCounts, Schedule, WarmPoolPlan};
 pub use settings::{
     instance_warmup_secs, HealthCheck, HealthCheckError, ProtectedInstances,
     ProtectedInstancesError, ReleaseSettings, StandbyInstances, StandbyInstancesError, Strategy,

@@ -31,6 +31,92 @@ pub struct GroupSnapshot {
     /// How the group itself replaces instances: the release's defaults and bounds.
     #[serde(default, skip_serializing_if = "Replacement::is_unset")]
     pub replacement: Replacement,
+    /// The group's warm pool, when it has one (DescribeWarmPool). Its instances are not among
+    /// `instances`: DescribeAutoScalingGroups does not list them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_pool: Option<WarmPool>,
+}
+
+/// A warm pool: pre-initialised instances beside the group that a scale-out draws into service
+/// before it launches new ones. Each pool instance keeps the launch template (and so the image)
+/// it was launched from: a new launch template version does not touch it, which is why a
+/// release refreshes the pool, as an Instance Refresh does (it replaces the warm pool's instances
+/// too, and reports their progress apart from the group's).
+/// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html>,
+/// <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_WarmPoolConfiguration.html>,
+/// <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_InstanceRefreshWarmPoolProgress.html>
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WarmPool {
+    /// `MinSize`: instances the pool keeps at least (AWS's default 0).
+    #[serde(default)]
+    pub min_size: u32,
+    /// `MaxGroupPreparedCapacity`: instances in the pool or in the group together; `None` when
+    /// unset (-1), and then the pool holds max size minus desired capacity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_group_prepared_capacity: Option<u32>,
+    /// `PoolState`: what a pool instance is once warmed (Stopped, Running or Hibernated).
+    pub pool_state: PoolState,
+    /// `InstanceReusePolicy.ReuseOnScaleIn`: a scale-in returns instances to the pool instead
+    /// of terminating them.
+    #[serde(default)]
+    pub reuse_on_scale_in: bool,
+    /// The pool's instances (`Warmed:*` lifecycle states), sorted by id.
+    #[serde(default)]
+    pub instances: Vec<InstanceSnapshot>,
+}
+
+/// The state a warm pool instance waits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum PoolState {
+    #[default]
+    Stopped,
+    Running,
+    Hibernated,
+}
+
+impl PoolState {
+    /// AWS's string; anything unknown is the default, `Stopped`.
+    pub fn from_aws(s: &str) -> Self {
+        match s {
+            "Running" => Self::Running,
+            "Hibernated" => Self::Hibernated,
+            _ => Self::Stopped,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stopped => "Stopped",
+            Self::Running => "Running",
+            Self::Hibernated => "Hibernated",
+        }
+    }
+}
+
+impl WarmPool {
+    /// Pool instances a scale-out could still draw into service: not on their way out
+    /// (`Warmed:Terminating`, `Warmed:Terminated`, ...).
+    pub fn waiting(&self) -> impl Iterator<Item = &InstanceSnapshot> {
+        self.instances
+            .iter()
+            .filter(|i| !is_leaving_pool(&i.lifecycle_state))
+    }
+
+    /// Pool instances not on `image` that a scale-out could still draw: what a release onto
+    /// `image` refreshes. Sorted by id.
+    pub fn outdated<'a>(&'a self, image: &'a str) -> impl Iterator<Item = &'a InstanceSnapshot> {
+        self.waiting().filter(move |i| i.image_id != image)
+    }
+}
+
+/// `Warmed:Terminating`, `Warmed:Terminating:Wait`, `Warmed:Terminated` (and the group's own
+/// leaving states): no scale-out draws such an instance any more.
+pub fn is_leaving_pool(state: &LifecycleState) -> bool {
+    match state {
+        LifecycleState::Terminating | LifecycleState::Terminated => true,
+        LifecycleState::Other(s) => s.starts_with("Warmed:Terminat"),
+        _ => false,
+    }
 }
 
 /// What the group says about replacing its instances (DescribeAutoScalingGroups'

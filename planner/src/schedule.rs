@@ -3,6 +3,7 @@
 //! This is what `terraform plan` shows and what apply executes, so every number a reviewer needs
 //! is explicit rather than implied: the capacity before, during and after each step.
 
+use crate::model::PoolState;
 use crate::settings::Strategy;
 use crate::warning::Warning;
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,27 @@ pub struct Schedule {
     /// Sum of the batches' estimated durations plus the pauses between them; checkpoints (which
     /// wait for a person) are not counted.
     pub estimated_duration_secs: u64,
+    /// The group's warm pool and what the release does to it; absent when the group has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_pool: Option<WarmPoolPlan>,
+}
+
+/// A warm pool in the plan: its settings, and the pool instances the release refreshes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WarmPoolPlan {
+    pub pool_state: PoolState,
+    pub min_size: u32,
+    /// Unset: the pool holds max size minus desired capacity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_group_prepared_capacity: Option<u32>,
+    pub reuse_on_scale_in: bool,
+    /// Pool instances a scale-out could draw into service (those leaving the pool excluded).
+    pub instances: u32,
+    /// Of those, already on the target image.
+    pub on_target: u32,
+    /// Not on the target image: terminated in the pool right after the launch switch (the pool
+    /// refills from the new launch setting), sorted by id. Never counted as a batch's progress.
+    pub to_refresh: Vec<String>,
 }
 
 /// How the planner classified the snapshot's instances.

@@ -118,6 +118,7 @@ mod tests {
             load_balancer_names: vec![],
             launch_image_id: None,
             replacement: Replacement::default(),
+            warm_pool: None,
         }
     }
 

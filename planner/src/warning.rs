@@ -84,6 +84,8 @@ pub enum WarningKind {
         max_healthy_percentage: u32,
         desired_capacity: u32,
     },
+    /// Warm pool instances on an old image: replaced in the pool after the launch switch.
+    WarmPoolRefreshed { instance_ids: Vec<String> },
     /// `ec2` health: during the grace period the group reports new instances Healthy unchecked,
     /// so the release waits out the grace period, not only the warm-up.
     WarmupShorterThanGrace {
@@ -95,6 +97,16 @@ pub enum WarningKind {
 impl fmt::Display for WarningKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            WarningKind::WarmPoolRefreshed { instance_ids } => write!(
+                f,
+                "{} in the warm pool {} on an old image ({}): right after the launch switch the release terminates {} in the pool, \
+                 which refills from the new launch setting, so no later scale-out brings the old image back (as an Instance Refresh \
+                 replaces warm pool instances)",
+                instances(instance_ids),
+                are(instance_ids),
+                list(instance_ids),
+                them(instance_ids)
+            ),
             WarningKind::NothingToDo { target_image_id, on_target } => write!(
                 f,
                 "nothing to do: every replaceable instance already runs {target_image_id} ({on_target} on it)"
@@ -185,7 +197,7 @@ impl fmt::Display for WarningKind {
                 instances(instance_ids),
                 are(instance_ids),
                 list(instance_ids),
-                if instance_ids.len() == 1 { "it" } else { "them" }
+                them(instance_ids)
             ),
             WarningKind::BelowFloorAtStart { strategy: Strategy::Surge, healthy_in_service, healthy_floor } => write!(
                 f,

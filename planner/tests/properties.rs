@@ -84,6 +84,7 @@ fn snapshot() -> impl Strategy<Value = GroupSnapshot> {
                 load_balancer_names: vec![],
                 launch_image_id: None,
                 replacement: Default::default(),
+                warm_pool: None,
             }
         })
 }

@@ -19,7 +19,8 @@ Environment:
 - MOTO_AWS_BEHAVIOURS=1: patch in the AWS behaviours moto lacks (aws_behaviours.py:
   draining, lifecycle hooks, deregistered AMIs, resolve:ssm: images); their steps go to
   MOTO_BEHAVIOUR_LOG. Also the group settings moto drops (aws_shapes.py: instance
-  maintenance policy, default instance warm-up).
+  maintenance policy, default instance warm-up), and warm pool instances
+  (aws_warm_pools.py).
 - Always: Auto Scaling requests are served one at a time (serialize_auto_scaling).
 
 The server only ever binds 127.0.0.1.
@@ -104,6 +105,9 @@ def main() -> None:
         import aws_shapes
 
         aws_shapes.install()
+        import aws_warm_pools
+
+        aws_warm_pools.install()
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()  # returns once the socket is bound and listening

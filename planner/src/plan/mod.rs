@@ -3,9 +3,9 @@
 
 use crate::classify::{classify, Classified};
 use crate::error::PlanError;
-use crate::model::GroupSnapshot;
+use crate::model::{count, GroupSnapshot};
 use crate::picker::Picker;
-use crate::schedule::{Batch, Capacity, Schedule};
+use crate::schedule::{Batch, Capacity, Schedule, WarmPoolPlan};
 use crate::settings::{
     HealthCheck, ProtectedInstances, ReleaseSettings, StandbyInstances, Strategy,
 };
@@ -100,6 +100,15 @@ pub fn plan_release(
         smallest_capped,
     );
     warnings.extend(group_warnings(snapshot, settings, asked, &facts));
+    let warm_pool = warm_pool_plan(snapshot, &settings.target_image_id);
+    if let Some(pool) = warm_pool.as_ref().filter(|p| !p.to_refresh.is_empty()) {
+        warnings.push(
+            WarningKind::WarmPoolRefreshed {
+                instance_ids: pool.to_refresh.clone(),
+            }
+            .into(),
+        );
+    }
     Ok(Schedule {
         group_name: snapshot.name.clone(),
         target_image_id: settings.target_image_id.clone(),
@@ -110,6 +119,25 @@ pub fn plan_release(
         estimated_duration_secs: batches.last().map_or(0, |b| b.ends_at_secs),
         batches,
         warnings,
+        warm_pool,
+    })
+}
+
+/// The warm pool's settings and the pool instances a release onto `target` refreshes: those not
+/// on it that a scale-out could still draw into service.
+fn warm_pool_plan(snapshot: &GroupSnapshot, target: &str) -> Option<WarmPoolPlan> {
+    let pool = snapshot.warm_pool.as_ref()?;
+    let mut to_refresh: Vec<String> = pool.outdated(target).map(|i| i.id.clone()).collect();
+    to_refresh.sort_unstable();
+    let instances = count(pool.waiting());
+    Some(WarmPoolPlan {
+        pool_state: pool.pool_state,
+        min_size: pool.min_size,
+        max_group_prepared_capacity: pool.max_group_prepared_capacity,
+        reuse_on_scale_in: pool.reuse_on_scale_in,
+        instances,
+        on_target: instances - to_refresh.len() as u32,
+        to_refresh,
     })
 }
 

@@ -50,6 +50,7 @@ fn group(desired: u32, min: u32, max: u32, instances: Vec<InstanceSnapshot>) -> 
         load_balancer_names: vec![],
         launch_image_id: None,
         replacement: Default::default(),
+        warm_pool: None,
     }
 }
 
@@ -379,10 +380,10 @@ fn nothing_to_do() {
 }
 
 #[test]
-fn protected_and_standby_are_waited_for_unknown_are_left_alone_with_warnings() {
+fn protected_and_standby_are_waited_for_unknown_are_left_alone_pool_is_refreshed_with_warnings() {
     let mut protected = inst("i-p", "a", OLD);
     protected.protected_from_scale_in = true;
-    let snap = group(
+    let mut snap = group(
         5,
         1,
         10,
@@ -390,13 +391,37 @@ fn protected_and_standby_are_waited_for_unknown_are_left_alone_with_warnings() {
             inst("i-1", "a", OLD),
             protected,
             state(inst("i-s", "b", OLD), "Standby"),
-            state(inst("i-w", "b", OLD), "Warmed:Running"),
+            state(inst("i-q", "b", OLD), "Quarantined"),
             state(inst("i-t", "b", OLD), "Terminating:Wait"),
             inst("i-n", "b", NEW),
             unhealthy(inst("i-u", "b", NEW)),
         ],
     );
+    // DescribeAutoScalingGroups does not list a warm pool's instances; DescribeWarmPool does.
+    snap.warm_pool = Some(WarmPool {
+        min_size: 1,
+        max_group_prepared_capacity: Some(8),
+        pool_state: PoolState::Running,
+        reuse_on_scale_in: true,
+        instances: vec![
+            state(inst("i-w", "b", OLD), "Warmed:Running"),
+            state(inst("i-w2", "a", NEW), "Warmed:Pending"),
+            state(inst("i-w3", "a", OLD), "Warmed:Terminating:Wait"),
+        ],
+    });
     let s = plan_release(&snap, &settings("10", Strategy::Surge)).unwrap();
+    assert_eq!(
+        s.warm_pool,
+        Some(WarmPoolPlan {
+            pool_state: PoolState::Running,
+            min_size: 1,
+            max_group_prepared_capacity: Some(8),
+            reuse_on_scale_in: true,
+            instances: 2,
+            on_target: 1,
+            to_refresh: vec!["i-w".into()],
+        })
+    );
     assert_eq!(ids(&s), vec![vec!["i-1", "i-p"]]);
     assert_eq!(
         s.counts,
@@ -426,12 +451,15 @@ fn protected_and_standby_are_waited_for_unknown_are_left_alone_with_warnings() {
                 instance_ids: vec!["i-s".into()]
             },
             &WarningKind::UnknownStateSkipped {
-                instance_ids: vec!["i-w".into()],
-                states: vec!["Warmed:Running".into()]
+                instance_ids: vec!["i-q".into()],
+                states: vec!["Quarantined".into()]
             },
             &WarningKind::UnhealthyOnTarget {
                 target_image_id: NEW.into(),
                 instance_ids: vec!["i-u".into()]
+            },
+            &WarningKind::WarmPoolRefreshed {
+                instance_ids: vec!["i-w".into()]
             },
         ]
     );
@@ -445,9 +473,20 @@ fn protected_and_standby_are_waited_for_unknown_are_left_alone_with_warnings() {
             "1 instance in Standby on an old image (i-s): the release waits up to the batch timeout for it to return to \
              service (then replaces it), then refuses before any change; set standby_instances = \"replace\" to return \
              it to service and replace it, or \"ignore\" to leave it in Standby",
-            "1 instance in lifecycle state Warmed:Running is left alone (i-w)",
+            "1 instance in lifecycle state Quarantined is left alone (i-q)",
         ]
     );
+    assert_eq!(
+        messages[5],
+        "1 instance in the warm pool is on an old image (i-w): right after the launch switch the release terminates it \
+         in the pool, which refills from the new launch setting, so no later scale-out brings the old image back (as an \
+         Instance Refresh replaces warm pool instances)"
+    );
+    // Without a pool the schedule says nothing about one.
+    snap.warm_pool = None;
+    let s = plan_release(&snap, &settings("10", Strategy::Surge)).unwrap();
+    assert_eq!(s.warm_pool, None);
+    assert!(!serde_json::to_string(&s).unwrap().contains("warm_pool"));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! GitHub limits a comment to 65,536 characters, so ids and chart rows are capped; the JSON
 //! preview always has everything.
 
-use super::{duration, images_in_use, images_line, steps, zones};
+use super::{duration, images_in_use, images_line, steps, warm_pool_line, zones};
 use crate::model::GroupSnapshot;
 use crate::schedule::{Capacity, Schedule};
 use std::fmt::Write;
@@ -54,6 +54,9 @@ pub fn render_markdown(snapshot: &GroupSnapshot, schedule: &Schedule) -> String 
         c.on_target,
         c.standby_skipped + c.other_skipped + c.protected_skipped
     );
+    if let Some(pool) = &schedule.warm_pool {
+        let _ = writeln!(out, "- **Warm pool** {}", escape(&warm_pool_line(pool)));
+    }
     let _ = writeln!(
         out,
         "- **Estimated duration** {} in {} batch{}",

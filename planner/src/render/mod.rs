@@ -6,7 +6,7 @@ pub mod markdown;
 pub mod text;
 
 use crate::model::{GroupSnapshot, LifecycleState};
-use crate::schedule::{Batch, Capacity};
+use crate::schedule::{Batch, Capacity, WarmPoolPlan};
 use std::collections::BTreeMap;
 
 /// Instances per image among those not leaving the group: the "from" side of the release.
@@ -22,6 +22,33 @@ pub fn images_in_use(snapshot: &GroupSnapshot) -> BTreeMap<String, u32> {
         }
     }
     images
+}
+
+/// `4 instances waiting (Stopped; min size 1, max prepared capacity max size, reuse on scale-in
+/// off): 3 on an old image, refreshed right after the launch switch; 1 on the target`.
+pub(crate) fn warm_pool_line(pool: &WarmPoolPlan) -> String {
+    let prepared = pool
+        .max_group_prepared_capacity
+        .map_or_else(|| "max size".to_owned(), |n| n.to_string());
+    let settings = format!(
+        "{}; min size {}, max prepared capacity {prepared}, reuse on scale-in {}",
+        pool.pool_state.as_str(),
+        pool.min_size,
+        if pool.reuse_on_scale_in { "on" } else { "off" }
+    );
+    let waiting = format!(
+        "{} instance{} waiting ({settings})",
+        pool.instances,
+        if pool.instances == 1 { "" } else { "s" }
+    );
+    if pool.to_refresh.is_empty() {
+        return format!("{waiting}: all on the target");
+    }
+    format!(
+        "{waiting}: {} on an old image, refreshed right after the launch switch; {} on the target",
+        pool.to_refresh.len(),
+        pool.on_target
+    )
 }
 
 /// `1h 2m 3s`, `12m`, `45s`, `0s`.

@@ -49,6 +49,44 @@ fn nothing_to_do_preview() {
 }
 
 #[test]
+fn the_warm_pool_is_shown_with_its_settings_and_the_instances_refreshed() {
+    let (mut snapshot, settings, _) = fixture();
+    let pooled = |id: &str, image: &str, state: &str| InstanceSnapshot {
+        id: id.into(),
+        image_id: image.into(),
+        lifecycle_state: LifecycleState::from_aws(state),
+        ..snapshot.instances[0].clone()
+    };
+    snapshot.warm_pool = Some(WarmPool {
+        min_size: 2,
+        max_group_prepared_capacity: None,
+        pool_state: PoolState::Hibernated,
+        reuse_on_scale_in: false,
+        instances: vec![
+            pooled("i-w1", "ami-old", "Warmed:Hibernated"),
+            pooled("i-w2", "ami-new", "Warmed:Hibernated"),
+            pooled("i-w3", "ami-old", "Warmed:Pending:Wait"),
+            pooled("i-w4", "ami-old", "Warmed:Terminated"),
+        ],
+    });
+    let schedule = plan_release(&snapshot, &settings).unwrap();
+    let line = "3 instances waiting (Hibernated; min size 2, max prepared capacity max size, reuse on scale-in off): \
+                2 on an old image, refreshed right after the launch switch; 1 on the target";
+    let text = render_text(&snapshot, &schedule);
+    assert!(text.contains(&format!("\nWarm pool: {line}\n")), "{text}");
+    assert!(
+        text.contains("  ! 2 instances in the warm pool are on an old image (i-w1, i-w3): "),
+        "{text}"
+    );
+    let md = render_markdown(&snapshot, &schedule);
+    assert!(md.contains(&format!("\n- **Warm pool** {line}\n")), "{md}");
+    // The batches are those of the group without a pool: pool instances are never in one.
+    let (_, _, without) = fixture();
+    assert_eq!(schedule.batches, without.batches);
+    assert!(!render_text(&snapshot, &without).contains("Warm pool"));
+}
+
+#[test]
 fn markdown_caps_long_batches_and_escapes_cells() {
     let (mut snapshot, _, _) = fixture();
     snapshot.name = "web|prod_1".into();

@@ -1,7 +1,7 @@
 //! Plain-text preview for terminals and CI logs: a summary, the warnings, a table of batches, and
 //! every instance id per batch (the reviewer must see exactly what is replaced).
 
-use super::{duration, images_in_use, images_line, steps, zones};
+use super::{duration, images_in_use, images_line, steps, warm_pool_line, zones};
 use crate::model::GroupSnapshot;
 use crate::schedule::{Capacity, Schedule};
 use std::fmt::Write;
@@ -39,6 +39,9 @@ pub fn render_text(snapshot: &GroupSnapshot, schedule: &Schedule) -> String {
         c.standby_skipped + c.other_skipped + c.protected_skipped,
         c.leaving
     );
+    if let Some(pool) = &schedule.warm_pool {
+        let _ = writeln!(out, "Warm pool: {}", warm_pool_line(pool));
+    }
     let _ = writeln!(
         out,
         "Healthy floor: {}{unit} in service at every step",

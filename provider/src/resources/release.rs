@@ -58,7 +58,7 @@ pub fn schema() -> Schema {
             .attr(Attribute::computed("planned_batches", list_of(list_of(string())), "The batches computed at plan time: instance ids, in order. If the group changes between plan and apply, Terraform stops the apply before any change (the final plan differs); if it changes during the release, each batch is recomputed and the difference logged (see `replaced_instances`)."))
             .attr(Attribute::computed("schedule", string(), "The plan-time schedule as JSON (the `planner` preview format, `schema_version` 1): batches, availability zones, capacity before/during/after each step, estimated duration, warnings. Its target image is written as `(image_id)` — the value of `image_id` — so the schedule stays the same when the image is baked in the same apply."))
             .attr(Attribute::computed("replaced_instances", list_of(string()), "Instances replaced by the last apply, in order."))
-            .attr(Attribute::computed("outdated_instances", list_of(string()), "Instances of the group not on `image_id`, as last read: non-empty after an interrupted release, a checkpoint, or a scale-out from an old launch setting — the next plan replaces them."))
+            .attr(Attribute::computed("outdated_instances", list_of(string()), "Instances of the group (and of its warm pool) not on `image_id`, as last read: non-empty after an interrupted release, a checkpoint, or a scale-out from an old launch setting — the next plan replaces them."))
             .attr(Attribute::computed("status", string(), "`complete`, or `checkpoint` when the apply stopped at a checkpoint."))
             .attr(Attribute::computed("completed_at", string(), "When the last apply finished (RFC 3339)."))
             .block(NestedBlock::single(
@@ -131,6 +131,7 @@ fn health(a: &Args, snap: &GroupSnapshot) -> HealthSource {
 }
 
 fn outdated(snap: &GroupSnapshot, image: &str) -> Vec<String> {
+    let pool = snap.warm_pool.iter().flat_map(|p| p.outdated(image));
     snap.instances
         .iter()
         .filter(|i| {
@@ -139,6 +140,8 @@ fn outdated(snap: &GroupSnapshot, image: &str) -> Vec<String> {
                 LifecycleState::InService | LifecycleState::Pending
             ) && i.image_id != image
         })
+        // A warm pool instance on another image would come back with the next scale-out.
+        .chain(pool)
         .map(|i| i.id.clone())
         .collect()
 }
@@ -911,6 +914,7 @@ mod tests {
             load_balancer_names: vec![],
             launch_image_id: Some("ami-new".into()),
             replacement: Default::default(),
+            warm_pool: None,
         }
     }
 

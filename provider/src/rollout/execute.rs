@@ -27,6 +27,7 @@ use super::capacity::Ledger;
 use super::group::{GroupApi, HealthSource, LaunchSetting};
 use super::patient::Patient;
 use super::record::{Lock, Record, LOCK_TAG, RECORD_TAG};
+use super::warm_pool;
 use crate::aws::wait::Backoff;
 use crate::aws::AwsError;
 use crate::bake::name::rfc3339;
@@ -359,7 +360,20 @@ async fn run_locked(
     };
     group.suspend(&record.suspended).await?;
 
-    let launch = match switch_launch(group, cfg, &snap0, launch_now).await {
+    // The warm pool is refreshed right after the switch, before any batch draws from it.
+    let had_pool = snap0.warm_pool.is_some();
+    let switched = match switch_launch(group, cfg, &snap0, launch_now).await {
+        Ok(l) => warm_pool::refresh(group, had_pool, &cfg.settings.target_image_id)
+            .await
+            .map(|_| l)
+            .map_err(|e| {
+                ReleaseError::new(format!(
+                    "the warm pool was not refreshed (no batch started; apply again): {e}"
+                ))
+            }),
+        Err(e) => Err(e),
+    };
+    let launch = match switched {
         Ok(l) => l,
         Err(e) => {
             // The switch may have happened with its answer lost: if the group no longer
@@ -423,6 +437,21 @@ async fn run_locked(
             }
             let restored = restored.notes;
             tracing::info!(restored = %restored.join("; "), "group settings restored");
+            // Again at the end: with ReuseOnScaleIn a scale-in returns instances to the pool.
+            if let Err(what) = warm_pool::finish(
+                group,
+                had_pool,
+                launch.as_ref(),
+                &cfg.settings.target_image_id,
+            )
+            .await
+            {
+                return Err(ReleaseError {
+                    replaced: done.batches.iter().flatten().cloned().collect(),
+                    restored,
+                    ..ReleaseError::new(what)
+                });
+            }
             Ok(Outcome {
                 status: if done.checkpoint {
                     Status::Checkpoint {
@@ -460,6 +489,7 @@ async fn run_locked(
                     previous_image: prev_image,
                     ledger: &ledger,
                     grace,
+                    had_pool,
                 };
                 match roll_back(group, cfg, &record, back, cancel).await {
                     Ok(notes) => {
@@ -1487,6 +1517,8 @@ struct RollBack<'a> {
     previous_image: &'a str,
     ledger: &'a Ledger,
     grace: Duration,
+    /// The group had a warm pool at the start: it is refreshed back too.
+    had_pool: bool,
 }
 
 async fn roll_back(
@@ -1501,6 +1533,7 @@ async fn roll_back(
         previous_image,
         ledger,
         grace,
+        had_pool,
     } = back_to;
     // The target was checked before the release began, but it can be deregistered while the
     // release runs (Terraform destroying the old image in the same apply): pointing the group
@@ -1525,6 +1558,13 @@ async fn roll_back(
         previous_image,
         previous.describe()
     )];
+    // The pool refilled from the release's image: back onto the previous one before any batch.
+    match warm_pool::refresh(group, had_pool, previous_image).await {
+        Ok(r) => notes.extend(r.note(previous_image)),
+        Err(e) => notes.push(format!(
+            "the warm pool was not refreshed back onto {previous_image} ({e}); apply again"
+        )),
+    }
     let back = ReleaseSettings {
         target_image_id: previous_image.to_string(),
         checkpoints: vec![],

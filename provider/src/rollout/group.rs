@@ -232,6 +232,10 @@ pub trait GroupApi: Send + Sync {
     /// Returns instances in Standby to service (`ExitStandby`): the group adds one to its
     /// desired capacity for each. One that is no longer in Standby is no error (a repeat).
     async fn exit_standby(&self, instance_ids: &[String]) -> Result<(), AwsError>;
+    /// The group's warm pool with its instances and their images (DescribeWarmPool), `None`
+    /// when the group has none. A pool instance leaves through [`GroupApi::terminate`] (without
+    /// decrement: it is not part of desired capacity).
+    async fn warm_pool(&self) -> Result<Option<release_planner::WarmPool>, AwsError>;
 }
 
 /// How many of a batch's TerminateInstanceInAutoScalingGroup calls are out at once. AWS has no
@@ -867,6 +871,28 @@ impl GroupApi for AwsGroup {
         ))
     }
 
+    async fn warm_pool(&self) -> Result<Option<release_planner::WarmPool>, AwsError> {
+        let mut cache = self.aws.take_instance_images();
+        let pool =
+            release_planner::aws::warm_pool(&self.asg, &self.ec2, &self.name, &mut cache).await;
+        self.aws.return_instance_images(cache);
+        pool.map_err(|e| match e {
+            // The code kept: a throttled read is repeated (`Patient`), never taken for a fault.
+            release_planner::aws::SnapshotError::Aws {
+                operation,
+                target,
+                code,
+                message,
+            } => AwsError {
+                operation: operation.to_string(),
+                target,
+                code,
+                message,
+            },
+            other => AwsError::new("DescribeWarmPool", &self.name, other.to_string()),
+        })
+    }
+
     async fn exit_standby(&self, instance_ids: &[String]) -> Result<(), AwsError> {
         // At most 20 instances a call (the API's limit).
         for chunk in instance_ids.chunks(20) {
@@ -987,6 +1013,18 @@ impl AwsGroup {
             launch && !template,
         )
         .await;
+        // snapshot_of reads the pool with the launch image; a template's image is read here.
+        let r = match r {
+            Ok(mut snap) if launch && template && g.warm_pool_configuration().is_some() => {
+                release_planner::aws::warm_pool(&self.asg, &self.ec2, &self.name, &mut cache)
+                    .await
+                    .map(|pool| {
+                        snap.warm_pool = pool;
+                        snap
+                    })
+            }
+            r => r,
+        };
         self.aws.return_instance_images(cache);
         let mut snap = r.map_err(err)?;
         if launch && template {

@@ -8,6 +8,7 @@ pub mod patient;
 pub mod prune;
 pub mod record;
 pub mod sim;
+pub mod warm_pool;
 
 pub use execute::{
     run, LaunchMode, Outcome, ProtectedInstances, ReleaseConfig, ReleaseError, StandbyInstances,

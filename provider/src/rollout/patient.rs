@@ -208,4 +208,7 @@ impl GroupApi for Patient<'_> {
     async fn exit_standby(&self, instance_ids: &[String]) -> Result<(), AwsError> {
         self.retry(|| self.inner.exit_standby(instance_ids)).await
     }
+    async fn warm_pool(&self) -> Result<Option<release_planner::WarmPool>, AwsError> {
+        self.retry(|| self.inner.warm_pool()).await
+    }
 }

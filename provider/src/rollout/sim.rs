@@ -37,8 +37,15 @@
 //!     models that route, to show what it drops).
 //!     <https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks-overview.html>,
 //!     <https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks.html>
-//!   - *warm pools*: a scale-out draws pre-initialised instances of the original image first.
-//!     <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html>
+//!   - *warm pools* ([`SimConfig::warm_pool`]): pre-initialised instances beside the group,
+//!     each on the image of the launch setting current when it was launched (a new launch
+//!     template version does not touch them); a scale-out draws the warmed ones into service
+//!     first (they boot in seconds), and the pool refills to its size from the launch setting
+//!     current then (not while `Launch` is suspended); TerminateInstanceInAutoScalingGroup removes a pool instance (refilled
+//!     too); DescribeWarmPool lists them (`Warmed:Pending` while warming, then
+//!     `Warmed:Stopped`).
+//!     <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html>,
+//!     <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeWarmPool.html>
 //!   - *another tool moving the launch template back* during the release, once.
 //!   - *deregistered images*: the group's launches from them fail
 //!     ([`SimGroup::missing_launches`]).
@@ -134,8 +141,10 @@ pub struct SimConfig {
     /// Another tool (a second pipeline, a console user) points the group back at its original
     /// launch template version once, the first time it sees it changed at or after this time.
     pub template_reverted_at: Option<Duration>,
-    /// Pre-initialised instances on the original image, waiting in a warm pool: a scale-out
-    /// draws them first (they boot in seconds) before it launches from the launch setting.
+    /// The size of the group's warm pool (0: no pool), filled with instances of the original
+    /// image at the start: a scale-out draws them first (they boot in seconds) before it
+    /// launches from the launch setting, and the pool refills from the launch setting current
+    /// at the refill (AWS keeps the pool at its size: MinSize, or the prepared capacity left).
     /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html>
     pub warm_pool: u32,
     /// The target group's deregistration delay: a target the group takes out of service drains
@@ -417,6 +426,15 @@ struct World {
     tag_writes: Vec<(String, String)>,
     /// The most instances in service or pending seen after any change.
     peak_live: u32,
+    /// The warm pool's instances, oldest first ([`SimConfig::warm_pool`] of them, refilled).
+    pool: Vec<PoolInst>,
+}
+
+/// An instance waiting in the warm pool: its image, and when it is warmed (drawable).
+struct PoolInst {
+    id: String,
+    image: String,
+    warmed_at: Instant,
 }
 
 const EVENTS: usize = 2000;
@@ -479,6 +497,7 @@ impl SimGroup {
             events: Default::default(),
             tag_writes: vec![],
             peak_live: 0,
+            pool: Vec::new(),
             cfg,
         };
         world.cfg.outside.sort_by_key(Outside::at);
@@ -506,6 +525,11 @@ impl SimGroup {
             }
         }
         world.cfg.warm_pool = pool;
+        // The pool starts warmed.
+        world.refill_pool(now);
+        for p in &mut world.pool {
+            p.warmed_at = now;
+        }
         world.launches = 0;
         world.observe("start");
         SimGroup {
@@ -559,6 +583,11 @@ impl SimGroup {
     }
 
     /// Instances on `image` that have not stopped yet (those still draining included).
+    /// The warm pool's instances and their images.
+    pub fn pool_images(&self) -> BTreeMap<String, String> {
+        self.world().pool_images()
+    }
+
     pub fn present_on(&self, image: &str) -> usize {
         let mut w = self.world();
         w.advance(Instant::now());
@@ -882,13 +911,90 @@ impl World {
         }
     }
 
+    /// Launches pool instances from the current launch setting until the pool has its size
+    /// (warmed a boot time later). Nothing from a deregistered image: that launch fails.
+    fn refill_pool(&mut self, now: Instant) {
+        // A suspended Launch process is assumed to hold back the pool's launches too (AWS
+        // documents it for scale-outs and ReplaceUnhealthy's replacements).
+        // <https://docs.aws.amazon.com/autoscaling/ec2/userguide/understand-how-suspending-processes-affects-other-processes.html>
+        if self.suspended.contains("Launch") {
+            return;
+        }
+        let image = self
+            .images
+            .get(&self.launch.encode())
+            .cloned()
+            .unwrap_or_default();
+        if self.cfg.missing_images.contains(&image) {
+            return;
+        }
+        while (self.pool.len() as u32) < self.cfg.warm_pool {
+            self.seq += 1;
+            let id = format!("i-{:08x}{:04}", self.cfg.seed as u32, self.seq);
+            let warmed_at = now + between(&mut self.rng, self.cfg.boot);
+            self.event(format!("warm pool launches {id} ({image})"));
+            self.pool.push(PoolInst {
+                id,
+                image: image.clone(),
+                warmed_at,
+            });
+        }
+    }
+
+    /// The pool as DescribeWarmPool tells it.
+    fn pool_view(&self, now: Instant) -> Option<release_planner::WarmPool> {
+        (self.cfg.warm_pool > 0).then(|| release_planner::WarmPool {
+            min_size: self.cfg.warm_pool,
+            max_group_prepared_capacity: None,
+            pool_state: release_planner::PoolState::Stopped,
+            reuse_on_scale_in: false,
+            instances: self
+                .pool
+                .iter()
+                .map(|p| InstanceSnapshot {
+                    id: p.id.clone(),
+                    availability_zone: self.cfg.zones.first().cloned().unwrap_or_default(),
+                    image_id: p.image.clone(),
+                    lifecycle_state: LifecycleState::Other(
+                        if p.warmed_at <= now {
+                            "Warmed:Stopped"
+                        } else {
+                            "Warmed:Pending"
+                        }
+                        .into(),
+                    ),
+                    health: Health::Healthy,
+                    protected_from_scale_in: false,
+                    launch_time: None,
+                    // A pool instance's weight is drawn when it enters service (see `launch`).
+                    weighted_capacity: None,
+                })
+                .collect(),
+        })
+    }
+
+    /// The images of the warm pool's instances, by id (empty without a pool).
+    fn pool_images(&self) -> BTreeMap<String, String> {
+        self.pool
+            .iter()
+            .map(|p| (p.id.clone(), p.image.clone()))
+            .collect()
+    }
+
     fn spawn(&mut self, image: String, now: Instant) {
         self.launches += 1;
-        let (image, warm) = if self.cfg.warm_pool > 0 {
-            self.cfg.warm_pool -= 1;
-            (self.cfg.image.clone(), true)
-        } else {
-            (image, false)
+        // A scale-out draws a warmed pool instance first, whatever its image.
+        let drawn = self
+            .pool
+            .iter()
+            .position(|p| p.warmed_at <= now)
+            .map(|at| self.pool.remove(at));
+        let (image, warm) = match &drawn {
+            Some(p) => {
+                self.event(format!("drawn from the warm pool: {} ({})", p.id, p.image));
+                (p.image.clone(), true)
+            }
+            None => (image, false),
         };
         // AWS balances zones: the zone with the fewest live instances.
         let az = self
@@ -922,8 +1028,13 @@ impl World {
             0 => 1,
             n => self.cfg.weights[self.rng.usize(0..n)].max(1),
         };
-        self.seq += 1;
-        let id = format!("i-{:08x}{:04}", self.cfg.seed as u32, self.seq);
+        let id = match drawn {
+            Some(p) => p.id,
+            None => {
+                self.seq += 1;
+                format!("i-{:08x}{:04}", self.cfg.seed as u32, self.seq)
+            }
+        };
         self.event(format!("launch {id} ({image})"));
         self.instances.push(Inst {
             id,
@@ -1016,6 +1127,7 @@ impl World {
             self.stopped(&i);
         }
         self.reconcile(now);
+        self.refill_pool(now);
     }
 
     /// An engine call changes desired capacity while an outside change no read saw is in: the
@@ -1312,6 +1424,7 @@ impl GroupApi for SimGroup {
                     maintenance_policy: w.cfg.maintenance_policy,
                     ..Default::default()
                 },
+                warm_pool: w.pool_view(Instant::now()),
             }
         })
         .await
@@ -1341,6 +1454,13 @@ impl GroupApi for SimGroup {
     async fn terminate(&self, instance_id: &str, decrement_desired: bool) -> Result<(), AwsError> {
         let id = instance_id.to_string();
         self.mutate("TerminateInstanceInAutoScalingGroup", move |w| {
+            if let Some(at) = w.pool.iter().position(|p| p.id == id) {
+                // A pool instance: gone from the pool, which refills (desired is not touched).
+                let p = w.pool.remove(at);
+                w.event(format!("terminating warm pool instance {} ({})", p.id, p.image));
+                w.refill_pool(Instant::now());
+                return Ok(());
+            }
             let Some(inst) = w.instances.iter().find(|i| i.id == id) else {
                 return Ok(()); // gone already: AwsGroup maps "not found" to success
             };
@@ -1596,6 +1716,11 @@ impl GroupApi for SimGroup {
             Ok(())
         })
         .await
+    }
+
+    async fn warm_pool(&self) -> Result<Option<release_planner::WarmPool>, AwsError> {
+        self.read("DescribeWarmPool", |w| w.pool_view(Instant::now()))
+            .await
     }
 
     async fn set_launch(&self, setting: &LaunchSetting) -> Result<(), AwsError> {

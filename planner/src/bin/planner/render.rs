@@ -46,6 +46,7 @@ pub fn snapshot_of(preview: &Preview) -> GroupSnapshot {
         load_balancer_names: g.load_balancer_names.clone(),
         launch_image_id: None,
         replacement: Default::default(),
+        warm_pool: None,
     }
 }
 

@@ -593,6 +593,11 @@ async fn run_scenario(seed: u64, sc: Scenario) -> Result<Summary, String> {
                         "complete, but the group runs {live:?} ({units} units, desired {desired})"
                     ));
                 }
+                // Its warm pool too: no later scale-out may bring the old image back.
+                let pool = sim.pool_images();
+                if pool.values().any(|i| i != NEW) {
+                    return fail(format!("complete, but the warm pool holds {pool:?}"));
+                }
             }
             Some(Err(_)) if summary.refused_to_plan => {
                 if live.values().any(|i| i != OLD) {
@@ -620,9 +625,6 @@ async fn run_scenario(seed: u64, sc: Scenario) -> Result<Summary, String> {
                     return fail(format!("a stop without rollback must say so: {e}"));
                 }
             }
-            // A warm pool of old instances keeps feeding the group the old image until the
-            // pool is refreshed: every apply stops at once, saying so.
-            Some(Err(e)) if sc.cloud.warm_pool > 0 && e.to_string().contains("warm pool") => {}
             other => {
                 // Only a release whose new instances could never all be healthy may end
                 // without completing.
@@ -892,19 +894,76 @@ fn a_template_moved_back_by_another_tool_fails_the_batch_naming_the_image() {
 }
 
 #[test]
-fn instances_drawn_from_a_warm_pool_fail_the_batch_naming_the_pool() {
+fn a_warm_pool_is_refreshed_after_the_switch_and_later_scale_outs_bring_only_the_new_image() {
     let mut cloud = SimConfig::new(22, 6);
     cloud.max = 12;
     cloud.warm_pool = 4;
     let sim = SimGroup::new(cloud);
+    let before = sim.pool_images();
+    assert_eq!(before.len(), 4);
+    assert!(before.values().all(|i| i == OLD));
     let cfg = calm_release("rel-warm", 2);
+    let out = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect("the pool's old instances are refreshed, not drawn");
+    assert_eq!(out.status, Status::Complete);
+    assert!(
+        sim.live_images().values().all(|i| i == NEW),
+        "{:?}",
+        sim.events()
+    );
+    assert_eq!(sim.live_images().len(), 6);
+    // Every old pool instance was terminated in the pool, which refilled from the new setting.
+    let after = sim.pool_images();
+    assert_eq!(after.len(), 4);
+    assert!(after.values().all(|i| i == NEW), "{after:?}");
+    assert!(before.keys().all(|id| !after.contains_key(id)));
+    // No batch counted a pool instance of the old image as progress; none was drawn.
+    assert!(
+        !sim.events()
+            .iter()
+            .any(|e| e.contains("drawn from the warm pool") && e.contains(OLD)),
+        "{:?}",
+        sim.events()
+    );
+    assert!(sim.launches() <= launch_bound(6, 2), "{:?}", sim.events());
+    // A scale-out after the release draws from the pool: the new image only.
+    rt().block_on(async {
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        sim.set_capacity(10, 1, 12).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(600)).await;
+    });
+    let live = sim.live_images();
+    assert_eq!(live.len(), 10);
+    assert!(live.values().all(|i| i == NEW), "{live:?}");
+    assert!(sim
+        .events()
+        .iter()
+        .any(|e| e.contains("drawn from the warm pool")));
+}
+
+#[test]
+fn a_rollback_refreshes_the_warm_pool_back_onto_the_previous_image() {
+    let mut cloud = SimConfig::new(24, 6);
+    cloud.max = 12;
+    cloud.warm_pool = 3;
+    cloud.broken_images.insert(NEW.into());
+    let sim = SimGroup::new(cloud);
+    let cfg = calm_release("rel-warm-back", 2);
     let err = rt()
         .block_on(run(&sim, &cfg, None, &Cancel::new()))
-        .expect_err("old instances from the pool are no progress");
+        .expect_err("a broken image fails");
     let msg = err.to_string();
-    assert!(msg.contains("run ami-old, not ami-new"), "{msg}");
-    assert!(msg.contains("warm pool"), "{msg}");
-    assert!(sim.launches() <= launch_bound(6, 2), "{:?}", sim.events());
+    assert!(msg.contains("the group launches ami-old again"), "{msg}");
+    assert!(msg.contains("warm pool refreshed onto ami-old"), "{msg}");
+    assert!(
+        sim.live_images().values().all(|i| i == OLD),
+        "{:?}",
+        sim.events()
+    );
+    let pool = sim.pool_images();
+    assert_eq!(pool.len(), 3);
+    assert!(pool.values().all(|i| i == OLD), "{pool:?}");
 }
 
 #[test]

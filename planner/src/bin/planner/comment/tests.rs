@@ -48,6 +48,7 @@ fn group(g: usize, r: &Release) -> GroupSnapshot {
         load_balancer_names: vec![],
         launch_image_id: Some("ami-0123456789abcdef0".into()),
         replacement: Default::default(),
+        warm_pool: None,
     }
 }
 

@@ -48,6 +48,24 @@ pub enum PlanError {
         suggestion: u32,
     },
 
+    /// Replace in a weighted group: the room the floor leaves (desired minus floor, in units) is
+    /// less than one instance of the largest weight, so once the group launches such instances
+    /// (its allocation strategy picks the types) no old instance could be taken out without going
+    /// below the floor, and the release would stop half way.
+    #[error(
+        "strategy replace in a weighted group needs room below desired capacity for its largest instance \
+         ({largest_weight} units), but the floor keeps {healthy_floor} of desired {desired_capacity} units \
+         ({min_healthy_percentage}%), leaving {room}. Use strategy surge, or min_healthy_percentage {suggestion} or lower"
+    )]
+    FloorBelowLargestWeight {
+        largest_weight: u32,
+        healthy_floor: u32,
+        desired_capacity: u32,
+        min_healthy_percentage: u32,
+        room: u32,
+        suggestion: u32,
+    },
+
     #[error("instance {0} appears more than once in the group snapshot")]
     DuplicateInstance(String),
 
@@ -89,6 +107,7 @@ impl PlanError {
             PlanError::MinHealthyAbove100(_)
             | PlanError::ReplaceNeedsHeadroom
             | PlanError::FloorLeavesNoRoom { .. }
+            | PlanError::FloorBelowLargestWeight { .. }
             | PlanError::BelowPolicyMinHealthy { .. } => "min_healthy_percentage",
             PlanError::CheckpointOutOfRange(_) => "checkpoints",
             PlanError::SurgeAboveMaxHealthy { .. } | PlanError::ReplaceBelowPolicyFloor { .. } => {

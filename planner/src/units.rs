@@ -39,6 +39,17 @@ impl GroupSnapshot {
             .fold(0u32, u32::saturating_add)
     }
 
+    /// The largest weight an instance of the group can come with: the overrides' and the
+    /// instances' own (a group's allocation strategy picks the types, so any may replace any).
+    pub fn largest_weight(&self) -> u32 {
+        if !self.is_weighted() {
+            return 1;
+        }
+        let overrides = self.overrides().iter().filter_map(|o| o.weighted_capacity);
+        let instances = self.instances.iter().map(|i| self.units_of(i));
+        overrides.chain(instances).max().unwrap_or(1).max(1)
+    }
+
     /// Units that serve right now (InService and Healthy), whatever their image: in an
     /// unweighted group, [`GroupSnapshot::healthy_in_service`].
     pub fn healthy_units(&self) -> u32 {

@@ -37,6 +37,7 @@ pub fn plan_release(
         // In capacity units, as the group's sizes (`units`); without weights, instances.
         start_healthy: snapshot.healthy_units(),
     };
+    refuse_floor_below_largest_weight(settings, snapshot, facts.healthy_floor)?;
     let checkpoints = Checkpoints::new(
         &settings.checkpoints,
         classified.counts.to_replace + classified.counts.on_target,
@@ -303,6 +304,33 @@ fn validate(settings: &ReleaseSettings, snapshot: &GroupSnapshot) -> Result<(), 
         return Err(PlanError::CheckpointOutOfRange(bad));
     }
     Ok(())
+}
+
+/// See [`PlanError::FloorBelowLargestWeight`]: checked at plan, before any change, rather than
+/// found stuck half way.
+fn refuse_floor_below_largest_weight(
+    settings: &ReleaseSettings,
+    snapshot: &GroupSnapshot,
+    healthy_floor: u32,
+) -> Result<(), PlanError> {
+    let largest_weight = snapshot.largest_weight();
+    let desired = snapshot.desired_capacity;
+    let room = desired.saturating_sub(healthy_floor);
+    if settings.strategy != Strategy::Replace || !snapshot.is_weighted() || room >= largest_weight {
+        return Ok(());
+    }
+    let suggestion = match desired {
+        0 => 0,
+        d => (100 * u64::from(d.saturating_sub(largest_weight)) / u64::from(d)) as u32,
+    };
+    Err(PlanError::FloorBelowLargestWeight {
+        largest_weight,
+        healthy_floor,
+        desired_capacity: desired,
+        min_healthy_percentage: settings.min_healthy_percentage_for(snapshot),
+        room,
+        suggestion,
+    })
 }
 
 fn no_room(

@@ -1207,3 +1207,29 @@ fn unweighted_policies_count_instances() {
         .iter()
         .all(|b| b.units.is_none() && b.instance_ids.len() == 3));
 }
+
+#[test]
+fn a_weighted_replace_whose_floor_leaves_less_than_the_largest_weight_is_refused() {
+    let snap = weighted_ten();
+    let largest = snap.largest_weight();
+    assert!(largest >= 2, "the fixture has a weight above 1");
+    let mut set = settings("100%", Strategy::Replace);
+    // A floor leaving one unit less than the largest instance.
+    let room = largest - 1;
+    set.min_healthy_percentage = Some(100 * (10 - room) / 10);
+    let err = plan_release(&snap, &set).unwrap_err();
+    assert!(
+        matches!(err, PlanError::FloorBelowLargestWeight { room: r, largest_weight: l, .. } if r == room && l == largest),
+        "{err:?}"
+    );
+    assert_eq!(err.attribute(), "min_healthy_percentage");
+    assert!(err.to_string().contains("Use strategy surge"), "{err}");
+    // The suggested percentage plans.
+    let PlanError::FloorBelowLargestWeight { suggestion, .. } = err else {
+        unreachable!()
+    };
+    set.min_healthy_percentage = Some(suggestion);
+    plan_release(&snap, &set).expect("the suggestion leaves room for the largest weight");
+    // A surge never needs that room.
+    plan_release(&snap, &settings("100%", Strategy::Surge)).unwrap();
+}

@@ -1147,6 +1147,7 @@ impl World {
             }
             self.outside_next += 1;
             let before = self.desired;
+            let dropped_overage;
             match change {
                 Outside::SetDesired { desired, .. } => {
                     if desired < self.min || desired > self.max {
@@ -1157,7 +1158,7 @@ impl World {
                         continue;
                     }
                     self.desired = desired;
-                    self.overage = 0;
+                    dropped_overage = std::mem::take(&mut self.overage);
                     self.event(format!("an operator sets desired capacity {desired}"));
                 }
                 Outside::Policy { change, .. } => {
@@ -1170,11 +1171,16 @@ impl World {
                     let to = (i64::from(self.desired) + i64::from(change))
                         .clamp(i64::from(self.min), i64::from(self.max));
                     self.desired = to as u32;
-                    self.overage = 0;
+                    dropped_overage = std::mem::take(&mut self.overage);
                     self.event(format!("a scaling policy ({change:+}) sets desired {to}"));
                 }
             }
             if self.desired != before {
+                // A lower desired capacity also scales in what the group launched past the old
+                // one (weights): that is taken by the same change.
+                if self.desired < before {
+                    self.outside_taken += dropped_overage;
+                }
                 self.outside_taken += before.saturating_sub(self.desired);
                 self.outside_added += self.desired.saturating_sub(before);
                 self.unseen = Some(self.desired);

@@ -217,8 +217,10 @@ fn scenario(seed: u64) -> Scenario {
     };
     // Weighted capacity (issue 13): the group's sizes, the batch size and the floor are
     // capacity units; each launch draws a weight. Not beside Standby (ExitStandby adds the
-    // instances' weights, which the release's check against max size counts as instances).
-    if rng.u8(0..100) < 20 {
+    // instances' weights, which the release's check against max size counts as instances),
+    // nor beside a maintenance policy (its surge cap in units, against a group that launches
+    // past desired by up to a weight, is not settled: issue 13's notes).
+    if rng.u8(0..100) < 20 && cloud.maintenance_policy.is_none() {
         let weights = [vec![1, 2], vec![2, 4], vec![1, 3], vec![2]];
         cloud.weights = weights[rng.usize(0..weights.len())].clone();
         cloud.standby = 0;
@@ -275,6 +277,9 @@ struct Summary {
     complete: bool,
     rolled_back: bool,
     refused_to_plan: bool,
+    /// Refused at a later apply for settings others' capacity changes made impossible: the
+    /// group is on the old and the new image, and nothing changed in that apply.
+    refused_midway: bool,
     virtual_secs: u64,
     dropped: u32,
     launches: u32,
@@ -403,6 +408,17 @@ async fn run_scenario(seed: u64, sc: Scenario) -> Result<Summary, String> {
                             && sim.live_images().values().all(|i| i == OLD) =>
                     {
                         summary.refused_to_plan = true;
+                        true
+                    }
+                    // A weighted group whose desired capacity others lowered until the floor
+                    // leaves less room than its largest instance: refused before any change,
+                    // naming the settings to change (PlanError::FloorBelowLargestWeight).
+                    Err(e)
+                        if e.untouched
+                            && e.what.contains("needs room below desired capacity")
+                            && !sc.cloud.outside.is_empty() =>
+                    {
+                        summary.refused_midway = true;
                         true
                     }
                     // No rollback target: refused before any change, for good.
@@ -599,6 +615,11 @@ async fn run_scenario(seed: u64, sc: Scenario) -> Result<Summary, String> {
                     return fail(format!("complete, but the warm pool holds {pool:?}"));
                 }
             }
+            Some(Err(_)) if summary.refused_midway => {
+                if live.values().any(|i| i != OLD && i != NEW) {
+                    return fail(format!("refused half way, on a third image: {live:?}"));
+                }
+            }
             Some(Err(_)) if summary.refused_to_plan => {
                 if live.values().any(|i| i != OLD) {
                     return fail(format!("refused to plan, but the group changed: {live:?}"));
@@ -673,7 +694,7 @@ fn healthy_capacity_never_drops_below_the_floor_over_seeded_releases() {
             Ok(s) => {
                 complete += u32::from(s.complete);
                 rolled_back += u32::from(s.rolled_back);
-                refused += u32::from(s.refused_to_plan);
+                refused += u32::from(s.refused_to_plan || s.refused_midway);
                 applies += s.applies;
                 virtual_secs += s.virtual_secs;
                 dropped += s.dropped;

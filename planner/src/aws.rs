@@ -115,21 +115,7 @@ pub async fn snapshot_of(
     let instances = g
         .instances()
         .iter()
-        .map(|i| {
-            let id = i.instance_id().unwrap_or_default().to_string();
-            InstanceSnapshot {
-                image_id: images.get(&id).cloned().unwrap_or_default(),
-                availability_zone: i.availability_zone().unwrap_or_default().to_string(),
-                lifecycle_state: LifecycleState::from_aws(
-                    i.lifecycle_state().map(|s| s.as_str()).unwrap_or(""),
-                ),
-                health: health(i.health_status()),
-                protected_from_scale_in: i.protected_from_scale_in().unwrap_or(false),
-                launch_time: None,
-                weighted_capacity: weight(i.weighted_capacity()),
-                id,
-            }
-        })
+        .map(|i| instance_snapshot(i, images))
         .collect();
     // A poll does not need the pool; a full snapshot reads it only when the group has one.
     let warm_pool = if launch_image_wanted && g.warm_pool_configuration().is_some() {
@@ -205,24 +191,8 @@ pub async fn warm_pool(
         cache,
     )
     .await?;
-    let mut instances: Vec<InstanceSnapshot> = listed
-        .iter()
-        .map(|i| {
-            let id = i.instance_id().unwrap_or_default().to_string();
-            InstanceSnapshot {
-                image_id: cache.get(&id).cloned().unwrap_or_default(),
-                availability_zone: i.availability_zone().unwrap_or_default().to_string(),
-                lifecycle_state: LifecycleState::from_aws(
-                    i.lifecycle_state().map(|s| s.as_str()).unwrap_or(""),
-                ),
-                health: health(i.health_status()),
-                protected_from_scale_in: i.protected_from_scale_in().unwrap_or(false),
-                launch_time: None,
-                weighted_capacity: weight(i.weighted_capacity()),
-                id,
-            }
-        })
-        .collect();
+    let mut instances: Vec<InstanceSnapshot> =
+        listed.iter().map(|i| instance_snapshot(i, cache)).collect();
     instances.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     let set = |v: Option<i32>| v.filter(|v| *v >= 0).map(|v| v as u32);
     Ok(Some(WarmPool {
@@ -422,6 +392,27 @@ async fn launch_image(
                 .map(str::to_string))
         }
         LaunchSource::None => Ok(None),
+    }
+}
+
+/// An instance as DescribeAutoScalingGroups and DescribeWarmPool both report it, with its image
+/// from `images` (empty when unknown).
+fn instance_snapshot(
+    i: &aws_sdk_autoscaling::types::Instance,
+    images: &ImageCache,
+) -> InstanceSnapshot {
+    let id = i.instance_id().unwrap_or_default().to_string();
+    InstanceSnapshot {
+        image_id: images.get(&id).cloned().unwrap_or_default(),
+        availability_zone: i.availability_zone().unwrap_or_default().to_string(),
+        lifecycle_state: LifecycleState::from_aws(
+            i.lifecycle_state().map(|s| s.as_str()).unwrap_or(""),
+        ),
+        health: health(i.health_status()),
+        protected_from_scale_in: i.protected_from_scale_in().unwrap_or(false),
+        launch_time: None,
+        weighted_capacity: weight(i.weighted_capacity()),
+        id,
     }
 }
 

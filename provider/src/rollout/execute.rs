@@ -409,6 +409,7 @@ async fn run_locked(
             deadline,
             ledger: &ledger,
             grace,
+            pass: Pass::Forward,
         },
     )
     .await;
@@ -867,6 +868,17 @@ struct Run<'a> {
     ledger: &'a Ledger,
     /// The group's health check grace period, when its own health view is the one waited for.
     grace: Duration,
+    /// Whether instances already on the target image are checked before the first batch.
+    pass: Pass,
+}
+
+/// The forward pass checks the target image's instances that were there before it (see
+/// [`check_unverified`]); a rollback's target is the image the group served before, whose
+/// instances served already, and a rollback must not wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Forward,
+    Rollback,
 }
 
 /// Reads the group, waiting out failing reads (each already retried by the SDK) until
@@ -961,6 +973,7 @@ async fn execute_batches(
     // instances to replace plus one batch's retry. More means the group is going round in
     // circles (instances replaced for failing health checks, or drawn from somewhere else).
     let mut launches = Launches::default();
+    let mut checked = run.pass == Pass::Rollback;
     loop {
         let mut snap = match carried.take() {
             Some(s) => s,
@@ -1015,6 +1028,18 @@ async fn execute_batches(
                 .map(|b| b.units.map_or(b.instance_ids.len(), |u| u as usize));
             sizes.clone().sum::<usize>() + sizes.max().unwrap_or(0)
         });
+        if !checked {
+            checked = true;
+            let unverified = unverified_on_target(&snap, &settings.target_image_id);
+            if !unverified.is_empty() {
+                let seen = check_unverified(group, cfg, settings, &snap, &unverified, batch, &run)
+                    .await
+                    .map_err(|e| fail(e, &done))?;
+                // The group may have changed while it was watched: schedule again from it.
+                carried = Some(seen);
+                continue;
+            }
+        }
         // A batch that was handed over has begun already; it ends before the apply stops.
         if handed_over.is_none() && run.cancel.is_tripped() {
             return Err(fail(
@@ -1107,6 +1132,88 @@ async fn execute_batches(
             }
         }
     }
+}
+
+/// Instances on the target image that the group counts as serving when this pass begins: an
+/// earlier apply's (a release resumed after a kill, a cancel or a checkpoint) or the group's own
+/// launches since the switch. None was seen passing a health check by this apply, and the group
+/// reports an instance Healthy during its health check grace period without checking it
+/// (<https://docs.aws.amazon.com/autoscaling/ec2/userguide/health-check-grace-period.html>):
+/// counted towards the healthy floor unchecked, instances of a broken image would let the first
+/// batch take out old instances that serve.
+fn unverified_on_target(snap: &GroupSnapshot, target: &str) -> BTreeSet<String> {
+    snap.instances
+        .iter()
+        .filter(|i| i.image_id == target)
+        .filter(|i| {
+            matches!(
+                i.lifecycle_state,
+                LifecycleState::Pending | LifecycleState::InService
+            )
+        })
+        .map(|i| i.id.clone())
+        .collect()
+}
+
+/// Watches [`unverified_on_target`]'s instances as a batch's new ones before the first batch
+/// removes anything: healthy (at the load balancer with `elb` health), and in `ec2` health mode
+/// for one whole grace period from now, after which the group has checked each of them. No
+/// warm-up of their own: what the group reports of them is all that is in doubt. On failure
+/// nothing of theirs is terminated here: they are the group's own capacity (the rollback, when
+/// on, replaces them).
+async fn check_unverified(
+    group: &dyn GroupApi,
+    cfg: &ReleaseConfig,
+    settings: &ReleaseSettings,
+    snap: &GroupSnapshot,
+    unverified: &BTreeSet<String>,
+    first: &Batch,
+    run: &Run<'_>,
+) -> Result<GroupSnapshot, BatchError> {
+    tracing::info!(
+        instances = %unverified.iter().cloned().collect::<Vec<_>>().join(","),
+        grace_secs = run.grace.as_secs(),
+        "{} instance(s) already on {} before this apply: checking they stay healthy before the first batch",
+        unverified.len(), settings.target_image_id
+    );
+    let known: BTreeSet<String> = snap
+        .instances
+        .iter()
+        .map(|i| i.id.clone())
+        .filter(|id| !unverified.contains(id))
+        .collect();
+    let no_warmup = ReleaseSettings {
+        instance_warmup_secs: 0,
+        ..settings.clone()
+    };
+    let own_deadline = Instant::now() + cfg.batch_timeout;
+    let step = BatchStep {
+        batch: first,
+        surged_to: None,
+        hand_over_to: None,
+        cancel: run.cancel,
+        deadline: own_deadline.min(run.deadline),
+        release_deadline_binds: run.deadline < own_deadline,
+        release_deadline: run.deadline,
+        launch: run.launch,
+        ledger: run.ledger,
+        grace: run.grace,
+    };
+    // Their own budget: they are not launches of this release.
+    let mut launches = Launches::default();
+    wait_for_new(group, cfg, &no_warmup, &known, &step, &mut launches)
+        .await
+        .map_err(|e| BatchError {
+            what: format!(
+                "before any instance was replaced: the {} instance(s) already on {} ({}) did not all stay healthy: {}",
+                unverified.len(),
+                settings.target_image_id,
+                unverified.iter().cloned().collect::<Vec<_>>().join(", "),
+                e.what
+            ),
+            launched: vec![],
+            ..e
+        })
 }
 
 /// Stores desired capacity set by someone else in the record (best effort): an apply that
@@ -1578,6 +1685,7 @@ async fn roll_back(
         deadline: Instant::now() + cfg.total_timeout,
         ledger,
         grace,
+        pass: Pass::Rollback,
     };
     match execute_batches(group, cfg, &back, record, run).await {
         Ok(done) => {

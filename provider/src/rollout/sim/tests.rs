@@ -1633,6 +1633,53 @@ fn an_instance_unchecked_in_its_grace_period_does_not_pass_its_batch() {
 }
 
 #[test]
+fn instances_left_on_a_broken_image_by_a_killed_apply_are_checked_before_the_next_batch() {
+    // Every new instance fails its checks, which the group runs only 300 s after it entered
+    // service. The first apply is killed while batch 1's four new instances are still in their
+    // grace period, reported Healthy unchecked. Counted as healthy, they would let the next
+    // apply's first batch take out four more old instances that serve (10 - 4 - 4 = 2 < 6).
+    let mut cloud = SimConfig::new(505, 10);
+    cloud.max = 20;
+    cloud.boot = (Duration::from_secs(20), Duration::from_secs(30));
+    cloud.broken_images.insert(NEW.into());
+    cloud.grace = Duration::from_secs(300);
+    cloud.stuck_share = 0.0;
+    let sim = SimGroup::new(cloud);
+    let mut cfg = calm_release("rel-unchecked", 4);
+    cfg.settings.strategy = Strategy::Replace;
+    cfg.settings.min_healthy_percentage = Some(60);
+    cfg.settings.instance_warmup_secs = 0;
+    cfg.batch_timeout = Duration::from_secs(900);
+    let err = rt().block_on(async {
+        let cancel = Cancel::new();
+        tokio::select! {
+            biased;
+            r = run(&sim, &cfg, None, &cancel) => panic!("the first apply was to be killed: {r:?}"),
+            _ = tokio::time::sleep(Duration::from_secs(120)) => {}
+        }
+        assert_eq!(
+            sim.present_on(NEW),
+            4,
+            "batch 1 was under way: {:?}",
+            sim.events()
+        );
+        sim.kill_lock_owner();
+        run(&sim, &cfg, None, &Cancel::new())
+            .await
+            .expect_err("the instances left on the broken image fail their checks")
+    });
+    let msg = err.to_string();
+    assert!(
+        msg.contains("before any instance was replaced: the 4 instance(s) already on ami-new"),
+        "{msg}"
+    );
+    assert!(msg.contains("launches ami-old again"), "{msg}");
+    assert!(sim.live_images().values().all(|i| i == OLD));
+    let lowest = sim.lowest_healthy().expect("a lowest point");
+    assert!(lowest.healthy >= 6, "the floor held: {lowest:?}");
+}
+
+#[test]
 fn a_failed_rollback_batch_is_cleaned_up_before_healthy_instances() {
     // Batch 1 onto the new image succeeds; from then on every launch fails its health checks,
     // unchecked for the 300 s grace period (the group reports an instance Healthy until then,

@@ -66,6 +66,23 @@ pub enum PlanError {
         suggestion: u32,
     },
 
+    /// Surge under the group's instance maintenance policy in a weighted group: a step takes out
+    /// whole instances (up to `largest_weight` units) and the group may launch up to
+    /// `largest_weight - 1` units past the raised desired capacity, so the policy's room above
+    /// desired (`room` units) must hold both.
+    #[error(
+        "strategy surge in a weighted group needs room above desired capacity for one step of its largest instance          ({largest_weight} units) and the group's overage of up to {overage} more (it launches until desired capacity          is covered, even past it), {needed} units in all, but the group's instance maintenance policy          (MaxHealthyPercentage {max_healthy_percentage} of desired {desired_capacity} units) leaves {room}. {advice}"
+    )]
+    SurgeRoomBelowLargestWeight {
+        largest_weight: u32,
+        overage: u32,
+        needed: u32,
+        max_healthy_percentage: u32,
+        desired_capacity: u32,
+        room: u32,
+        advice: String,
+    },
+
     #[error("instance {0} appears more than once in the group snapshot")]
     DuplicateInstance(String),
 
@@ -110,9 +127,9 @@ impl PlanError {
             | PlanError::FloorBelowLargestWeight { .. }
             | PlanError::BelowPolicyMinHealthy { .. } => "min_healthy_percentage",
             PlanError::CheckpointOutOfRange(_) => "checkpoints",
-            PlanError::SurgeAboveMaxHealthy { .. } | PlanError::ReplaceBelowPolicyFloor { .. } => {
-                "strategy"
-            }
+            PlanError::SurgeAboveMaxHealthy { .. }
+            | PlanError::ReplaceBelowPolicyFloor { .. }
+            | PlanError::SurgeRoomBelowLargestWeight { .. } => "strategy",
         }
     }
 }

@@ -83,6 +83,20 @@ impl<'a> Picker<'a> {
         self.left
     }
 
+    /// The instance [`Picker::next`] would take (allowing costly ones).
+    pub fn peek(&self) -> Option<&'a InstanceSnapshot> {
+        let (free, &(_, z)) = match self.with_free.first() {
+            Some(entry) => (true, entry),
+            None => (false, self.with_any.first()?),
+        };
+        let zone = &self.zones[z];
+        if free {
+            zone.free.get(zone.next_free).copied()
+        } else {
+            zone.healthy.get(zone.next_healthy).copied()
+        }
+    }
+
     /// The instance [`Picker::next`] would take if it costs healthy capacity; `None` when the
     /// next one is free (or none is left).
     pub fn peek_costly(&self) -> Option<&'a InstanceSnapshot> {

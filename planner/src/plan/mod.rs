@@ -3,7 +3,7 @@
 
 use crate::classify::{classify, Classified};
 use crate::error::PlanError;
-use crate::model::{count, GroupSnapshot};
+use crate::model::{count, GroupSnapshot, InstanceSnapshot};
 use crate::picker::Picker;
 use crate::schedule::{Batch, Capacity, Schedule, WarmPoolPlan};
 use crate::settings::{
@@ -30,9 +30,9 @@ pub fn plan_release(
         settings.protected_instances,
     )?;
     let asked = settings.batch_size.per_batch(snapshot.desired_capacity);
-    let surge_room = surge_room(settings, snapshot);
+    let surge_limit = surge_limit(settings, snapshot)?;
     let facts = Facts {
-        batch_size: surge_room.map_or(asked, |room| asked.min(room)),
+        batch_size: surge_limit.map_or(asked, |limit| asked.min(limit)),
         healthy_floor: settings.healthy_floor(snapshot, snapshot.desired_capacity),
         // In capacity units, as the group's sizes (`units`); without weights, instances.
         start_healthy: snapshot.healthy_units(),
@@ -57,7 +57,13 @@ pub fn plan_release(
             Strategy::Surge => u32::MAX,
             Strategy::Replace => healthy.saturating_sub(facts.healthy_floor),
         };
-        let taken = take_batch(snapshot, &mut picker, facts.batch_size, may_take);
+        let taken = take_batch(
+            snapshot,
+            &mut picker,
+            facts.batch_size,
+            may_take,
+            surge_limit,
+        );
         let count = taken.instance_ids.len() as u32;
         let n = taken.units;
         if count == 0 {
@@ -165,6 +171,58 @@ fn surge_room(settings: &ReleaseSettings, snapshot: &GroupSnapshot) -> Option<u3
     Some((peak.saturating_sub(desired) as u32).max(1))
 }
 
+/// The most units one surge step may add under the policy: its room, less the overage a
+/// weighted group may launch past the raised desired capacity (up to its largest weight less
+/// one: it launches until desired is covered, even past it,
+/// <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_LaunchTemplateOverrides.html>).
+/// A step takes whole instances, so the limit must hold the largest: otherwise the release is
+/// refused here rather than stuck at its first heavy instance.
+fn surge_limit(
+    settings: &ReleaseSettings,
+    snapshot: &GroupSnapshot,
+) -> Result<Option<u32>, PlanError> {
+    let Some(room) = surge_room(settings, snapshot) else {
+        return Ok(None);
+    };
+    if !snapshot.is_weighted() {
+        return Ok(Some(room));
+    }
+    let largest_weight = snapshot.largest_weight();
+    let overage = largest_weight - 1;
+    let limit = room.saturating_sub(overage);
+    if limit >= largest_weight {
+        return Ok(Some(limit));
+    }
+    let desired = snapshot.desired_capacity;
+    let needed = largest_weight + overage;
+    // The smallest MaxHealthyPercentage whose room (rounded up, as `surge_room`) holds `needed`.
+    let pct = match desired {
+        0 => None,
+        d => Some((100 * u64::from(d + needed)).div_ceil(u64::from(d))),
+    };
+    let advice = match pct {
+        Some(p) if p <= 200 => format!(
+            "Use strategy replace, or raise the policy's MaxHealthyPercentage to {p} or more"
+        ),
+        _ => {
+            "Use strategy replace (no MaxHealthyPercentage up to 200 leaves that room)".to_string()
+        }
+    };
+    let max_healthy_percentage = snapshot
+        .replacement
+        .maintenance_policy
+        .map_or(0, |p| p.max_healthy_percentage);
+    Err(PlanError::SurgeRoomBelowLargestWeight {
+        largest_weight,
+        overage,
+        needed,
+        max_healthy_percentage,
+        desired_capacity: desired,
+        room,
+        advice,
+    })
+}
+
 struct Taken {
     instance_ids: Vec<String>,
     by_az: BTreeMap<String, u32>,
@@ -175,12 +233,14 @@ struct Taken {
 }
 
 /// Instances until their units reach `batch_size` (the last may go past it, as the group's own
-/// launches do), taking healthy ones only while their units stay within `may_take`.
+/// launches do, but never past `at_most`: a surge's limit under the policy), taking healthy
+/// ones only while their units stay within `may_take`.
 fn take_batch(
     snapshot: &GroupSnapshot,
     picker: &mut Picker<'_>,
     batch_size: u32,
     may_take: u32,
+    at_most: Option<u32>,
 ) -> Taken {
     let mut taken = Taken {
         instance_ids: Vec::with_capacity(batch_size.min(picker.left()) as usize),
@@ -189,6 +249,12 @@ fn take_batch(
         healthy: 0,
     };
     while taken.units < batch_size {
+        let over_limit = |i: &InstanceSnapshot| {
+            at_most.is_some_and(|m| taken.units.saturating_add(snapshot.units_of(i)) > m)
+        };
+        if picker.peek().is_some_and(over_limit) {
+            break;
+        }
         let costly_fits = picker
             .peek_costly()
             .is_none_or(|i| taken.healthy.saturating_add(snapshot.units_of(i)) <= may_take);

@@ -1233,3 +1233,68 @@ fn a_weighted_replace_whose_floor_leaves_less_than_the_largest_weight_is_refused
     // A surge never needs that room.
     plan_release(&snap, &settings("100%", Strategy::Surge)).unwrap();
 }
+
+/// `weighted_ten` under an instance maintenance policy of MaxHealthyPercentage `max`.
+fn weighted_ten_under(max: u32) -> GroupSnapshot {
+    let mut snap = weighted_ten();
+    snap.replacement.maintenance_policy = Some(MaintenancePolicy {
+        min_healthy_percentage: 50,
+        max_healthy_percentage: max,
+    });
+    snap
+}
+
+#[test]
+fn a_weighted_surge_under_the_policy_stays_within_its_cap_with_the_groups_overage() {
+    // Cap 15 units (150% of 10): room 5, less the group's overage of one unit past desired
+    // (largest weight 2): steps of at most 4 units, never one past them.
+    let snap = weighted_ten_under(150);
+    let s = plan_release(&snap, &settings("100%", Strategy::Surge)).unwrap();
+    assert_eq!(s.batch_size, 4, "capped to the room less the overage");
+    let all: u32 = s.batches.iter().map(|b| batch_units(&snap, b)).sum();
+    assert_eq!(all, 10, "every unit replaced");
+    for b in &s.batches {
+        let units = batch_units(&snap, b);
+        assert!(units <= 4, "a step never goes past its limit: {b:?}");
+        assert!(
+            b.capacity_during.desired + (snap.largest_weight() - 1) <= 15,
+            "the raised desired capacity and the group's overage stay within the cap: {b:?}"
+        );
+    }
+    // Without the policy the last instance of a batch may go past the batch size.
+    let free = plan_release(&weighted_ten(), &settings("30%", Strategy::Surge)).unwrap();
+    assert!(free.batches.iter().any(|b| batch_units(&snap, b) > 3));
+    // Under the policy, a limit of 3 (MaxHealthyPercentage 140) is never passed.
+    let capped = weighted_ten_under(140);
+    let s = plan_release(&capped, &settings("100%", Strategy::Surge)).unwrap();
+    assert_eq!(s.batch_size, 3);
+    assert!(s.batches.iter().all(|b| batch_units(&capped, b) <= 3));
+}
+
+#[test]
+fn a_weighted_surge_whose_policy_room_cannot_hold_its_largest_instance_is_refused() {
+    // Cap 12 units: room 2, less an overage of 1, cannot take out an instance of weight 2.
+    let snap = weighted_ten_under(120);
+    let err = plan_release(&snap, &settings("100%", Strategy::Surge)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PlanError::SurgeRoomBelowLargestWeight {
+                largest_weight: 2,
+                overage: 1,
+                needed: 3,
+                room: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.attribute(), "strategy");
+    let text = err.to_string();
+    assert!(text.contains("MaxHealthyPercentage 120"), "{text}");
+    assert!(text.contains("to 130 or more"), "{text}");
+    // The suggested percentage plans, and so does a replace.
+    plan_release(&weighted_ten_under(130), &settings("100%", Strategy::Surge))
+        .expect("the suggestion holds the largest instance and the overage");
+    plan_release(&snap, &settings("30%", Strategy::Replace)).unwrap();
+}

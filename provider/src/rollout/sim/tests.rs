@@ -217,10 +217,10 @@ fn scenario(seed: u64) -> Scenario {
     };
     // Weighted capacity (issue 13): the group's sizes, the batch size and the floor are
     // capacity units; each launch draws a weight. Not beside Standby (ExitStandby adds the
-    // instances' weights, which the release's check against max size counts as instances),
-    // nor beside a maintenance policy (its surge cap in units, against a group that launches
-    // past desired by up to a weight, is not settled: issue 13's notes).
-    if rng.u8(0..100) < 20 && cloud.maintenance_policy.is_none() {
+    // instances' weights, which the release's check against max size counts as instances).
+    // Beside a maintenance policy, a surge's cap holds the group's overage too (the planner's
+    // `surge_limit`), or the release is refused at plan.
+    if rng.u8(0..100) < 20 {
         let weights = [vec![1, 2], vec![2, 4], vec![1, 3], vec![2]];
         cloud.weights = weights[rng.usize(0..weights.len())].clone();
         cloud.standby = 0;
@@ -518,11 +518,19 @@ async fn run_scenario(seed: u64, sc: Scenario) -> Result<Summary, String> {
         }
         // 1b. The surge cap of the group's instance maintenance policy: instances in service or
         //     pending never above MaxHealthyPercentage of desired capacity (rounded up, and at
-        //     least one above it, as the planner's surge room allows).
+        //     least one above it, as the planner's surge room allows), in units. A weighted
+        //     group launches until desired capacity is covered, even past it by up to its
+        //     largest weight less one: a surge's cap holds that overage too; a replace release
+        //     leaves desired as it is, so the overage is the group's own.
         if let Some(policy) = sc.cloud.maintenance_policy {
             let n = u64::from(original.0);
             let cap = ((u64::from(policy.max_healthy_percentage) * n).div_ceil(100) as u32)
                 .max(original.0 + 1);
+            let overage = sc.cloud.weights.iter().max().map_or(0, |w| w - 1);
+            let cap = match sc.release.settings.strategy {
+                Strategy::Surge => cap,
+                Strategy::Replace => cap.max(original.0 + overage),
+            };
             summary.policy_peak = Some((sim.peak_live(), cap));
             if sim.peak_live() > cap {
                 return fail(format!(
@@ -687,7 +695,7 @@ fn healthy_capacity_never_drops_below_the_floor_over_seeded_releases() {
     let mut standby = 0;
     // Seeds with a maintenance policy; of them, how many surged right up to its cap.
     let (mut policy, mut at_cap) = (0, 0);
-    let mut weighted = 0;
+    let (mut weighted, mut weighted_policy) = (0, 0);
     let seeds = seeds();
     for &seed in &seeds {
         match run_seed(seed) {
@@ -708,12 +716,13 @@ fn healthy_capacity_never_drops_below_the_floor_over_seeded_releases() {
                     at_cap += u32::from(peak == cap);
                 }
                 weighted += u32::from(s.weighted);
+                weighted_policy += u32::from(s.weighted && s.policy_peak.is_some());
             }
             Err(e) => failures.push(e),
         }
     }
     eprintln!(
-        "rollout::sim: {} seeds, {} failed; {complete} complete, {rolled_back} rolled back, {refused} refused by the planner; {applies} applies, {:.1} virtual hours; {launches} launches, {dropped} instances stopped with requests in flight; outside capacity kept in {kept} seeds ({unchecked} more not checked: a killed or unfinished apply in between, {raced} changes raced an engine call); {standby} seeds with old instances in Standby; {policy} seeds with an instance maintenance policy ({at_cap} of them surged up to its cap); {weighted} weighted groups",
+        "rollout::sim: {} seeds, {} failed; {complete} complete, {rolled_back} rolled back, {refused} refused by the planner; {applies} applies, {:.1} virtual hours; {launches} launches, {dropped} instances stopped with requests in flight; outside capacity kept in {kept} seeds ({unchecked} more not checked: a killed or unfinished apply in between, {raced} changes raced an engine call); {standby} seeds with old instances in Standby; {policy} seeds with an instance maintenance policy ({at_cap} of them surged up to its cap); {weighted} weighted groups ({weighted_policy} beside a maintenance policy)",
         seeds.len(),
         failures.len(),
         virtual_secs as f64 / 3600.0

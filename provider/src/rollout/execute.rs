@@ -630,8 +630,9 @@ impl Waiting {
 /// with `ExitStandby`, once no protection is waited for: a refusal then still changed nothing).
 /// Returns the group as its last read showed it — the record takes its capacity from there, so
 /// that a change an operator made during the wait is the group's own, not undone by the
-/// restore — with the launch setting of `snap` (the one read with it at the start), and how
-/// many instances were returned to service (AWS adds one to desired capacity for each).
+/// restore — with the launch setting of `snap` (the one read with it at the start), and the
+/// capacity units returned to service (AWS adds each instance's units to desired capacity: one
+/// without weights).
 async fn wait_before_record(
     group: &dyn GroupApi,
     cfg: &ReleaseConfig,
@@ -641,12 +642,13 @@ async fn wait_before_record(
     let deadline = Instant::now() + cfg.batch_timeout;
     let mut snap = snap;
     let mut returned: BTreeSet<String> = BTreeSet::new();
+    let mut returned_units = 0u32;
     let (mut warned_protected, mut warned_standby) = (false, false);
     let mut attempt = 0;
     let waiting = loop {
         let waiting = Waiting::of(&snap, cfg);
         if waiting.is_empty() {
-            return Ok((snap, returned.len() as u32));
+            return Ok((snap, returned_units));
         }
         let exit: Vec<String> = waiting
             .standby
@@ -660,12 +662,13 @@ async fn wait_before_record(
                 tracing::warn!(instances = %waiting.protected.join(","), "waiting for the scale-in protection of old instances to be removed");
             }
         } else if mode == StandbyInstances::Replace && !exit.is_empty() {
-            let after = snap.desired_capacity + exit.len() as u32;
+            let units = snap.units_of_ids(&exit);
+            let after = snap.desired_capacity + units;
             if after > snap.max_size {
                 return Err(ReleaseError {
                     untouched: returned.is_empty(),
                     ..ReleaseError::new(format!(
-                        "{} old instance(s) of group {} are in Standby ({}): returning them to service (ExitStandby adds one to desired capacity each) would take desired capacity to {after}, above the group's max size {}. Raise max_size, or set standby_instances = \"ignore\"; this apply changed nothing",
+                        "{} old instance(s) of group {} are in Standby ({}): returning them to service (ExitStandby adds each one's capacity units to desired capacity: one without weights) would take desired capacity to {after}, above the group's max size {}. Raise max_size, or set standby_instances = \"ignore\"; this apply changed nothing",
                         exit.len(),
                         group.name(),
                         exit.join(", "),
@@ -683,6 +686,7 @@ async fn wait_before_record(
             })?;
             tracing::info!(instances = %exit.join(","), "returned old instances in Standby to service, to replace them");
             returned.extend(exit);
+            returned_units += units;
         } else if !warned_standby {
             warned_standby = true;
             tracing::warn!(instances = %waiting.standby.iter().chain(&waiting.entering).cloned().collect::<Vec<_>>().join(","), "waiting for old instances to leave Standby");

@@ -594,6 +594,16 @@ impl SimGroup {
         w.instances.iter().filter(|i| i.image == image).count()
     }
 
+    /// Instances in Standby right now.
+    pub fn standby_now(&self) -> usize {
+        let mut w = self.world();
+        w.advance(Instant::now());
+        w.instances
+            .iter()
+            .filter(|i| i.state == State::Standby)
+            .count()
+    }
+
     pub fn tag_map(&self) -> BTreeMap<String, String> {
         self.world().tags.clone()
     }
@@ -1081,12 +1091,21 @@ impl World {
                     .filter(|i| i.state == State::Standby)
                     .map(|i| i.id.clone())
                     .collect();
-                self.event(format!("an operator returns {} to service", ids.join(", ")));
-                // Capacity someone else added, as an operator's SetDesiredCapacity would.
-                let n = self.exit_standby(&ids, now);
-                if n > 0 {
-                    self.outside_added += n;
-                    self.unseen = Some(self.desired);
+                if self.desired + self.standby_units(&ids) > self.max {
+                    // As the engine's own call is (see `GroupApi::exit_standby` here).
+                    self.event(format!(
+                        "an operator's ExitStandby of {} is refused: desired capacity would exceed max size {}",
+                        ids.join(", "),
+                        self.max
+                    ));
+                } else {
+                    self.event(format!("an operator returns {} to service", ids.join(", ")));
+                    // Capacity someone else added, as an operator's SetDesiredCapacity would.
+                    let n = self.exit_standby(&ids, now);
+                    if n > 0 {
+                        self.outside_added += n;
+                        self.unseen = Some(self.desired);
+                    }
                 }
             }
         }
@@ -1303,8 +1322,17 @@ impl World {
         }
     }
 
-    /// `ExitStandby`: back in service and in the load balancer, one more in desired capacity
-    /// each. Instances not in Standby are left as they are.
+    /// The capacity units `ExitStandby` of these would add to desired capacity.
+    fn standby_units(&self, ids: &[String]) -> u32 {
+        self.instances
+            .iter()
+            .filter(|i| ids.contains(&i.id) && i.state == State::Standby)
+            .map(|i| i.weight)
+            .sum()
+    }
+
+    /// `ExitStandby`: back in service and in the load balancer, desired capacity up by each
+    /// one's units (one without weights). Instances not in Standby are left as they are.
     fn exit_standby(&mut self, ids: &[String], now: Instant) -> u32 {
         let mut n = 0;
         for i in &mut self.instances {
@@ -1705,12 +1733,7 @@ impl GroupApi for SimGroup {
         self.mutate("ExitStandby", move |w| {
             // Beyond max size: refused here (AWS's documentation does not say; the engine
             // never asks for it).
-            let standby = w
-                .instances
-                .iter()
-                .filter(|i| ids.contains(&i.id) && i.state == State::Standby)
-                .count() as u32;
-            if w.desired + standby > w.max {
+            if w.desired + w.standby_units(&ids) > w.max {
                 return Err(validation(
                     "ExitStandby",
                     format!("desired capacity would exceed max size {}", w.max),

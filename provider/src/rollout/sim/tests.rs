@@ -216,15 +216,12 @@ fn scenario(seed: u64) -> Scenario {
         None => floor,
     };
     // Weighted capacity (issue 13): the group's sizes, the batch size and the floor are
-    // capacity units; each launch draws a weight. Not beside Standby (ExitStandby adds the
-    // instances' weights, which the release's check against max size counts as instances).
-    // Beside a maintenance policy, a surge's cap holds the group's overage too (the planner's
-    // `surge_limit`), or the release is refused at plan.
+    // capacity units; each launch draws a weight. Beside Standby, ExitStandby adds the
+    // instances' weights. Beside a maintenance policy, a surge's cap holds the group's overage
+    // too (the planner's `surge_limit`), or the release is refused at plan.
     if rng.u8(0..100) < 20 {
         let weights = [vec![1, 2], vec![2, 4], vec![1, 3], vec![2]];
         cloud.weights = weights[rng.usize(0..weights.len())].clone();
-        cloud.standby = 0;
-        cloud.standby_exit_at = None;
     }
     Scenario {
         cloud,
@@ -427,11 +424,15 @@ async fn run_scenario(seed: u64, sc: Scenario) -> Result<Summary, String> {
                         true
                     }
                     // Old instances kept in Standby: refused before any change, until someone
-                    // returns them.
+                    // returns them (an operator's ExitStandby past max size is refused too).
                     Err(e)
                         if e.untouched
                             && e.what.contains("in Standby")
-                            && sc.cloud.standby_exit_at.is_none() =>
+                            && sc
+                                .cloud
+                                .standby_exit_at
+                                .is_none_or(|at| started.elapsed() >= at)
+                            && sim.standby_now() > 0 =>
                     {
                         summary.refused_to_plan = true;
                         true
@@ -695,7 +696,7 @@ fn healthy_capacity_never_drops_below_the_floor_over_seeded_releases() {
     let mut standby = 0;
     // Seeds with a maintenance policy; of them, how many surged right up to its cap.
     let (mut policy, mut at_cap) = (0, 0);
-    let (mut weighted, mut weighted_policy) = (0, 0);
+    let (mut weighted, mut weighted_policy, mut weighted_standby) = (0, 0, 0);
     let seeds = seeds();
     for &seed in &seeds {
         match run_seed(seed) {
@@ -717,12 +718,13 @@ fn healthy_capacity_never_drops_below_the_floor_over_seeded_releases() {
                 }
                 weighted += u32::from(s.weighted);
                 weighted_policy += u32::from(s.weighted && s.policy_peak.is_some());
+                weighted_standby += u32::from(s.weighted && s.standby);
             }
             Err(e) => failures.push(e),
         }
     }
     eprintln!(
-        "rollout::sim: {} seeds, {} failed; {complete} complete, {rolled_back} rolled back, {refused} refused by the planner; {applies} applies, {:.1} virtual hours; {launches} launches, {dropped} instances stopped with requests in flight; outside capacity kept in {kept} seeds ({unchecked} more not checked: a killed or unfinished apply in between, {raced} changes raced an engine call); {standby} seeds with old instances in Standby; {policy} seeds with an instance maintenance policy ({at_cap} of them surged up to its cap); {weighted} weighted groups ({weighted_policy} beside a maintenance policy)",
+        "rollout::sim: {} seeds, {} failed; {complete} complete, {rolled_back} rolled back, {refused} refused by the planner; {applies} applies, {:.1} virtual hours; {launches} launches, {dropped} instances stopped with requests in flight; outside capacity kept in {kept} seeds ({unchecked} more not checked: a killed or unfinished apply in between, {raced} changes raced an engine call); {standby} seeds with old instances in Standby; {policy} seeds with an instance maintenance policy ({at_cap} of them surged up to its cap); {weighted} weighted groups ({weighted_policy} beside a maintenance policy, {weighted_standby} beside Standby)",
         seeds.len(),
         failures.len(),
         virtual_secs as f64 / 3600.0
@@ -1475,6 +1477,38 @@ fn standby_instances_that_would_take_desired_above_max_are_not_returned() {
     );
     assert_eq!(sim.calls().get("ExitStandby"), None);
     assert_eq!(sim.capacity(), (6, 6, 7));
+}
+
+#[test]
+fn standby_instances_of_a_weighted_group_are_counted_in_units_against_max_size() {
+    // Six units of weight-2 instances and two more (four units) in Standby, max 9: returning
+    // them would take desired capacity to 10 units, though they are only two instances.
+    let mut cloud = standby_cloud(59);
+    cloud.weights = vec![2];
+    cloud.max = 9;
+    let sim = SimGroup::new(cloud);
+    let mut cfg = calm_release("rel-standby-units", 2);
+    cfg.settings.standby_instances = StandbyInstances::Replace;
+    let err = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect_err("no room for their units");
+    assert!(err.untouched, "{err}");
+    assert!(
+        err.to_string()
+            .contains("to 10, above the group's max size 9"),
+        "{err}"
+    );
+    assert_eq!(sim.calls().get("ExitStandby"), None);
+    // With room for their units they are returned, and desired capacity rises by as much.
+    let mut cloud = standby_cloud(59);
+    cloud.weights = vec![2];
+    cloud.max = 14;
+    let sim = SimGroup::new(cloud);
+    rt().block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect("returned and replaced");
+    assert_eq!(sim.calls().get("ExitStandby"), Some(&1));
+    assert_eq!(sim.capacity().0, 10, "6 units and the 4 returned");
+    assert!(sim.live_images().values().all(|i| i == NEW));
 }
 
 /// A group of 10 with room to surge, released in batches of 2 (calm otherwise).

@@ -19,7 +19,7 @@ use e2e_tests::aws_sdk_autoscaling::types::LaunchTemplateSpecification;
 use e2e_tests::aws_sdk_ec2::types::{InstanceType, RequestLaunchTemplateData};
 use e2e_tests::serde_json::{json, Value};
 use e2e_tests::TF_HEADER;
-use e2e_tests::{Moto, Terraform};
+use e2e_tests::{launch_template, Moto, Terraform, Watching};
 
 /// Two of moto's built-in AMIs: what the group runs, and what the release moves it to.
 const OLD: &str = "ami-1e749f67";
@@ -42,29 +42,6 @@ fn repo_root() -> PathBuf {
 }
 
 // ---- the out-of-band side: what hashicorp/aws would have done -------------------------------
-
-/// A launch template on `image` (as `aws_launch_template` creates it); returns its id.
-fn launch_template(moto: &Moto, region: &str, name: &str, image: &str) -> String {
-    let out = moto
-        .block_on(
-            moto.ec2(region)
-                .create_launch_template()
-                .launch_template_name(name)
-                .launch_template_data(
-                    RequestLaunchTemplateData::builder()
-                        .image_id(image)
-                        .instance_type(InstanceType::T3Micro)
-                        .build(),
-                )
-                .send(),
-        )
-        .unwrap();
-    out.launch_template()
-        .unwrap()
-        .launch_template_id()
-        .unwrap()
-        .to_string()
-}
 
 /// A group of `n` instances over two zones on `version` (`$Default`, `$Latest`, a number) of the
 /// template (as `aws_autoscaling_group` with a `launch_template` block creates it).
@@ -222,32 +199,24 @@ fn assert_settings_restored(after: &Group, before: &Group) {
 
 // ---- the terraform side ------------------------------------------------------------------
 
+/// The release of `group` onto `var.image` in batches of two, with the launch template owned
+/// elsewhere (`launch_mode = "external"`).
 fn release_config(group: &str, extra: &str) -> String {
+    let release = e2e_tests::release_config(
+        group,
+        OLD,
+        "60s",
+        &format!("launch_mode            = \"external\"\n  {extra}"),
+    )
+    .replace(
+        r#"batch_size             = "25%""#,
+        r#"batch_size             = "2""#,
+    );
     format!(
-        r##"
-{TF_HEADER}
-variable "image" {{
-  type = string
-}}
-
-provider "immutable" {{
-  endpoint = var.aws_endpoint
-}}
-
-resource "rolling_asg_release" "web" {{
-  provider               = immutable
-  autoscaling_group_name = "{group}"
-  image_id               = var.image
-  launch_mode            = "external"
-  batch_size             = "2"
-  instance_warmup        = "0s"
-  batch_timeout          = "60s"
-  {extra}
-}}
-
+        r#"{release}
 output "replaced" {{ value = rolling_asg_release.web.replaced_instances }}
 output "outdated" {{ value = rolling_asg_release.web.outdated_instances }}
-"##
+"#
     )
 }
 
@@ -265,17 +234,6 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 }
 
 /// The planned change of the release in a saved plan.
-fn planned_release(tf: &Terraform, planfile: &str) -> Value {
-    let plan = tf.show_json(planfile);
-    plan["resource_changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["type"] == "rolling_asg_release")
-        .unwrap()["change"]["after"]
-        .clone()
-}
-
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -296,9 +254,7 @@ fn default_version_moved_between_plan_and_apply() {
     assert_eq!(before.on(OLD).len(), 4);
     let tf = Terraform::new(moto, region, &release_config("web", ""));
 
-    tf.plan_out(&[("image", NEW)], "release.tfplan")
-        .assert_success();
-    let planned = planned_release(&tf, "release.tfplan");
+    let planned = tf.planned_release(&[("image", NEW)], "release.tfplan");
     let batches: Vec<Vec<String>> = planned["planned_batches"]
         .as_array()
         .unwrap()
@@ -332,8 +288,7 @@ fn default_version_moved_between_plan_and_apply() {
     );
 
     let after = group(moto, region, "web");
-    assert_eq!(after.images.len(), 4);
-    assert_eq!(after.on(NEW).len(), 4, "{:?}", after.images);
+    after.assert_all_on(NEW, 4);
     assert!(
         after
             .images
@@ -378,9 +333,7 @@ fn latest_version_only_outdated_instances_are_replaced() {
     assert_eq!((old.len(), already.len()), (3, 2), "{:?}", before.images);
     let tf = Terraform::new(moto, region, &release_config("api", ""));
 
-    tf.plan_out(&[("image", NEW)], "release.tfplan")
-        .assert_success();
-    let planned = planned_release(&tf, "release.tfplan");
+    let planned = tf.planned_release(&[("image", NEW)], "release.tfplan");
     let batches: Vec<Vec<String>> = planned["planned_batches"]
         .as_array()
         .unwrap()
@@ -404,8 +357,7 @@ fn latest_version_only_outdated_instances_are_replaced() {
     assert_eq!(sorted(strings(&tf.output("replaced"))), sorted(old.clone()));
 
     let after = group(moto, region, "api");
-    assert_eq!(after.images.len(), 5);
-    assert_eq!(after.on(NEW).len(), 5, "{:?}", after.images);
+    after.assert_all_on(NEW, 5);
     for id in &already {
         assert!(
             after.images.contains_key(id),
@@ -436,7 +388,7 @@ fn refuses_while_the_template_still_launches_the_old_image() {
     let tf = Terraform::new(moto, region, &release_config("early", ""));
 
     let run = tf.apply(&[("image", NEW)]);
-    let out = one_line(&run.combined());
+    let out = run.one_line();
     assert!(!run.success(), "{out}");
     assert!(
         out.contains(&format!("launches {OLD} but the release targets {NEW}")),
@@ -481,10 +433,10 @@ fn failed_batch_is_cleaned_up_and_the_error_says_how_to_roll_back() {
     );
 
     // Every instance of the new image is marked Unhealthy as soon as it appears.
-    let marker = e2e_tests::UnhealthyMarker::start(moto, region, NEW);
+    let marker = Watching::unhealthy(NEW).start(moto, region);
     let run = tf.apply(&[("image", NEW)]);
     drop(marker);
-    let out = one_line(&run.combined());
+    let out = run.one_line();
     assert!(!run.success(), "{out}");
     assert!(out.contains("Release failed"), "{out}");
     assert!(out.contains("marked Unhealthy"), "{out}");

@@ -799,7 +799,7 @@ fn never_healthy_instances_roll_back_or_stop_and_say_where() {
     let bake = Terraform::new(moto, region, &config(None, ""));
     bake.apply(&[]).assert_success();
     let image = image_of(&bake);
-    let marker = e2e_tests::UnhealthyMarker::start(moto, region, &image);
+    let marker = e2e_tests::Watching::unhealthy(&image).start(moto, region);
 
     // With rollback (the default), and the answers to the failed batch's terminations lost.
     template_group(moto, region, "broken", 8, OLD);

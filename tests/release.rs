@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use e2e_tests::aws_sdk_autoscaling::types::Tag;
 use e2e_tests::serde_json::{json, Value};
-use e2e_tests::{group_state, GroupState, Moto, Terraform};
+use e2e_tests::{group_state, GroupState, Moto, Terraform, Watching};
 
 const OLD: &str = "ami-1e749f67";
 const NEW: &str = "ami-785db401";
@@ -118,12 +118,7 @@ fn twelve_instances_in_four_batches_exactly_as_planned() {
     );
 
     let after = group(moto, region, "web");
-    assert_eq!(after.images.len(), 12);
-    assert!(
-        after.images.values().all(|i| i == NEW),
-        "every instance on the new image: {:?}",
-        after.images
-    );
+    after.assert_all_on(NEW, 12);
     assert!(
         after
             .images
@@ -227,10 +222,7 @@ fn settings_reads_leave_the_instance_list_out() {
     let proxy = e2e_tests::FaultProxy::start(&moto.endpoint(), vec![]);
     let tf = Terraform::new(moto, region, &config("lean", "")).with_endpoint(proxy.endpoint());
     tf.apply(&[]).assert_success();
-    assert!(group(moto, region, "lean")
-        .images
-        .values()
-        .all(|i| i == NEW));
+    group(moto, region, "lean").assert_all_on(NEW, 4);
     let reads: Vec<String> = proxy
         .calls()
         .into_iter()
@@ -268,12 +260,7 @@ fn legacy_launch_configuration_group_with_replace_strategy() {
     );
     tf.apply(&[]).assert_success();
     let after = group(moto, region, "legacy");
-    assert!(
-        after.images.values().all(|i| i == NEW),
-        "{:?}",
-        after.images
-    );
-    assert_eq!(after.images.len(), 4);
+    after.assert_all_on(NEW, 4);
     let lc = after.launch_configuration.unwrap();
     assert_ne!(lc, "legacy-lc", "a new launch configuration");
     let d = moto
@@ -309,15 +296,11 @@ fn unhealthy_new_instances_roll_back() {
         ),
     );
     // Mark every new-image instance Unhealthy as soon as it appears (a broken release).
-    let marker = e2e_tests::UnhealthyMarker::start(moto, region, NEW);
+    let marker = Watching::unhealthy(NEW).start(moto, region);
     let run = tf.apply(&[]);
     drop(marker);
     assert!(!run.success());
-    let out = run
-        .combined()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let out = run.one_line();
     assert!(out.contains("Release failed"), "{out}");
     assert!(out.contains("marked Unhealthy"), "{out}");
     assert!(
@@ -325,12 +308,7 @@ fn unhealthy_new_instances_roll_back() {
         "the error says what was restored: {out}"
     );
     let after = group(moto, region, "shaky");
-    assert!(
-        after.images.values().all(|i| i == OLD),
-        "back on the previous image: {:?}",
-        after.images
-    );
-    assert_eq!(after.images.len(), 4);
+    after.assert_all_on(OLD, 4);
     assert_eq!(
         (after.desired, after.min, after.max),
         (before.desired, before.min, before.max)
@@ -368,11 +346,7 @@ fn a_second_release_is_refused_by_the_lock_and_changes_nothing() {
     let tf = Terraform::new(moto, region, &config("locked", ""));
     let run = tf.apply(&[]);
     assert!(!run.success());
-    let out = run
-        .combined()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let out = run.one_line();
     assert!(
         out.contains("Release refused") && out.contains("rel-other"),
         "{out}"
@@ -415,7 +389,7 @@ fn checkpoints_stop_the_apply_and_the_next_apply_continues() {
     plan.assert_status(2);
     tf.apply(&[]).assert_success();
     let end = group(moto, region, "canary");
-    assert!(end.images.values().all(|i| i == NEW), "{:?}", end.images);
+    end.assert_all_on(NEW, 4);
     tf.plan(&[]).assert_status(0);
 }
 
@@ -455,11 +429,7 @@ fn killed_apply_is_resumed_without_replacing_anything_twice() {
     // The next apply resumes: same final state, capacity restored, no instance terminated twice.
     tf.apply(&[]).assert_success();
     let after = group(moto, region, "killed");
-    assert!(
-        after.images.values().all(|i| i == NEW),
-        "{:?}",
-        after.images
-    );
+    after.assert_all_on(NEW, 8);
     assert_eq!(
         (after.desired, after.min, after.max),
         (before.desired, before.min, before.max)
@@ -512,11 +482,7 @@ fn groups_behind_a_target_group_wait_for_load_balancer_health() {
         "each batch waited for the target group to call its new instances healthy"
     );
     let after = group(moto, region, "balanced");
-    assert!(
-        after.images.values().all(|i| i == NEW),
-        "{:?}",
-        after.images
-    );
+    after.assert_all_on(NEW, 4);
 }
 
 #[test]
@@ -561,11 +527,7 @@ fn a_group_changed_since_the_plan_is_not_released_on_a_stale_schedule() {
     .unwrap();
     let run = tf.run(&["apply", "stale.tfplan"], &[]);
     assert!(!run.success(), "a stale schedule must not be executed");
-    let out = run
-        .combined()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let out = run.one_line();
     assert!(out.contains("inconsistent final plan"), "{out}");
     assert_eq!(
         moto.count(region, "CreateLaunchTemplateVersion"),
@@ -575,10 +537,7 @@ fn a_group_changed_since_the_plan_is_not_released_on_a_stale_schedule() {
     assert_eq!(moto.count(region, "DetachInstances"), 0);
     // A new plan shows the current group, and applies.
     tf.apply(&[]).assert_success();
-    assert!(group(moto, region, "moving")
-        .images
-        .values()
-        .all(|i| i == NEW));
+    group(moto, region, "moving").assert_all_on(NEW, 5);
 }
 
 /// Behind a target group and with an `EC2_INSTANCE_TERMINATING` hook: every batch's old
@@ -632,11 +591,7 @@ fn every_old_instance_leaves_through_the_group_and_its_termination_hook() {
         "{left:?}"
     );
     let after = group(moto, region, "drained");
-    assert!(
-        after.images.values().all(|i| i == NEW),
-        "{:?}",
-        after.images
-    );
+    after.assert_all_on(NEW, 8);
     assert_eq!((after.desired, after.min, after.max), (8, 8, 8));
 }
 
@@ -708,10 +663,7 @@ fn a_release_whose_rollback_image_is_gone_is_refused_at_plan() {
     // Without a rollback the release may go on.
     let tf = Terraform::new(moto, region, &config("orphaned", "auto_rollback = false"));
     tf.apply(&[]).assert_success();
-    assert!(group(moto, region, "orphaned")
-        .images
-        .values()
-        .all(|i| i == NEW));
+    group(moto, region, "orphaned").assert_all_on(NEW, 2);
 }
 
 /// An Instance Refresh running on the group stops the release before any change. moto 5.2.1
@@ -772,11 +724,7 @@ fn a_running_instance_refresh_stops_the_release_before_any_change() {
         Terraform::new(moto, region, &config("refreshing", "")).with_endpoint(proxy.endpoint());
     let run = tf.apply(&[]);
     assert!(!run.success());
-    let out = run
-        .combined()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let out = run.one_line();
     assert!(
         out.contains("Release refused")
             && out.contains("Instance Refresh")
@@ -808,5 +756,5 @@ fn a_running_instance_refresh_stops_the_release_before_any_change() {
     tf.apply(&[]).assert_success();
     assert_eq!(proxy.count("DescribeInstanceRefreshes"), 2);
     let g = group(moto, region, "refreshing");
-    assert!(g.images.values().all(|i| i == NEW), "{:?}", g.images);
+    g.assert_all_on(NEW, 4);
 }

@@ -704,7 +704,7 @@ fn a_rollback_target_deregistered_mid_release_is_not_rolled_back_onto() {
             r#"instance_warmup        = "10s""#,
         ),
     );
-    let marker = e2e_tests::UnhealthyMarker::start(moto, region, NEW);
+    let marker = e2e_tests::Watching::unhealthy(NEW).start(moto, region);
     let run = std::thread::scope(|s| {
         s.spawn(|| {
             let deadline = std::time::Instant::now() + Duration::from_secs(60);

@@ -9,9 +9,11 @@ use e2e_tests::aws_sdk_autoscaling::types::{
     AutoScalingGroup, InstancesDistribution, LaunchTemplate, LaunchTemplateOverrides,
     LaunchTemplateSpecification, MixedInstancesPolicy,
 };
-use e2e_tests::aws_sdk_ec2::types::{InstanceType, RequestLaunchTemplateData};
+use e2e_tests::aws_sdk_ec2::types::RequestLaunchTemplateData;
 use e2e_tests::serde_json::Value;
-use e2e_tests::{group_state, Moto, Terraform, TF_HEADER};
+use e2e_tests::{
+    create_group, group_state, launch_template, Moto, Terraform, Watched, Watching, TF_HEADER,
+};
 
 const OLD: &str = "ami-1e749f67";
 const NEW: &str = "ami-785db401";
@@ -31,27 +33,6 @@ fn ov(instance_type: &'static str) -> Ov {
         weight: None,
         own_template_image: None,
     }
-}
-
-fn launch_template(moto: &Moto, region: &str, name: &str, image: &str) -> String {
-    let lt = moto
-        .block_on(
-            moto.ec2(region)
-                .create_launch_template()
-                .launch_template_name(name)
-                .launch_template_data(
-                    RequestLaunchTemplateData::builder()
-                        .image_id(image)
-                        .instance_type(InstanceType::T3Micro)
-                        .build(),
-                )
-                .send(),
-        )
-        .unwrap_or_else(|e| panic!("create launch template {name}: {e:?}"));
-    lt.launch_template()
-        .and_then(|t| t.launch_template_id())
-        .expect("launch template id")
-        .to_string()
 }
 
 fn spec(id: &str, version: &str) -> LaunchTemplateSpecification {
@@ -95,29 +76,9 @@ fn mixed_group(moto: &Moto, region: &str, name: &str, n: i32, overrides: &[Ov]) 
                 .build(),
         )
         .build();
-    let zones = moto
-        .block_on(moto.ec2(region).describe_availability_zones().send())
-        .expect("zones");
-    let mut zones: Vec<String> = zones
-        .availability_zones()
-        .iter()
-        .filter_map(|z| z.zone_name().map(String::from))
-        .collect();
-    zones.sort();
-    zones.truncate(2);
-    moto.block_on(
-        moto.autoscaling(region)
-            .create_auto_scaling_group()
-            .auto_scaling_group_name(name)
-            .mixed_instances_policy(policy)
-            .min_size(n)
-            .max_size(n)
-            .desired_capacity(n)
-            .health_check_grace_period(1)
-            .set_availability_zones(Some(zones))
-            .send(),
-    )
-    .unwrap_or_else(|e| panic!("create group {name}: {e:?}"));
+    create_group(moto, region, name, n, |req| {
+        req.mixed_instances_policy(policy)
+    });
     lt
 }
 
@@ -229,18 +190,6 @@ fn vars(groups: &str) -> [(&str, &str); 2] {
     [("image_id", NEW), ("groups", groups)]
 }
 
-fn planned(tf: &Terraform, groups: &str) -> Vec<Value> {
-    tf.plan_out(&vars(groups), "mixed.tfplan").assert_success();
-    let plan = tf.show_json("mixed.tfplan");
-    plan["resource_changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["type"] == "rolling_asg_release")
-        .map(|r| r["change"]["after"].clone())
-        .collect()
-}
-
 #[test]
 fn the_policy_template_and_an_override_template_get_new_versions_and_the_split_stays() {
     let moto = Moto::behaving();
@@ -276,7 +225,7 @@ fn the_policy_template_and_an_override_template_get_new_versions_and_the_split_s
     let tf = Terraform::new(moto, region, &config(""));
     let groups = r#"["mixed-a","mixed-b"]"#;
 
-    let after = planned(&tf, groups);
+    let after = tf.planned_releases(&vars(groups), "mixed.tfplan");
     assert_eq!(after.len(), 2);
     for a in &after {
         assert_eq!(
@@ -284,17 +233,6 @@ fn the_policy_template_and_an_override_template_get_new_versions_and_the_split_s
             "inferred from the policy: {a}"
         );
         assert_eq!(a["previous_image_id"], OLD, "{a}");
-        let schedule: Value = serde_json::from_str(a["schedule"].as_str().unwrap()).unwrap();
-        let kinds: Vec<&str> = schedule["schedule"]["warnings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|w| w["kind"].as_str().unwrap())
-            .collect();
-        assert!(
-            !kinds.contains(&"mixed_instances_policy"),
-            "no warning about the policy any more: {kinds:?}"
-        );
     }
     tf.run(&["apply", "-auto-approve", "mixed.tfplan"], &[])
         .assert_success();
@@ -320,8 +258,7 @@ fn the_policy_template_and_an_override_template_get_new_versions_and_the_split_s
             "{name}: still a policy's group, not a launch template's"
         );
         let state = group_state(moto, region, name);
-        assert_eq!(state.images.len(), 4, "{name}: {:?}", state.images);
-        assert_eq!(state.count_on(NEW), 4, "{name}: {:?}", state.images);
+        state.assert_all_on(NEW, 4);
         assert!(!state.tags.contains_key("immutable:release"), "{name}");
         assert!(!state.tags.contains_key("immutable:release-lock"), "{name}");
     }
@@ -366,15 +303,11 @@ fn a_failed_release_restores_the_exact_policy_versions() {
             r#"instance_warmup        = "20s""#,
         ),
     );
-    let marker = e2e_tests::UnhealthyMarker::start(moto, region, NEW);
+    let marker = Watching::unhealthy(NEW).start(moto, region);
     let run = tf.apply(&vars(r#"["mixed-shaky"]"#));
     drop(marker);
     assert!(!run.success(), "{}", run.combined());
-    let out = run
-        .combined()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let out = run.one_line();
     assert!(
         out.contains(&format!("the group launches {OLD} again")),
         "{out}"
@@ -391,12 +324,7 @@ fn a_failed_release_restores_the_exact_policy_versions() {
         "override 1 back on its own previous version"
     );
     assert_eq!(shape(&after), shape(&before));
-    let state = group_state(moto, region, "mixed-shaky");
-    assert!(
-        state.images.values().all(|i| i == OLD),
-        "{:?}",
-        state.images
-    );
+    group_state(moto, region, "mixed-shaky").assert_all_on(OLD, 4);
 }
 
 #[test]
@@ -419,11 +347,7 @@ fn an_override_on_another_image_is_refused_at_plan_naming_it() {
     let tf = Terraform::new(moto, region, &config(""));
     let run = tf.plan(&vars(r#"["mixed-arm"]"#));
     run.assert_failure_contains("Cannot move override 1 (m6g.large) of group mixed-arm");
-    let out = run
-        .combined()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let out = run.one_line();
     assert!(
         out.contains(OTHER),
         "names what the override launches: {out}"
@@ -466,75 +390,13 @@ fn external_mode_reads_the_policy_template() {
     .unwrap();
     let tf = Terraform::new(moto, region, &config(r#"launch_mode = "external""#));
     tf.apply(&vars(r#"["mixed-ext"]"#)).assert_success();
-    let state = group_state(moto, region, "mixed-ext");
-    assert_eq!(state.count_on(NEW), 2, "{:?}", state.images);
+    group_state(moto, region, "mixed-ext").assert_all_on(NEW, 2);
     let t = templates(&policy(&describe(moto, region, "mixed-ext")));
     assert_eq!(
         t[0].as_ref().unwrap().1,
         "$Latest",
         "external mode leaves the policy as its owner set it"
     );
-}
-
-/// The fewest healthy in-service capacity units the group had while it was watched.
-struct FloorWatch {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<(u32, usize)>>,
-}
-
-impl FloorWatch {
-    fn start(moto: &Moto, region: &str, group: &str) -> FloorWatch {
-        use std::sync::atomic::Ordering;
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (flag, endpoint, region, group) = (
-            stop.clone(),
-            moto.endpoint(),
-            region.to_string(),
-            group.to_string(),
-        );
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            let asg = e2e_tests::autoscaling_client(&endpoint, &region);
-            let (mut lowest, mut reads) = (u32::MAX, 0);
-            while !flag.load(Ordering::SeqCst) {
-                if let Ok(out) = rt.block_on(
-                    asg.describe_auto_scaling_groups()
-                        .auto_scaling_group_names(&group)
-                        .send(),
-                ) {
-                    let units: u32 = out.auto_scaling_groups()[0]
-                        .instances()
-                        .iter()
-                        .filter(|i| {
-                            i.lifecycle_state().map(|s| s.as_str()) == Some("InService")
-                                && i.health_status() == Some("Healthy")
-                        })
-                        .map(|i| {
-                            i.weighted_capacity()
-                                .and_then(|w| w.parse::<u32>().ok())
-                                .expect("each instance reports its weight")
-                        })
-                        .sum();
-                    lowest = lowest.min(units);
-                    reads += 1;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            (lowest, reads)
-        });
-        FloorWatch {
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn lowest(mut self) -> (u32, usize) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        self.thread.take().unwrap().join().unwrap()
-    }
 }
 
 #[test]
@@ -569,7 +431,7 @@ fn a_weighted_group_is_released_in_units_with_the_floor_held_in_units() {
         ),
     );
     let groups = r#"["weighted"]"#;
-    let after = planned(&tf, groups);
+    let after = tf.planned_releases(&vars(groups), "mixed.tfplan");
     let schedule: Value = serde_json::from_str(after[0]["schedule"].as_str().unwrap()).unwrap();
     let s = &schedule["schedule"];
     assert_eq!(s["batch_size"], 4, "50% of 8 units: {s}");
@@ -586,29 +448,19 @@ fn a_weighted_group_is_released_in_units_with_the_floor_held_in_units() {
     }
 
     // The pull-request preview of that plan reads in units and instances.
-    let shown = tf.run(&["show", "-json", "mixed.tfplan"], &[]);
-    shown.assert_success();
-    let plan_file = tf.dir().join("mixed.json");
-    std::fs::write(&plan_file, &shown.stdout).unwrap();
-    let planner = e2e_tests::find_plugin_dir()
-        .expect("the binaries are built")
-        .join("planner");
-    let preview = std::process::Command::new(planner)
-        .args(["preview", plan_file.to_str().unwrap(), "--format", "text"])
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run planner");
-    let text = String::from_utf8(preview.stdout).unwrap();
-    assert!(preview.status.success(), "{text}");
+    let text = tf.preview_text("mixed.tfplan");
     assert!(text.contains("batches of 4 units"), "{text}");
     assert!(text.contains("Healthy floor: 4 units in service"), "{text}");
     assert!(text.contains("Batch 1: 4 units (2 instances): "), "{text}");
     assert!(text.contains("Batch 2: 4 units (2 instances): "), "{text}");
 
-    let watch = FloorWatch::start(moto, region, "weighted");
+    let watch = Watching::floor("weighted").start(moto, region);
     tf.run(&["apply", "-auto-approve", "mixed.tfplan"], &[])
         .assert_success();
-    let (lowest, reads) = watch.lowest();
+    let Watched {
+        lowest_healthy_units: lowest,
+        reads,
+    } = watch.stop();
     assert!(reads > 3, "the group was watched ({reads} reads)");
     // moto starts a replacement the moment an instance leaves, so the dip the plan allows
     // (down to 4 units) is rarely seen here; a batch taking more than its units would be.
@@ -627,8 +479,7 @@ fn a_weighted_group_is_released_in_units_with_the_floor_held_in_units() {
     );
 
     let done = group_state(moto, region, "weighted");
-    assert_eq!(done.count_on(NEW), 4, "{:?}", done.images);
-    assert_eq!(done.images.len(), 4, "{:?}", done.images);
+    done.assert_all_on(NEW, 4);
     assert_eq!((done.desired, done.min, done.max), (8, 8, 8));
     tf.plan(&vars(groups)).assert_status(0);
 }

@@ -53,18 +53,6 @@ fn shape(moto: &Moto, region: &str, group: &str, policy: (i32, i32), warmup: i32
     .unwrap_or_else(|e| panic!("shape group {group}: {e:?}"));
 }
 
-fn planned(tf: &Terraform) -> Value {
-    tf.plan_out(&[], "shapes.tfplan").assert_success();
-    let plan = tf.show_json("shapes.tfplan");
-    plan["resource_changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["type"] == "rolling_asg_release")
-        .unwrap()["change"]["after"]
-        .clone()
-}
-
 fn schedule(after: &Value) -> Value {
     serde_json::from_str(after["schedule"].as_str().expect("a schedule")).unwrap()
 }
@@ -87,7 +75,7 @@ fn the_maintenance_policy_caps_the_surge_and_the_default_warmup_is_waited() {
     shape(moto, region, "shaped", (90, 125), 2, 1);
     let tf = Terraform::new(moto, region, &config("shaped", r#"batch_size = "50%""#));
 
-    let after = planned(&tf);
+    let after = tf.planned_release(&[], "shapes.tfplan");
     let batches = after["planned_batches"].as_array().unwrap();
     assert_eq!(batches.len(), 4, "{batches:?}");
     assert!(batches.iter().all(|b| b.as_array().unwrap().len() == 2));
@@ -213,7 +201,7 @@ fn settings_against_the_maintenance_policy_are_refused_at_plan_with_their_path()
         region,
         &config("strict", "strategy = \"replace\"\n  batch_size = \"2\""),
     );
-    let after = planned(&tf);
+    let after = tf.planned_release(&[], "shapes.tfplan");
     let s = schedule(&after);
     assert_eq!(s["schedule"]["healthy_floor"], 2, "4 × the policy's 50%");
     assert_eq!(after["planned_batches"].as_array().unwrap().len(), 2);
@@ -236,7 +224,7 @@ fn a_warmup_shorter_than_the_grace_period_warns_with_both_values() {
         );
         // Terraform folds warnings with the same summary in its output; the plan's schedule
         // keeps each one.
-        schedule(&planned(&tf))["schedule"]["warnings"]
+        schedule(&tf.planned_release(&[], "shapes.tfplan"))["schedule"]["warnings"]
             .as_array()
             .unwrap()
             .iter()
@@ -283,26 +271,8 @@ fn releases_prune_the_versions_they_made_beyond_the_newest_kept() {
     let tf = Terraform::new(
         moto,
         region,
-        &format!(
-            r#"{TF_HEADER}
-variable "image" {{
-  type = string
-}}
-
-provider "immutable" {{
-  endpoint = var.aws_endpoint
-}}
-
-resource "rolling_asg_release" "web" {{
-  provider                      = immutable
-  autoscaling_group_name        = "pruned"
-  image_id                      = var.image
-  batch_size                    = "1"
-  instance_warmup               = "0s"
-  keep_launch_template_versions = 2
-}}
-"#
-        ),
+        // Batches of 25% of two instances: one at a time.
+        &e2e_tests::release_config("pruned", OLD, "60s", "keep_launch_template_versions = 2"),
     );
     // Four releases, back and forth: versions 2, 3, 4 and 5 are the releases'; 1 is the
     // template's own (its default).

@@ -57,9 +57,6 @@ pub enum WarningKind {
         instance_ids: Vec<String>,
         states: Vec<String>,
     },
-    /// No longer given (capacities are counted in the group's units now, see `units`); kept so
-    /// that plans saved by earlier versions still read.
-    MixedInstancesPolicy,
     /// Instances already on the target image failing health checks hint at a bad image.
     UnhealthyOnTarget {
         target_image_id: String,
@@ -187,10 +184,6 @@ impl fmt::Display for WarningKind {
                 are(instance_ids),
                 list(instance_ids)
             ),
-            WarningKind::MixedInstancesPolicy => f.write_str(
-                "the group uses a mixed instances policy: capacities here count instances, which is exact only when every \
-                 instance type has weight 1, and Spot instances can be interrupted during the release",
-            ),
             WarningKind::UnhealthyOnTarget { target_image_id, instance_ids } => write!(
                 f,
                 "{} already on {target_image_id} {} unhealthy ({}): the new image may be bad; look at {} before going on",
@@ -294,9 +287,6 @@ mod tests {
             r#"{"kind":"standby_skipped","instance_ids":["i-1"],"message":"1 instance in Standby still runs an old image and is left alone, as standby_instances = \"ignore\" asks (i-1): exit standby and apply again to replace it"}"#
         );
         assert_eq!(serde_json::from_str::<Warning>(&json).unwrap(), w);
-        let unit = Warning::from(WarningKind::MixedInstancesPolicy);
-        let json = serde_json::to_string(&unit).unwrap();
-        assert_eq!(serde_json::from_str::<Warning>(&json).unwrap(), unit);
     }
 
     #[test]

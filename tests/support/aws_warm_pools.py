@@ -27,8 +27,13 @@ behaviour as AWS documents it:
    instance is started and enters the group InService (its image is the one it was launched
    with), then the pool refills.
    https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html
-5. TerminateInstanceInAutoScalingGroup on a pool instance terminates it (desired capacity is not
-   touched: pool instances are not part of it), and the pool refills.
+5. A pool instance is terminated through EC2 (TerminateInstances), and the pool refills ("you
+   can terminate existing instances in the warm pool. Amazon EC2 Auto Scaling immediately starts
+   launching new instances to replace the instances that you terminated"; desired capacity is
+   not touched: pool instances are not part of it). TerminateInstanceInAutoScalingGroup "cannot
+   be called on instances in a warm pool": refused here with a ValidationError (AWS does not
+   document the error's code or text).
+   https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html#update-warm-pool
    https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_TerminateInstanceInAutoScalingGroup.html
 6. DescribeWarmPool lists the pool's instances with their lifecycle state, health, zone, type
    and launch template, a page of MaxRecords (default and most 50) at a time with NextToken;
@@ -37,14 +42,25 @@ behaviour as AWS documents it:
    https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_AutoScalingGroup.html
 7. DeleteWarmPool terminates the pool's instances with the pool.
    https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DeleteWarmPool.html
+8. With an instance reuse policy (`InstanceReusePolicy.ReuseOnScaleIn`), "instances in the Auto
+   Scaling group can be returned to the warm pool on scale in" (the default "is to terminate
+   instances in the Auto Scaling group when the group scales in"): an instance the group scales
+   in (SetDesiredCapacity / UpdateAutoScalingGroup lowering desired capacity) is drained as
+   before (aws_behaviours.py), then stopped and put back in the pool, keeping its image, instead
+   of terminated. TerminateInstanceInAutoScalingGroup is no scale-in: it terminates ("You can't
+   connect to or start an instance after you've terminated it"), with or without decrement.
+   https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_InstanceReusePolicy.html
+   https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutWarmPool.html
 
-Not modelled: ReuseOnScaleIn (instances the group scales in are terminated, never returned to
-the pool), Warmed:Pending, warm pool lifecycle hooks, the pool's own health checks, a suspended
-Launch process holding back the pool's launches.
+Not modelled: Warmed:Pending, warm pool lifecycle hooks, the pool's own health checks, a
+suspended Launch process holding back the pool's launches, AWS shrinking a pool larger than its
+size (after instances were returned to it), the launch template of a returned instance in
+DescribeWarmPool (left out).
 
 Installed by moto_guard.py beside aws_shapes.py (MOTO_AWS_BEHAVIOURS=1: `Moto::behaving`).
 """
 
+import aws_behaviours
 from aws_behaviours import _lock  # one lock with the behaviours' ticker: no lock-order deadlock
 
 PAGE = 50
@@ -126,6 +142,12 @@ def _draw(group, count: int) -> int:
     return drawn
 
 
+def _reuses_on_scale_in(group) -> bool:
+    policy = getattr(group.warm_pool, "instance_reuse_policy", None) if group.warm_pool else None
+    value = (policy or {}).get("ReuseOnScaleIn")
+    return value is True or str(value).lower() == "true"
+
+
 def _find(backend, instance_id: str):
     for group in backend.autoscaling_groups.values():
         for entry in _pool(group):
@@ -136,8 +158,10 @@ def _find(backend, instance_id: str):
 
 def install() -> None:
     from moto.autoscaling import models as asg
+    from moto.autoscaling.exceptions import ValidationError
     from moto.autoscaling.responses import AutoScalingResponse
     from moto.core.responses import ActionResult
+    from moto.ec2.models.instances import InstanceBackend
 
     group_cls, backend_cls = asg.FakeAutoScalingGroup, asg.AutoScalingBackend
     group_cls.warm_pool_size = property(lambda self: len(_pool(self)) if self.warm_pool else None)
@@ -173,20 +197,63 @@ def install() -> None:
     def terminate_instance(self, instance_id, should_decrement):
         with _lock:
             group, entry = _find(self, instance_id)
-            if entry is None:
-                result = inner_terminate(self, instance_id, should_decrement)
-                for g in self.autoscaling_groups.values():
-                    if g.warm_pool is not None:
-                        _refill(g)
-                return result
-            _pool(group).remove(entry)
-            instance = entry["instance"]
-            instance.autoscaling_group = group
-            self.ec2_backend.terminate_instances([instance.id])
-            _refill(group)
-            return asg.TerminateInstanceActivity(instance, group.desired_capacity)
+            if entry is not None:
+                raise ValidationError(f"The instance {instance_id} is in the warm pool of {group.name}: "
+                                      "TerminateInstanceInAutoScalingGroup cannot be called on it")
+            result = inner_terminate(self, instance_id, should_decrement)
+            for g in self.autoscaling_groups.values():
+                if g.warm_pool is not None:
+                    _refill(g)
+            return result
 
     backend_cls.terminate_instance = terminate_instance
+
+    inner_terminate_ec2 = InstanceBackend.terminate_instances
+
+    def terminate_instances(self, instance_ids):
+        # A pool instance terminated through EC2 leaves the pool, which refills.
+        with _lock:
+            backend = asg.autoscaling_backends[self.account_id][self.region_name]
+            emptied = []
+            for instance_id in instance_ids:
+                group, entry = _find(backend, instance_id)
+                if entry is not None:
+                    _pool(group).remove(entry)
+                    emptied.append(group)
+            result = inner_terminate_ec2(self, instance_ids)
+            for group in emptied:
+                _refill(group)
+            return result
+
+    InstanceBackend.terminate_instances = terminate_instances
+
+    inner_stop = aws_behaviours._stop
+    inner_start_leaving = aws_behaviours._start_leaving
+    scaled_in = set()
+
+    def start_leaving(group, state, cause):
+        if cause == "scale-in":
+            scaled_in.add(state.instance.id)
+        return inner_start_leaving(group, state, cause)
+
+    def stop(group, instance_id):
+        # Scaled in with ReuseOnScaleIn: back to the pool instead of terminated.
+        if instance_id in scaled_in:
+            scaled_in.discard(instance_id)
+            if getattr(group, "warm_pool", None) is not None and _reuses_on_scale_in(group):
+                state = next((s for s in group.instance_states if s.instance.id == instance_id), None)
+                if state is not None:
+                    group.instance_states = [s for s in group.instance_states if s.instance.id != instance_id]
+                    pool_state = _state(group)
+                    if pool_state != "Warmed:Running":
+                        state.instance.stop()
+                    _pool(group).append({"instance": state.instance, "state": pool_state, "launch_template": None})
+                    aws_behaviours._event("returned_to_warm_pool", group.region, instance_id, group=group.name)
+                    return
+        return inner_stop(group, instance_id)
+
+    aws_behaviours._start_leaving = start_leaving
+    aws_behaviours._stop = stop
 
     inner_delete = backend_cls.delete_warm_pool
 

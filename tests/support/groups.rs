@@ -3,19 +3,19 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_autoscaling::operation::create_auto_scaling_group::builders::CreateAutoScalingGroupFluentBuilder;
 use aws_sdk_autoscaling::types::LaunchTemplateSpecification;
 use aws_sdk_ec2::types::{InstanceType, RequestLaunchTemplateData};
 
 use crate::Moto;
 
-/// A launch template on `image` and a group of `n` instances over two zones (min = max = n).
-/// Returns the launch template id.
-pub fn template_group(moto: &Moto, region: &str, name: &str, n: i32, image: &str) -> String {
-    let ec2 = moto.ec2(region);
+/// A launch template `name` on `image` (t3.micro). Returns its id.
+pub fn launch_template(moto: &Moto, region: &str, name: &str, image: &str) -> String {
     let lt = moto
         .block_on(
-            ec2.create_launch_template()
-                .launch_template_name(format!("{name}-lt"))
+            moto.ec2(region)
+                .create_launch_template()
+                .launch_template_name(name)
                 .launch_template_data(
                     RequestLaunchTemplateData::builder()
                         .image_id(image)
@@ -24,33 +24,50 @@ pub fn template_group(moto: &Moto, region: &str, name: &str, n: i32, image: &str
                 )
                 .send(),
         )
-        .unwrap_or_else(|e| panic!("create launch template {name}-lt: {e:?}"));
-    let lt_id = lt
-        .launch_template()
+        .unwrap_or_else(|e| panic!("create launch template {name}: {e:?}"));
+    lt.launch_template()
         .and_then(|t| t.launch_template_id())
         .expect("launch template id")
-        .to_string();
-    let asg = moto.autoscaling(region);
-    moto.block_on(
-        asg.create_auto_scaling_group()
-            .auto_scaling_group_name(name)
-            .launch_template(
-                LaunchTemplateSpecification::builder()
-                    .launch_template_id(&lt_id)
-                    .version("$Latest")
-                    .build(),
-            )
-            .min_size(n)
-            .max_size(n)
-            .desired_capacity(n)
-            // A release waits out the grace period: moto's default is 300 s (AWS's API: 0), and
-            // moto reads 0 as "unset".
-            .health_check_grace_period(1)
-            .set_availability_zones(Some(first_zones(moto, region, 2)))
-            .send(),
-    )
-    .unwrap_or_else(|e| panic!("create group {name}: {e:?}"));
+        .to_string()
+}
+
+/// A launch template on `image` and a group of `n` instances over two zones (min = max = n).
+/// Returns the launch template id.
+pub fn template_group(moto: &Moto, region: &str, name: &str, n: i32, image: &str) -> String {
+    let lt_id = launch_template(moto, region, &format!("{name}-lt"), image);
+    create_group(moto, region, name, n, |req| {
+        req.launch_template(
+            LaunchTemplateSpecification::builder()
+                .launch_template_id(&lt_id)
+                .version("$Latest")
+                .build(),
+        )
+    });
     lt_id
+}
+
+/// Creates group `name` of `n` instances (min = max = n) over the region's first two zones,
+/// launching as `launch` sets it on the request: a launch template, a mixed instances policy.
+pub fn create_group(
+    moto: &Moto,
+    region: &str,
+    name: &str,
+    n: i32,
+    launch: impl FnOnce(CreateAutoScalingGroupFluentBuilder) -> CreateAutoScalingGroupFluentBuilder,
+) {
+    let req = moto
+        .autoscaling(region)
+        .create_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .min_size(n)
+        .max_size(n)
+        .desired_capacity(n)
+        // A release waits out the grace period: moto's default is 300 s (AWS's API: 0), and
+        // moto reads 0 as "unset".
+        .health_check_grace_period(1)
+        .set_availability_zones(Some(first_zones(moto, region, 2)));
+    moto.block_on(launch(req).send())
+        .unwrap_or_else(|e| panic!("create group {name}: {e:?}"));
 }
 
 /// What tests assert about a group.
@@ -72,6 +89,17 @@ pub struct GroupState {
 impl GroupState {
     pub fn count_on(&self, image: &str) -> usize {
         self.images.values().filter(|i| *i == image).count()
+    }
+
+    /// Panics unless the group has exactly `n` instances, every one on `image`.
+    #[track_caller]
+    pub fn assert_all_on(&self, image: &str, n: usize) -> &Self {
+        assert_eq!(
+            (self.images.len(), self.count_on(image)),
+            (n, n),
+            "{n} instances, all on {image}: {self:?}"
+        );
+        self
     }
 
     /// The instances running `image`, in id order.
@@ -214,71 +242,4 @@ pub fn elbv2_client(endpoint: &str, region: &str) -> aws_sdk_elasticloadbalancin
         ))
         .build();
     aws_sdk_elasticloadbalancingv2::Client::from_conf(conf)
-}
-
-/// Marks every instance of `image` in the region Unhealthy as soon as it appears, until dropped:
-/// a release whose new instances never pass their health checks.
-pub struct UnhealthyMarker {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl UnhealthyMarker {
-    pub fn start(moto: &Moto, region: &str, image: &str) -> UnhealthyMarker {
-        use std::sync::atomic::Ordering;
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (flag, endpoint, region, image) = (
-            stop.clone(),
-            moto.endpoint(),
-            region.to_string(),
-            image.to_string(),
-        );
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            let asg = crate::autoscaling_client(&endpoint, &region);
-            let ec2 = crate::ec2_client(&endpoint, &region);
-            while !flag.load(Ordering::SeqCst) {
-                rt.block_on(async {
-                    let Ok(out) = ec2
-                        .describe_instances()
-                        .filters(
-                            aws_sdk_ec2::types::Filter::builder()
-                                .name("image-id")
-                                .values(&image)
-                                .build(),
-                        )
-                        .send()
-                        .await
-                    else {
-                        return;
-                    };
-                    for i in out.reservations().iter().flat_map(|r| r.instances()) {
-                        let _ = asg
-                            .set_instance_health()
-                            .instance_id(i.instance_id().unwrap_or_default())
-                            .health_status("Unhealthy")
-                            .send()
-                            .await;
-                    }
-                });
-                std::thread::sleep(std::time::Duration::from_millis(200));
-            }
-        });
-        UnhealthyMarker {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for UnhealthyMarker {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }

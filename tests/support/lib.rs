@@ -32,11 +32,13 @@ pub mod moto;
 pub mod publish;
 pub mod terraform;
 pub mod tls_front;
+pub mod watch;
 
 pub use aws_request::AwsCall;
 pub use fault_proxy::{Effect, FaultProxy, ProxiedCall, Rule};
 pub use groups::{
-    elbv2_client, group_state, target_group, template_group, GroupState, UnhealthyMarker,
+    create_group, elbv2_client, group_state, launch_template, target_group, template_group,
+    GroupState,
 };
 pub use lifecycle::{departures, Departure};
 pub use moto::{
@@ -48,6 +50,7 @@ pub use terraform::{
     TF_HEADER,
 };
 pub use tls_front::{ConnectProxy, TlsFront};
+pub use watch::{GroupWatch, Watched, Watching};
 
 // The SDK crates, so that test files need no dependencies of their own for assertions.
 pub use aws_sdk_autoscaling;

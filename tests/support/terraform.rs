@@ -159,6 +159,15 @@ impl TfRun {
         format!("{}{}", self.stdout, self.stderr)
     }
 
+    /// [`TfRun::combined`] with its white space folded to single spaces: terraform wraps a
+    /// diagnostic's lines wherever the terminal width puts them.
+    pub fn one_line(&self) -> String {
+        self.combined()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     fn report(&self) -> String {
         format!(
             "----- stdout -----\n{}\n----- stderr -----\n{}\n------------------",
@@ -300,6 +309,57 @@ impl Terraform {
     /// `terraform show -json <planfile>`, parsed.
     pub fn show_json(&self, planfile: &str) -> serde_json::Value {
         self.json(&["show", "-json", planfile])
+    }
+
+    /// `terraform plan -out=<planfile>` (which must succeed) and the planned values
+    /// (`change.after`) of every `rolling_asg_release` in it, in the plan's order.
+    pub fn planned_releases(
+        &self,
+        vars: &[(&str, &str)],
+        planfile: &str,
+    ) -> Vec<serde_json::Value> {
+        self.plan_out(vars, planfile).assert_success();
+        let plan = self.show_json(planfile);
+        plan["resource_changes"]
+            .as_array()
+            .expect("resource_changes")
+            .iter()
+            .filter(|r| r["type"] == "rolling_asg_release")
+            .map(|r| r["change"]["after"].clone())
+            .collect()
+    }
+
+    /// [`Terraform::planned_releases`] of a configuration with one release.
+    pub fn planned_release(&self, vars: &[(&str, &str)], planfile: &str) -> serde_json::Value {
+        self.planned_releases(vars, planfile)
+            .into_iter()
+            .next()
+            .expect("a rolling_asg_release in the plan")
+    }
+
+    /// `planner preview --format text` of a saved plan, as a pull-request job runs it (which
+    /// must succeed): the text a reviewer reads.
+    pub fn preview_text(&self, planfile: &str) -> String {
+        let show = self.run(&["show", "-json", planfile], &[]);
+        show.assert_success();
+        let json = self.dir().join(format!("{planfile}.json"));
+        std::fs::write(&json, &show.stdout).expect("write the plan's JSON");
+        let planner = plugin_dir().join("planner");
+        let out = Command::new(&planner)
+            .args(["preview", "--format", "text"])
+            .arg(&json)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", planner.display()));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "planner preview exited {}: {text}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
     }
 
     /// `terraform show -json` of the current state, parsed.

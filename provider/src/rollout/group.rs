@@ -233,9 +233,15 @@ pub trait GroupApi: Send + Sync {
     /// desired capacity for each. One that is no longer in Standby is no error (a repeat).
     async fn exit_standby(&self, instance_ids: &[String]) -> Result<(), AwsError>;
     /// The group's warm pool with its instances and their images (DescribeWarmPool), `None`
-    /// when the group has none. A pool instance leaves through [`GroupApi::terminate`] (without
-    /// decrement: it is not part of desired capacity).
+    /// when the group has none. A pool instance leaves through [`GroupApi::terminate_pooled`].
     async fn warm_pool(&self) -> Result<Option<release_planner::WarmPool>, AwsError>;
+    /// Terminates an instance waiting in the warm pool; the group launches its replacement
+    /// into the pool. One already gone is no error. By default [`GroupApi::terminate`] without
+    /// decrement (the simulation's pool takes it); on AWS it is EC2's TerminateInstances
+    /// (`AwsGroup`).
+    async fn terminate_pooled(&self, instance_id: &str) -> Result<(), AwsError> {
+        self.terminate(instance_id, false).await
+    }
 }
 
 /// How many of a batch's TerminateInstanceInAutoScalingGroup calls are out at once. AWS has no
@@ -245,25 +251,35 @@ pub trait GroupApi: Send + Sync {
 pub const TERMINATIONS_IN_FLIGHT: usize = 5;
 
 /// Terminates `ids` through the group, [`TERMINATIONS_IN_FLIGHT`] at a time, started in the
-/// given order. After an error no further call starts (as when they ran one after another:
-/// the instances not yet asked stay in service); the calls already out finish, and the first
-/// error is returned. Repeating the whole is safe: an instance already leaving is no error.
+/// given order ([`concurrently`]). Repeating the whole is safe: an instance already leaving is
+/// no error.
 pub async fn terminate_concurrently<G: GroupApi + ?Sized>(
     group: &G,
     ids: &[String],
     decrement_desired: bool,
 ) -> Result<(), AwsError> {
-    use std::future::Future;
-    use std::pin::Pin;
+    concurrently(ids, |id| group.terminate(id, decrement_desired)).await
+}
+
+/// One call of a [`GroupApi`] method, as `async_trait` returns it.
+pub type Call<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), AwsError>> + Send + 'a>>;
+
+/// One `call` per id, [`TERMINATIONS_IN_FLIGHT`] at a time, started in the given order. After
+/// an error no further call starts (as when they ran one after another: the instances not yet
+/// asked stay as they are); the calls already out finish, and the first error is returned.
+pub async fn concurrently<'a, F>(ids: &'a [String], call: F) -> Result<(), AwsError>
+where
+    F: Fn(&'a str) -> Call<'a>,
+{
     use std::task::Poll;
-    type Call<'a> = Pin<Box<dyn Future<Output = Result<(), AwsError>> + Send + 'a>>;
     let mut next = ids.iter();
-    let mut out: Vec<Call<'_>> = vec![];
+    let mut out = vec![];
     let mut first_error = None;
     loop {
         while first_error.is_none() && out.len() < TERMINATIONS_IN_FLIGHT {
             match next.next() {
-                Some(id) => out.push(group.terminate(id, decrement_desired)),
+                Some(id) => out.push(call(id)),
                 None => break,
             }
         }
@@ -271,8 +287,8 @@ pub async fn terminate_concurrently<G: GroupApi + ?Sized>(
             return first_error.map_or(Ok(()), Err);
         }
         let (k, result) = std::future::poll_fn(|cx| {
-            for (k, call) in out.iter_mut().enumerate() {
-                if let Poll::Ready(r) = call.as_mut().poll(cx) {
+            for (k, c) in out.iter_mut().enumerate() {
+                if let Poll::Ready(r) = c.as_mut().poll(cx) {
                     return Poll::Ready((k, r));
                 }
             }
@@ -891,6 +907,28 @@ impl GroupApi for AwsGroup {
             },
             other => AwsError::new("DescribeWarmPool", &self.name, other.to_string()),
         })
+    }
+
+    /// EC2's TerminateInstances: TerminateInstanceInAutoScalingGroup "cannot be called on
+    /// instances in a warm pool", and the user guide refreshes a pool by terminating its
+    /// instances, which the group replaces at once from its current launch setting. One call
+    /// per instance (as batches do): an id already gone fails only its own call, and is taken
+    /// for done.
+    /// <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_TerminateInstanceInAutoScalingGroup.html>,
+    /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html#update-warm-pool>
+    async fn terminate_pooled(&self, instance_id: &str) -> Result<(), AwsError> {
+        match self
+            .ec2
+            .terminate_instances()
+            .instance_ids(instance_id)
+            .send()
+            .await
+            .context("TerminateInstances", instance_id)
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code.as_deref() == Some("InvalidInstanceID.NotFound") => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     async fn exit_standby(&self, instance_ids: &[String]) -> Result<(), AwsError> {

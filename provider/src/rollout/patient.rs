@@ -211,4 +211,8 @@ impl GroupApi for Patient<'_> {
     async fn warm_pool(&self) -> Result<Option<release_planner::WarmPool>, AwsError> {
         self.retry(|| self.inner.warm_pool()).await
     }
+    async fn terminate_pooled(&self, instance_id: &str) -> Result<(), AwsError> {
+        self.retry(|| self.inner.terminate_pooled(instance_id))
+            .await
+    }
 }

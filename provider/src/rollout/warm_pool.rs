@@ -12,13 +12,23 @@
 //! <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_InstanceRefreshProgressDetails.html>
 //!
 //! So right after the launch switch the release terminates the pool's instances that are not on
-//! the target image (TerminateInstanceInAutoScalingGroup, without decrement: pool instances are
-//! not desired capacity). The pool keeps its size — at least `MinSize`, up to
+//! the target image, as the user guide refreshes a pool: through EC2's TerminateInstances
+//! (TerminateInstanceInAutoScalingGroup "cannot be called on instances in a warm pool"), a few
+//! calls at a time ([`concurrently`]). The pool keeps its size — at least `MinSize`, up to
 //! `MaxGroupPreparedCapacity` (or max size) minus desired capacity — by launching new pool
 //! instances from the group's launch setting, which is the new one by then. A rollback, once
 //! the group launches the previous setting again, refreshes the pool onto the previous image.
 //! <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_PutWarmPool.html>,
-//! <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_WarmPoolConfiguration.html>
+//! <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_WarmPoolConfiguration.html>,
+//! <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_TerminateInstanceInAutoScalingGroup.html>
+//!
+//! With an instance reuse policy (`ReuseOnScaleIn`) "instances in the Auto Scaling group can be
+//! returned to the warm pool on scale in": a scale-in while the release runs (an operator's, a
+//! scaling policy's) may put an old-image instance back in the refreshed pool. The release's
+//! own terminations are not scale-ins — TerminateInstanceInAutoScalingGroup terminates its
+//! instance ("You can't connect to or start an instance after you've terminated it") — so the
+//! pool is refreshed once more at the end of a release ([`finish`]).
+//! <https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_InstanceReusePolicy.html>
 //!
 //! While it terminates, the group's `Launch` process is suspended: a scale-out (an operator's,
 //! a scaling policy's, the group replacing an unhealthy instance) would otherwise draw a pool
@@ -37,7 +47,7 @@
 //! (the caller stops before any batch); an instance a scale-out drew from the pool before the
 //! refresh is an old instance like any other and never counts as a batch's progress.
 
-use super::group::{GroupApi, LaunchSetting};
+use super::group::{concurrently, GroupApi, LaunchSetting};
 use crate::aws::AwsError;
 
 /// What a refresh did: the pool instances it terminated, sorted by id.
@@ -108,12 +118,14 @@ async fn terminate_outdated(group: &dyn GroupApi, image: &str) -> Result<Refresh
     };
     let mut terminated: Vec<String> = pool.outdated(image).map(|i| i.id.clone()).collect();
     terminated.sort_unstable();
-    for id in &terminated {
-        group.terminate(id, false).await?;
-    }
-    // A termination is judged done when its instance is not among the group's own instances
-    // (`AwsGroup::terminate`, after a lost or failed answer), which never list the pool's: so the
-    // pool is read again, and what still waits in it is terminated once more, then refused.
+    // A few at a time, as a batch's: a large pool is not refreshed one round trip after
+    // another. Behind `Patient` each throttled call is repeated on its own; after a failed one
+    // no further call starts, the error stops the release before any batch, and the next
+    // apply reads the pool again and terminates what is left.
+    terminate_pooled(group, &terminated).await?;
+    // An answer lost after the SDK's retries leaves a termination unknown, and a pool drawn on
+    // meanwhile changes: so the pool is read again, and what still waits in it is terminated
+    // once more, then refused.
     for last in [false, true] {
         if terminated.is_empty() {
             break;
@@ -139,14 +151,17 @@ async fn terminate_outdated(group: &dyn GroupApi, image: &str) -> Result<Refresh
                 ),
             ));
         }
-        for id in &left {
-            group.terminate(id, false).await?;
-        }
+        terminate_pooled(group, &left).await?;
     }
     if !terminated.is_empty() {
         tracing::info!(group = %group.name(), %image, instances = ?terminated, "warm pool instances on another image terminated; the pool refills from the launch setting");
     }
     Ok(Refreshed { terminated })
+}
+
+/// [`GroupApi::terminate_pooled`] for each of `ids`, a few at a time.
+async fn terminate_pooled(group: &dyn GroupApi, ids: &[String]) -> Result<(), AwsError> {
+    concurrently(ids, |id| group.terminate_pooled(id)).await
 }
 
 /// The refresh at the end of a release that switched the group to `switched_to`. When the
@@ -182,7 +197,11 @@ pub async fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rollout::sim::{SimConfig, SimGroup};
+    use crate::rollout::group::TERMINATIONS_IN_FLIGHT;
+    use crate::rollout::patient::Patient;
+    use crate::rollout::sim::{SimConfig, SimGroup, TokenBucket};
+    use std::collections::BTreeMap;
+    use std::time::Duration;
 
     fn rt() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
@@ -197,6 +216,107 @@ mod tests {
         cloud.max = 8;
         cloud.warm_pool = 3;
         SimGroup::new(cloud)
+    }
+
+    fn large_pool(seed: u64, size: u32) -> SimConfig {
+        let mut cloud = SimConfig::new(seed, 4);
+        cloud.max = 4 + size;
+        cloud.warm_pool = size;
+        cloud
+    }
+
+    /// The virtual second of each pool termination, as the simulation's events log them.
+    fn pool_termination_times(sim: &SimGroup) -> Vec<String> {
+        sim.events()
+            .iter()
+            .filter(|e| e.contains("terminating warm pool instance"))
+            .filter_map(|e| e.split_whitespace().next().map(str::to_string))
+            .collect()
+    }
+
+    /// A group with a pool of 12 whose calls draw from `bucket`: the group, its pool's
+    /// instances and its own instances' images.
+    fn throttled_pool(
+        seed: u64,
+        bucket: std::sync::Arc<TokenBucket>,
+    ) -> (SimGroup, Vec<String>, BTreeMap<String, String>) {
+        let mut cloud = large_pool(seed, 12);
+        cloud.throttle = Some(bucket);
+        let sim = SimGroup::new(cloud);
+        let old = sim.pool_images().into_keys().collect();
+        let live = sim.live_images();
+        (sim, old, live)
+    }
+
+    /// None of the `old` pool instances is left, the group's own instances are the `live` ones,
+    /// and Launch runs again with the refresh's tag gone.
+    fn assert_refreshed(sim: &SimGroup, old: &[String], live: &BTreeMap<String, String>) {
+        let pool = sim.pool_images();
+        assert!(old.iter().all(|id| !pool.contains_key(id)), "{pool:?}");
+        assert_eq!(&sim.live_images(), live);
+        assert!(!sim.suspended_now().contains(LAUNCH));
+        assert!(!sim.tag_map().contains_key(REFRESH_TAG));
+    }
+
+    /// Ten pool instances go in two rounds of five calls (each call takes a second here), not
+    /// ten one after another; each is terminated once.
+    #[test]
+    fn a_large_pool_is_terminated_five_calls_at_a_time() {
+        let mut cloud = large_pool(34, 10);
+        cloud.latency = (Duration::from_secs(1), Duration::from_secs(1));
+        let sim = SimGroup::new(cloud);
+        let old: Vec<String> = sim.pool_images().into_keys().collect();
+        let r = rt()
+            .block_on(refresh(&sim, true, "ami-new"))
+            .expect("refreshed");
+        assert_eq!(r.terminated, old);
+        let times = pool_termination_times(&sim);
+        assert_eq!(times.len(), 10, "{times:?}");
+        let rounds: std::collections::BTreeSet<&String> = times.iter().collect();
+        assert_eq!(
+            rounds.len(),
+            10_usize.div_ceil(TERMINATIONS_IN_FLIGHT),
+            "{times:?}"
+        );
+        assert!(!sim.suspended_now().contains(LAUNCH));
+    }
+
+    /// Under throttling (a small request bucket shared by every call) the release's patient
+    /// client repeats each throttled termination on its own: no pool instance is left behind,
+    /// and none in service is touched.
+    #[test]
+    fn a_throttled_termination_does_not_lose_the_others() {
+        let (sim, old, live) = throttled_pool(35, TokenBucket::new(4, 1.0));
+        let r = rt()
+            .block_on(refresh(&Patient::new(&sim), true, "ami-new"))
+            .expect("refreshed through the throttling");
+        assert!(sim.bucket_failures() > 0, "the bucket throttled some call");
+        assert_eq!(r.terminated, old);
+        assert_refreshed(&sim, &old, &live);
+    }
+
+    /// Without the patient client a throttled termination fails the refresh; the calls
+    /// already out finish, nothing in service is touched, and the next refresh (the next
+    /// apply) reads the pool again and terminates what is left.
+    #[test]
+    fn a_failed_termination_is_finished_by_the_next_refresh() {
+        let (sim, old, live) = throttled_pool(36, TokenBucket::new(7, 0.05));
+        let first = rt().block_on(refresh(&sim, true, "ami-new"));
+        assert!(first.is_err(), "{first:?}");
+        let left = sim
+            .pool_images()
+            .into_keys()
+            .filter(|id| old.contains(id))
+            .count();
+        assert!(left > 0 && left < old.len(), "{left} of {} left", old.len());
+        assert_eq!(sim.live_images(), live);
+        rt().block_on(async {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            refresh(&Patient::new(&sim), true, "ami-new")
+                .await
+                .expect("the next refresh finishes")
+        });
+        assert_refreshed(&sim, &old, &live);
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub(crate) struct Classified<'a> {
     pub standby: Vec<String>,
     pub other: Vec<&'a InstanceSnapshot>,
     pub unhealthy_on_target: Vec<String>,
+    /// Capacity units of the instances already on the target (`counts.on_target` without
+    /// weights).
+    pub on_target_units: u32,
 }
 
 /// Replacing this instance costs no serving capacity (it is unhealthy, or not in service yet).
@@ -34,6 +37,7 @@ pub(crate) fn classify<'a>(
         standby: Vec::new(),
         other: Vec::new(),
         unhealthy_on_target: Vec::new(),
+        on_target_units: 0,
     };
     for instance in &snapshot.instances {
         use LifecycleState::*;
@@ -41,6 +45,7 @@ pub(crate) fn classify<'a>(
             Terminating | Terminated | Detaching | Detached => c.counts.leaving += 1,
             state if instance.image_id == target_image_id => {
                 c.counts.on_target += 1;
+                c.on_target_units += snapshot.units_of(instance);
                 if *state == InService && instance.health == Health::Unhealthy {
                     c.unhealthy_on_target.push(instance.id.clone());
                 }

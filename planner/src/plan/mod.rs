@@ -38,9 +38,15 @@ pub fn plan_release(
         start_healthy: snapshot.healthy_units(),
     };
     refuse_floor_below_largest_weight(settings, snapshot, facts.healthy_floor)?;
+    // Percentages of the group's capacity: units in a weighted group, like its batches.
+    let to_replace_units = classified
+        .to_replace
+        .iter()
+        .map(|i| snapshot.units_of(i))
+        .fold(0u32, u32::saturating_add);
     let checkpoints = Checkpoints::new(
         &settings.checkpoints,
-        classified.counts.to_replace + classified.counts.on_target,
+        to_replace_units.saturating_add(classified.on_target_units),
     );
     let per_batch_secs = settings
         .launch_estimate_secs
@@ -49,7 +55,7 @@ pub fn plan_release(
     let mut picker = Picker::new(&classified.to_replace);
     let mut batches: Vec<Batch> = Vec::new();
     let mut healthy = facts.start_healthy;
-    let mut done = classified.counts.on_target;
+    let mut done = classified.on_target_units;
     let mut clock = 0u64;
     let mut smallest_capped: Option<u32> = None;
     while picker.left() > 0 {
@@ -89,12 +95,12 @@ pub fn plan_release(
             capacity_before: before,
             capacity_during: during,
             capacity_after: after,
-            checkpoint_after: picker.left() > 0 && checkpoints.falls_within(done, done + count),
+            checkpoint_after: picker.left() > 0 && checkpoints.falls_within(done, done + n),
             starts_at_secs: clock,
             ends_at_secs: ends_at,
             units: snapshot.is_weighted().then_some(n),
         });
-        done += count;
+        done += n;
         clock = ends_at.saturating_add(settings.pause_between_batches_secs);
     }
 

@@ -1298,3 +1298,18 @@ fn a_weighted_surge_whose_policy_room_cannot_hold_its_largest_instance_is_refuse
         .expect("the suggestion holds the largest instance and the overage");
     plan_release(&snap, &settings("30%", Strategy::Replace)).unwrap();
 }
+
+#[test]
+fn a_weighted_groups_checkpoints_are_percentages_of_its_units() {
+    // Ten units in six instances, picked as two of weight 2, two of weight 2, two of weight 1:
+    // batches of 4 units. A checkpoint at 40% is 4 units, reached by the first batch; counted
+    // in instances (40% of six, three) it would fall in the second.
+    let snap = weighted_ten();
+    let mut set = settings("4", Strategy::Surge);
+    set.checkpoints = vec![40];
+    let s = plan_release(&snap, &set).unwrap();
+    let units: Vec<u32> = s.batches.iter().map(|b| batch_units(&snap, b)).collect();
+    assert_eq!(units, vec![4, 4, 2], "{s:?}");
+    let marked: Vec<bool> = s.batches.iter().map(|b| b.checkpoint_after).collect();
+    assert_eq!(marked, vec![true, false, false]);
+}

@@ -46,7 +46,7 @@ pub fn schema() -> Schema {
             .attr(Attribute::optional_computed("health_check", string(), "`ec2`: the group's own health (in service and healthy). `elb`: also healthy in every target group and classic load balancer of the group. Default: `elb` when the group has any, else `ec2`."))
             .attr(Attribute::defaulted("pause_between_batches", string(), "0s", "Wait between batches, e.g. `2m`, to watch dashboards."))
             .attr(Attribute::defaulted("batch_timeout", string(), "15m", "How long one batch may take to become healthy before the release fails (and rolls back)."))
-            .attr(Attribute::optional("checkpoints", list_of(number()), "Percentages of the group after which the apply stops, e.g. `[10, 50]`: the release resumes with the next apply, which is the promotion."))
+            .attr(Attribute::optional("checkpoints", list_of(number()), "Percentages of the group (of its capacity units, in a weighted group) after which the apply stops, e.g. `[10, 50]`: the release resumes with the next apply, which is the promotion."))
             .attr(Attribute::defaulted("auto_rollback", bool(), "true", "When a batch fails: point the group back at its previous launch setting and replace the new instances back onto the previous image."))
             .attr(Attribute::defaulted("suspend_processes", list_of(string()), "[\"AZRebalance\",\"ScheduledActions\"]", "Auto Scaling processes suspended for the release and resumed after it, also on failure (processes suspended before the release stay suspended). `Launch`, `Terminate` and `AddToLoadBalancer` cannot be suspended: the release needs them. Dynamic scaling keeps working by default (the release keeps the capacity it changes and adds its surge to it); add `AlarmNotification` to stop scaling policies for the release."))
             .attr(Attribute::defaulted("scale_in_protected_instances", string(), "wait", "Old instances protected from scale in (a release's termination ignores the protection, so it never replaces them silently): `wait` for the protection to be removed (up to `batch_timeout`), then refuse before any change; `replace` them like the others; `ignore` them (they keep their image, the release completes without them)."))
@@ -405,7 +405,10 @@ impl ReleaseResource {
                 };
                 Diagnostics::from(Diagnostic::error(summary, format!("group {name}: {e}")))
             })?;
-        let after = group.snapshot().await?;
+        let after = match outcome.after.clone() {
+            Some(after) => after,
+            None => group.snapshot().await?,
+        };
         if let (Status::Complete, Some(previous)) = (&outcome.status, &outcome.previous_image) {
             delete_released_image(&aws, previous).await;
         }

@@ -84,6 +84,8 @@ pub struct Outcome {
     pub previous_image: Option<String>,
     pub previous_launch: Option<LaunchSetting>,
     pub launch: Option<LaunchSetting>,
+    /// The group as read once the release let go of it (`None` when that read failed).
+    pub after: Option<GroupSnapshot>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -146,13 +148,13 @@ pub async fn run(
         if let Err(e) = group.delete_tag(LOCK_TAG).await {
             tracing::warn!("could not release the lock on {}: {e}", group.name());
         }
-        return result;
+        return read_after(group, &cfg.settings.target_image_id, result).await;
     }
     // The record and the lock go in one call: killed before it, the next apply finds both — a
     // lock whose owner is gone and a record of settings already restored, which it restores
     // again (the same settings) before deleting it.
     let Err(e) = group.delete_tags(&[RECORD_TAG, LOCK_TAG]).await else {
-        return result;
+        return read_after(group, &cfg.settings.target_image_id, result).await;
     };
     tracing::warn!("could not release the lock on {}: {e}", group.name());
     // Left behind, the record would make a later release restore these settings again.
@@ -171,6 +173,30 @@ pub async fn run(
             err.restored.push(note);
             Err(err)
         }
+    }
+}
+
+/// The group once a release that went well let go of it: its state for Terraform, and the
+/// launch setting, which must still be the release's. Read here, after every change, rather than
+/// between the restore's read of the group and its capacity change, where a longer wait would
+/// widen the window in which a scaling policy's change is overwritten.
+async fn read_after(
+    group: &dyn GroupApi,
+    image: &str,
+    result: Result<Outcome, ReleaseError>,
+) -> Result<Outcome, ReleaseError> {
+    let Ok(mut out) = result else {
+        return result;
+    };
+    out.after = group.snapshot().await.ok();
+    // `AwsGroup` answers this from the snapshot just read.
+    let now = group.launch().await.ok().flatten();
+    match (&out.launch, now) {
+        (Some(ours), Some(now)) if &now != ours => Err(ReleaseError {
+            replaced: out.replaced,
+            ..ReleaseError::new(launch_moved(&now, ours, image))
+        }),
+        _ => Ok(out),
     }
 }
 
@@ -439,20 +465,7 @@ async fn run_locked(
             let restored = restored.notes;
             tracing::info!(restored = %restored.join("; "), "group settings restored");
             // Again at the end: with ReuseOnScaleIn a scale-in returns instances to the pool.
-            if let Err(what) = warm_pool::finish(
-                group,
-                had_pool,
-                launch.as_ref(),
-                &cfg.settings.target_image_id,
-            )
-            .await
-            {
-                return Err(ReleaseError {
-                    replaced: done.batches.iter().flatten().cloned().collect(),
-                    restored,
-                    ..ReleaseError::new(what)
-                });
-            }
+            warm_pool::finish(group, had_pool, &cfg.settings.target_image_id).await;
             Ok(Outcome {
                 status: if done.checkpoint {
                     Status::Checkpoint {
@@ -466,6 +479,7 @@ async fn run_locked(
                 previous_image,
                 previous_launch,
                 launch,
+                after: None,
             })
         }
         Err(failure) => {
@@ -525,6 +539,19 @@ async fn run_locked(
             Err(err)
         }
     }
+}
+
+/// Another tool pointed the group at another launch setting while the release ran, after the
+/// last batch's instances launched (or while a refreshed warm pool served every surge): no batch
+/// saw it, and the group runs the target image, but a scale-out would launch from that setting
+/// (a warm pool would refill from it). Reported as the release's error (see [`read_after`]);
+/// the next apply points the group back and replaces what it launched.
+fn launch_moved(now: &LaunchSetting, ours: &LaunchSetting, image: &str) -> String {
+    format!(
+        "the group's launch setting was changed by someone else during the release: it is {} now, not {}; the group's instances run {image}, but a scale-out (or a warm pool's refill) would launch from that setting — stop the other tool or pipeline, then apply again (the next apply points the group back at {image})",
+        now.describe(),
+        ours.describe(),
+    )
 }
 
 /// A rollback onto an image that no longer exists cannot launch anything: a release that may

@@ -47,7 +47,7 @@
 //! (the caller stops before any batch); an instance a scale-out drew from the pool before the
 //! refresh is an old instance like any other and never counts as a batch's progress.
 
-use super::group::{concurrently, GroupApi, LaunchSetting};
+use super::group::{concurrently, GroupApi};
 use crate::aws::AwsError;
 
 /// What a refresh did: the pool instances it terminated, sorted by id.
@@ -164,34 +164,17 @@ async fn terminate_pooled(group: &dyn GroupApi, ids: &[String]) -> Result<(), Aw
     concurrently(ids, |id| group.terminate_pooled(id)).await
 }
 
-/// The refresh at the end of a release that switched the group to `switched_to`. When the
-/// group no longer launches that setting (another tool moved it back while the release ran, and
-/// the release's surges were served from the refreshed pool, so no batch saw it), the pool would
-/// refill from the other setting: that is an error for the release, and the pool is left alone.
-/// A failure to refresh is only logged: the group is consistent, and the next plan shows the
-/// pool's old instances (`outdated_instances`).
-pub async fn finish(
-    group: &dyn GroupApi,
-    had_pool: bool,
-    switched_to: Option<&LaunchSetting>,
-    image: &str,
-) -> Result<(), String> {
+/// The refresh at the end of a completed release (one whose launch setting someone else moved
+/// is an error before this: the pool would refill from that setting). A failure to refresh is
+/// only logged: the group is consistent, and the next plan shows the pool's old instances
+/// (`outdated_instances`).
+pub async fn finish(group: &dyn GroupApi, had_pool: bool, image: &str) {
     if !had_pool {
-        return Ok(());
-    }
-    if let (Some(expected), Ok(Some(now))) = (switched_to, group.launch().await) {
-        if &now != expected {
-            return Err(format!(
-                "the group's launch setting was changed by someone else during the release: it is {} now, not {} — its warm pool was not refreshed (it would refill from that setting); stop the other tool or pipeline, then apply again",
-                now.describe(),
-                expected.describe()
-            ));
-        }
+        return;
     }
     if let Err(e) = refresh(group, had_pool, image).await {
         tracing::warn!(group = %group.name(), "the warm pool was not refreshed at the end of the release ({e}); the next apply refreshes it");
     }
-    Ok(())
 }
 
 #[cfg(test)]

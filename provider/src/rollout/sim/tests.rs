@@ -896,6 +896,36 @@ fn launch_bound(n: u32, batch: u32) -> u32 {
 }
 
 #[test]
+fn a_template_moved_back_after_the_last_launch_fails_the_release_at_its_end() {
+    // One batch of all ten: its instances launch within seconds, then another tool points the
+    // group back at the old template while they warm up. No batch sees it; the release ends
+    // with every instance on the new image, but a scale-out would launch the old one.
+    let mut cloud = SimConfig::new(22, 10);
+    cloud.max = 20;
+    cloud.boot = (Duration::from_secs(5), Duration::from_secs(10));
+    cloud.template_reverted_at = Some(Duration::from_secs(30));
+    let sim = SimGroup::new(cloud);
+    let mut cfg = calm_release("rel-revert-late", 10);
+    cfg.settings.instance_warmup_secs = 60;
+    let err = rt()
+        .block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect_err("the group no longer launches the release's setting");
+    let msg = err.to_string();
+    assert!(msg.contains("changed by someone else"), "{msg}");
+    assert!(msg.contains("would launch from that setting"), "{msg}");
+    assert!(
+        sim.live_images().values().all(|i| i == NEW),
+        "{:?}",
+        sim.events()
+    );
+    assert_eq!(sim.launch_now().encode(), "lt:lt-sim:1", "moved back");
+    // The next apply points the group back at the new image.
+    rt().block_on(run(&sim, &cfg, None, &Cancel::new()))
+        .expect("nothing left to replace; the launch setting is the release's again");
+    assert_ne!(sim.launch_now().encode(), "lt:lt-sim:1");
+}
+
+#[test]
 fn a_template_moved_back_by_another_tool_fails_the_batch_naming_the_image() {
     let mut cloud = SimConfig::new(21, 10);
     cloud.max = 20;
@@ -1903,8 +1933,9 @@ fn parallel_releases_in_one_throttled_account_over_seeded_runs() {
         "rollout::sim parallel: {runs} accounts, {releases} releases, {} failed; {throttled} requests found the shared bucket empty, {exhausted} calls failed after the SDK's retries (waited out)",
         failures.len()
     );
+    // One account (SIM_ACCOUNT) may be one its bucket never throttled.
     assert!(
-        throttled > 0,
+        throttled > 0 || std::env::var("SIM_ACCOUNT").is_ok(),
         "the bucket throttled nothing: the test tests nothing"
     );
     assert!(

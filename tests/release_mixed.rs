@@ -483,3 +483,84 @@ fn a_weighted_group_is_released_in_units_with_the_floor_held_in_units() {
     assert_eq!((done.desired, done.min, done.max), (8, 8, 8));
     tf.plan(&vars(groups)).assert_status(0);
 }
+
+/// Gives `group` an instance maintenance policy of MinHealthyPercentage 50 and this maximum.
+fn maintenance_policy(moto: &Moto, region: &str, group: &str, max: i32) {
+    use e2e_tests::aws_sdk_autoscaling::types::InstanceMaintenancePolicy;
+    moto.block_on(
+        moto.autoscaling(region)
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(group)
+            .instance_maintenance_policy(
+                InstanceMaintenancePolicy::builder()
+                    .min_healthy_percentage(50)
+                    .max_healthy_percentage(max)
+                    .build(),
+            )
+            .send(),
+    )
+    .unwrap_or_else(|e| panic!("maintenance policy on {group}: {e:?}"));
+}
+
+#[test]
+fn a_weighted_surge_under_the_maintenance_policy_holds_the_groups_overage_or_is_refused() {
+    let moto = Moto::behaving();
+    let region = moto.unique_region();
+    // 8 units in four instances of weight 2; the group may launch one unit past desired.
+    mixed_group(
+        moto,
+        region,
+        "capped",
+        8,
+        &[
+            Ov {
+                weight: Some(2),
+                ..ov("t3.micro")
+            },
+            Ov {
+                weight: Some(1),
+                ..ov("t3.nano")
+            },
+        ],
+    );
+    let groups = r#"["capped"]"#;
+    let tf = Terraform::new(moto, region, &config(r#"strategy = "surge""#));
+
+    // MaxHealthyPercentage 120: 10 units at most, room 2, less the overage of 1: no instance
+    // of weight 2 fits in a step. Refused at plan, at `strategy`, with what would plan.
+    maintenance_policy(moto, region, "capped", 120);
+    let run = tf.plan(&vars(groups));
+    run.assert_failure_contains("MaxHealthyPercentage 120");
+    let out = run.combined();
+    assert!(out.contains("to 138 or more"), "{out}");
+    assert!(
+        out.contains(r#"strategy = "surge""#),
+        "at the attribute: {out}"
+    );
+    assert_eq!(
+        group_state(moto, region, "capped").count_on(OLD),
+        4,
+        "nothing changed"
+    );
+
+    // 150: 12 units at most, room 4, steps of at most 3 units: one instance at a time, and the
+    // raised desired capacity with the overage stays within the cap.
+    maintenance_policy(moto, region, "capped", 150);
+    let after = tf.planned_releases(&vars(groups), "capped.tfplan");
+    let schedule: Value = serde_json::from_str(after[0]["schedule"].as_str().unwrap()).unwrap();
+    let s = &schedule["schedule"];
+    assert_eq!(s["batch_size"], 3, "capped below 50% of 8 units: {s}");
+    let batches = s["batches"].as_array().unwrap();
+    assert_eq!(batches.len(), 4, "{s}");
+    for b in batches {
+        assert_eq!(b["units"], 2, "{b}");
+        let (desired, overage) = (b["capacity_during"]["desired"].as_u64().unwrap(), 1);
+        assert!(
+            desired + overage <= 12,
+            "within the cap with the overage: {b}"
+        );
+    }
+    tf.run(&["apply", "-auto-approve", "capped.tfplan"], &[])
+        .assert_success();
+    group_state(moto, region, "capped").assert_all_on(NEW, 4);
+}

@@ -67,6 +67,8 @@ struct Case {
     moto_cpu: f64,
     plugin_cpu: f64,
     terraform_cpu: f64,
+    /// The machine's mean 1-minute load average during the apply (2 cores, shared).
+    load: f64,
 }
 
 impl Case {
@@ -136,6 +138,7 @@ fn release_case(moto: &Moto, recorder: &Recorder, what: &str, releases: usize) -
         .map(|(pid, cpu)| cpu - plugin_before.get(pid).unwrap_or(&0.0))
         .sum();
     let t0 = recorder.since(start);
+    let load = recorder.mean_load(t0..t0 + wall);
     let calls: Vec<(f64, RecordedCall)> = recorder
         .calls(mark..end)
         .into_iter()
@@ -159,6 +162,7 @@ fn release_case(moto: &Moto, recorder: &Recorder, what: &str, releases: usize) -
         moto_cpu,
         plugin_cpu,
         terraform_cpu: (terraform_and_plugin - plugin_cpu).max(0.0),
+        load,
     }
 }
 
@@ -197,13 +201,13 @@ fn peak_per_second(times: &[f64]) -> usize {
 fn print_cases(cases: &[&Case]) {
     println!(
         "| case | apply | calls | calls per instance | Auto Scaling calls | Auto Scaling calls/s \
-         (mean, peak in 1 s) | CPU: moto, plugin, terraform |"
+         (mean, peak in 1 s) | CPU: moto, plugin, terraform | load average |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for c in cases {
         let autoscaling = c.autoscaling();
         println!(
-            "| {} | {:.1} s | {} | **{:.2}** | {} | {:.1}, {} | {:.0} s ({:.0}%), {:.1} s, {:.1} s |",
+            "| {} | {:.1} s | {} | **{:.2}** | {} | {:.1}, {} | {:.0} s ({:.0}%), {:.1} s, {:.1} s | {:.1} |",
             c.what,
             c.wall,
             c.calls.len(),
@@ -215,6 +219,7 @@ fn print_cases(cases: &[&Case]) {
             100.0 * c.moto_cpu / c.wall,
             c.plugin_cpu,
             c.terraform_cpu,
+            c.load,
         );
     }
 }
@@ -245,12 +250,13 @@ fn print_by_action(one: &Case, fleet: &Case) {
 
 /// moto's request recorder with a time for each call: a thread reads what moto appended to
 /// the recording since its last look. On the same tick it samples the plugin processes' CPU
-/// (a process's last tick may be missed).
+/// (a process's last tick may be missed), and the machine's load average once a second.
 struct Recorder {
     moto_pid: u32,
     started: Instant,
     calls: Arc<Mutex<Vec<(f64, RecordedCall)>>>,
     plugin_cpu: Arc<Mutex<BTreeMap<u32, f64>>>,
+    load: Arc<Mutex<Vec<(f64, f64)>>>,
     done: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<()>,
 }
@@ -262,12 +268,19 @@ impl Recorder {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let done = Arc::new(AtomicBool::new(false));
         let plugin_cpu = Arc::new(Mutex::new(BTreeMap::new()));
-        let (sink, flag, plugins) = (calls.clone(), done.clone(), plugin_cpu.clone());
+        let load = Arc::new(Mutex::new(Vec::new()));
+        let (sink, flag, plugins, loads) = (
+            calls.clone(),
+            done.clone(),
+            plugin_cpu.clone(),
+            load.clone(),
+        );
         let thread = std::thread::spawn(move || {
             let mut file = std::fs::File::open(&path)
                 .unwrap_or_else(|e| panic!("moto's recording {}: {e}", path.display()));
             let mut offset = file.seek(SeekFrom::End(0)).expect("seek the recording");
             let mut pending = Vec::new();
+            let mut last_load = f64::NEG_INFINITY;
             while !flag.load(Ordering::SeqCst) {
                 let mut fresh = Vec::new();
                 file.seek(SeekFrom::Start(offset)).expect("seek");
@@ -287,6 +300,13 @@ impl Recorder {
                         .into_iter()
                         .map(|(pid, _, cpu)| (pid, cpu)),
                 );
+                let now = started.elapsed().as_secs_f64();
+                if now - last_load >= 1.0 {
+                    last_load = now;
+                    if let Some(l) = load_average() {
+                        loads.lock().unwrap().push((now, l));
+                    }
+                }
                 std::thread::sleep(TAIL_EVERY);
             }
         });
@@ -295,9 +315,21 @@ impl Recorder {
             started,
             calls,
             plugin_cpu,
+            load,
             done,
             thread,
         }
+    }
+
+    /// The mean of the load averages sampled within `window` (seconds since the start).
+    fn mean_load(&self, window: std::ops::Range<f64>) -> f64 {
+        let loads = self.load.lock().unwrap();
+        let inside: Vec<f64> = loads
+            .iter()
+            .filter(|(t, _)| window.contains(t))
+            .map(|(_, l)| *l)
+            .collect();
+        inside.iter().sum::<f64>() / inside.len().max(1) as f64
     }
 
     /// CPU seconds of every plugin process seen so far, as last sampled.
@@ -367,4 +399,14 @@ fn process_cpu_secs(pid: u32) -> f64 {
             .unwrap_or(0.0)
     };
     (t(14) + t(15)) / CLOCK_TICKS
+}
+
+/// The 1-minute load average.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }

@@ -30,7 +30,7 @@ fn main() {
     let named = |name: &str| only.iter().any(|o| o == name);
     let wants = |name: &str| only.is_empty() || named(name);
     let moto = Moto::shared();
-    // 2,000 instances through moto: about ten minutes, so only when asked for; its own table.
+    // 2,000 instances through moto (3-6 minutes here): only when asked for; its own table.
     if named("fleet") {
         fleet::run(moto);
         if only.len() == 1 {

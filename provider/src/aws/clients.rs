@@ -64,13 +64,19 @@ impl Aws {
         }
     }
 
-    /// The instance images known so far, taken out so no lock is held while a read uses them;
-    /// hand them back with [`Aws::return_instance_images`].
-    pub fn take_instance_images(&self) -> release_planner::aws::ImageCache {
-        std::mem::take(&mut *self.instance_images.lock().expect("instance images"))
+    /// A copy of the instance images known so far, so no lock is held while a read uses them;
+    /// hand what it learned back with [`Aws::return_instance_images`]. A copy, not the map
+    /// taken out: the releases of one apply (ten at a time) read at the same time, and a read
+    /// that found the map taken asked EC2 again about every instance of its group (50 releases
+    /// of 20 on moto: 449 DescribeInstances instead of 300).
+    pub fn known_instance_images(&self) -> release_planner::aws::ImageCache {
+        self.instance_images
+            .lock()
+            .expect("instance images")
+            .clone()
     }
 
-    /// Merges what a read learned (and the entries it took) back in.
+    /// Merges what a read learned back in.
     pub fn return_instance_images(&self, learned: release_planner::aws::ImageCache) {
         self.instance_images
             .lock()
@@ -352,4 +358,26 @@ async fn load(s: &AwsSettings, ca_bundle: Option<&CaBundle>) -> Result<SdkConfig
             .build();
     }
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_in_flight_does_not_hide_the_known_instance_images_from_another() {
+        let aws = Aws::new(AwsSettings::default());
+        aws.return_instance_images([("i-1".to_string(), "ami-1".to_string())].into());
+        // Two releases of one apply reading their groups at the same time.
+        let first = aws.known_instance_images();
+        let second = aws.known_instance_images();
+        assert_eq!(first.get("i-1").map(String::as_str), Some("ami-1"));
+        assert_eq!(second.get("i-1").map(String::as_str), Some("ami-1"));
+        let mut learned = first;
+        learned.insert("i-2".into(), "ami-2".into());
+        aws.return_instance_images(learned);
+        aws.return_instance_images(second);
+        let known = aws.known_instance_images();
+        assert_eq!(known.len(), 2, "{known:?}");
+    }
 }

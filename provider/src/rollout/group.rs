@@ -888,7 +888,7 @@ impl GroupApi for AwsGroup {
     }
 
     async fn warm_pool(&self) -> Result<Option<release_planner::WarmPool>, AwsError> {
-        let mut cache = self.aws.take_instance_images();
+        let mut cache = self.aws.known_instance_images();
         let pool =
             release_planner::aws::warm_pool(&self.asg, &self.ec2, &self.name, &mut cache).await;
         self.aws.return_instance_images(cache);
@@ -1041,7 +1041,7 @@ impl AwsGroup {
         };
         // A template's image comes from this client's version reads (see `TemplateVersion`).
         let template = g.launch_template().is_some() || g.mixed_instances_policy().is_some();
-        let mut cache = self.aws.take_instance_images();
+        let mut cache = self.aws.known_instance_images();
         let r = release_planner::aws::snapshot_of(
             &self.asg,
             &self.ec2,

@@ -484,24 +484,6 @@ fn a_weighted_group_is_released_in_units_with_the_floor_held_in_units() {
     tf.plan(&vars(groups)).assert_status(0);
 }
 
-/// Gives `group` an instance maintenance policy of MinHealthyPercentage 50 and this maximum.
-fn maintenance_policy(moto: &Moto, region: &str, group: &str, max: i32) {
-    use e2e_tests::aws_sdk_autoscaling::types::InstanceMaintenancePolicy;
-    moto.block_on(
-        moto.autoscaling(region)
-            .update_auto_scaling_group()
-            .auto_scaling_group_name(group)
-            .instance_maintenance_policy(
-                InstanceMaintenancePolicy::builder()
-                    .min_healthy_percentage(50)
-                    .max_healthy_percentage(max)
-                    .build(),
-            )
-            .send(),
-    )
-    .unwrap_or_else(|e| panic!("maintenance policy on {group}: {e:?}"));
-}
-
 #[test]
 fn a_weighted_surge_under_the_maintenance_policy_holds_the_groups_overage_or_is_refused() {
     let moto = Moto::behaving();
@@ -528,7 +510,7 @@ fn a_weighted_surge_under_the_maintenance_policy_holds_the_groups_overage_or_is_
 
     // MaxHealthyPercentage 120: 10 units at most, room 2, less the overage of 1: no instance
     // of weight 2 fits in a step. Refused at plan, at `strategy`, with what would plan.
-    maintenance_policy(moto, region, "capped", 120);
+    e2e_tests::shape_group(moto, region, "capped", (50, 120), None, None);
     let run = tf.plan(&vars(groups));
     run.assert_failure_contains("MaxHealthyPercentage 120");
     let out = run.combined();
@@ -545,7 +527,7 @@ fn a_weighted_surge_under_the_maintenance_policy_holds_the_groups_overage_or_is_
 
     // 150: 12 units at most, room 4, steps of at most 3 units: one instance at a time, and the
     // raised desired capacity with the overage stays within the cap.
-    maintenance_policy(moto, region, "capped", 150);
+    e2e_tests::shape_group(moto, region, "capped", (50, 150), None, None);
     let after = tf.planned_releases(&vars(groups), "capped.tfplan");
     let schedule: Value = serde_json::from_str(after[0]["schedule"].as_str().unwrap()).unwrap();
     let s = &schedule["schedule"];

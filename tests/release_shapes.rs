@@ -6,7 +6,6 @@
 
 use std::time::Instant;
 
-use e2e_tests::aws_sdk_autoscaling::types::InstanceMaintenancePolicy;
 use e2e_tests::serde_json::{self, Value};
 use e2e_tests::{group_state, Moto, Terraform, TF_HEADER};
 
@@ -36,21 +35,7 @@ output "replaced" {{ value = rolling_asg_release.web.replaced_instances }}
 
 /// Sets what moto keeps only through the group-settings layer.
 fn shape(moto: &Moto, region: &str, group: &str, policy: (i32, i32), warmup: i32, grace: i32) {
-    moto.block_on(
-        moto.autoscaling(region)
-            .update_auto_scaling_group()
-            .auto_scaling_group_name(group)
-            .instance_maintenance_policy(
-                InstanceMaintenancePolicy::builder()
-                    .min_healthy_percentage(policy.0)
-                    .max_healthy_percentage(policy.1)
-                    .build(),
-            )
-            .default_instance_warmup(warmup)
-            .health_check_grace_period(grace)
-            .send(),
-    )
-    .unwrap_or_else(|e| panic!("shape group {group}: {e:?}"));
+    e2e_tests::shape_group(moto, region, group, policy, Some(warmup), Some(grace));
 }
 
 fn schedule(after: &Value) -> Value {

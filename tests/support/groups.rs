@@ -112,6 +112,35 @@ impl GroupState {
     }
 }
 
+/// Gives `group` the replacement settings a production group carries: an instance maintenance
+/// policy (Min/MaxHealthyPercentage), and when given a default instance warm-up and a health
+/// check grace period (moto keeps them through the group-settings layer, `aws_shapes.py`).
+pub fn shape_group(
+    moto: &Moto,
+    region: &str,
+    group: &str,
+    policy: (i32, i32),
+    warmup: Option<i32>,
+    grace: Option<i32>,
+) {
+    use aws_sdk_autoscaling::types::InstanceMaintenancePolicy;
+    moto.block_on(
+        moto.autoscaling(region)
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(group)
+            .instance_maintenance_policy(
+                InstanceMaintenancePolicy::builder()
+                    .min_healthy_percentage(policy.0)
+                    .max_healthy_percentage(policy.1)
+                    .build(),
+            )
+            .set_default_instance_warmup(warmup)
+            .set_health_check_grace_period(grace)
+            .send(),
+    )
+    .unwrap_or_else(|e| panic!("shape group {group}: {e:?}"));
+}
+
 pub fn group_state(moto: &Moto, region: &str, name: &str) -> GroupState {
     let out = moto
         .block_on(

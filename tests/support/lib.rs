@@ -37,8 +37,8 @@ pub mod watch;
 pub use aws_request::AwsCall;
 pub use fault_proxy::{Effect, FaultProxy, ProxiedCall, Rule};
 pub use groups::{
-    create_group, elbv2_client, group_state, launch_template, target_group, template_group,
-    GroupState,
+    create_group, elbv2_client, group_state, launch_template, shape_group, target_group,
+    template_group, GroupState,
 };
 pub use lifecycle::{departures, Departure};
 pub use moto::{

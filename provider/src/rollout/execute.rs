@@ -903,6 +903,25 @@ struct Run<'a> {
     pass: Pass,
 }
 
+impl<'a> Run<'a> {
+    /// One batch's step under its own deadline (`batch_timeout` from now), bounded by the
+    /// release's; nothing surged or handed over.
+    fn step(&self, batch: &'a Batch, own_deadline: Instant) -> BatchStep<'a> {
+        BatchStep {
+            batch,
+            surged_to: None,
+            hand_over_to: None,
+            cancel: self.cancel,
+            deadline: own_deadline.min(self.deadline),
+            release_deadline_binds: self.deadline < own_deadline,
+            release_deadline: self.deadline,
+            launch: self.launch,
+            ledger: self.ledger,
+            grace: self.grace,
+        }
+    }
+}
+
 /// The forward pass checks the target image's instances that were there before it (see
 /// [`check_unverified`]); a rollback's target is the image the group served before, whose
 /// instances served already, and a rollback must not wait.
@@ -1108,16 +1127,9 @@ async fn execute_batches(
             .filter(|_| !batch.checkpoint_after && settings.pause_between_batches_secs == 0)
             .map(|n| n.capacity_during);
         let step = BatchStep {
-            batch,
             surged_to: handed_over.take(),
             hand_over_to: next,
-            cancel: run.cancel,
-            deadline: own_deadline.min(run.deadline),
-            release_deadline_binds: run.deadline < own_deadline,
-            release_deadline: run.deadline,
-            launch: run.launch,
-            ledger: run.ledger,
-            grace: run.grace,
+            ..run.step(batch, own_deadline)
         };
         match run_batch(group, cfg, settings, &snap, step, &mut launches).await {
             Ok((after, over)) => {
@@ -1217,19 +1229,7 @@ async fn check_unverified(
         instance_warmup_secs: 0,
         ..settings.clone()
     };
-    let own_deadline = Instant::now() + cfg.batch_timeout;
-    let step = BatchStep {
-        batch: first,
-        surged_to: None,
-        hand_over_to: None,
-        cancel: run.cancel,
-        deadline: own_deadline.min(run.deadline),
-        release_deadline_binds: run.deadline < own_deadline,
-        release_deadline: run.deadline,
-        launch: run.launch,
-        ledger: run.ledger,
-        grace: run.grace,
-    };
+    let step = run.step(first, Instant::now() + cfg.batch_timeout);
     // Their own budget: they are not launches of this release.
     let mut launches = Launches::default();
     wait_for_new(group, cfg, &no_warmup, &known, &step, &mut launches)

@@ -229,8 +229,8 @@ pub trait GroupApi: Send + Sync {
     /// The group's health check grace period: until it ends, the group reports a new instance
     /// `Healthy` without having checked it.
     async fn health_check_grace(&self) -> Result<std::time::Duration, AwsError>;
-    /// Returns instances in Standby to service (`ExitStandby`): the group adds one to its
-    /// desired capacity for each. One that is no longer in Standby is no error (a repeat).
+    /// Returns instances in Standby to service (`ExitStandby`): the group adds each one's
+    /// capacity units (one without weights) to its desired capacity. One that is no longer in Standby is no error (a repeat).
     async fn exit_standby(&self, instance_ids: &[String]) -> Result<(), AwsError>;
     /// The group's warm pool with its instances and their images (DescribeWarmPool), `None`
     /// when the group has none. A pool instance leaves through [`GroupApi::terminate_pooled`].

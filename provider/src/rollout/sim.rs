@@ -75,8 +75,8 @@
 //!     <https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html>
 //!   - *Standby* ([`SimConfig::standby`]): instances beside the group's capacity, out of
 //!     its load balancer, never scaled in; `ExitStandby` (the release's, or an operator's at
-//!     [`SimConfig::standby_exit_at`]) returns them to service and adds one to desired
-//!     capacity for each.
+//!     [`SimConfig::standby_exit_at`]) returns them to service and adds each one's
+//!     weight to desired capacity (one without weights); past max size it is refused.
 //!     <https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-enter-exit-standby.html>
 //!   - *an Instance Refresh* of the group that has not finished ([`SimConfig::refresh`]):
 //!     what `DescribeInstanceRefreshes` reports.
@@ -189,8 +189,8 @@ pub struct SimConfig {
     pub refresh: Option<(String, String)>,
     /// Instances of the original image in `Standby` beside the group's capacity (put there
     /// with a decrement of desired capacity): out of the load balancer, not counted as
-    /// capacity, never scaled in; `ExitStandby` returns them to service and adds one to desired
-    /// capacity for each.
+    /// capacity, never scaled in; `ExitStandby` returns them to service and adds each one's
+    /// weight to desired capacity (one without weights).
     /// <https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-enter-exit-standby.html>
     pub standby: u32,
     /// An operator returns every Standby instance to service at this time (as `ExitStandby`).
@@ -413,7 +413,7 @@ struct World {
     raced: u32,
     /// Calls that failed because the shared request bucket stayed empty.
     bucket_failures: u32,
-    /// Instances the engine returned from Standby (each added one to desired capacity).
+    /// Capacity units the engine returned from Standby (added to desired capacity).
     standby_returned: u32,
     /// Units the group's own launches put above desired capacity (weights: it launches until
     /// the units cover desired, even past it). Kept until desired capacity is set lower, as a
